@@ -1,0 +1,44 @@
+# Two commands: `make up` runs the platform, `make test` runs the checks and tests.
+# Each does its own set-up (virtualenv in .venv/, the package, the Kafka jars) and is idempotent.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JARS   := infra/kafka/target/dependency/.complete
+
+.PHONY: setup up test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		(echo "Python 3.11+ is required (set PYTHON=...)" >&2; exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(JARS): infra/kafka/pom.xml
+	@command -v java >/dev/null || (echo "Java 17+ is required to run Kafka" >&2; exit 1)
+	@command -v mvn >/dev/null || (echo "Maven is required to fetch the Kafka jars" >&2; exit 1)
+	mvn -q -B -f infra/kafka/pom.xml dependency:copy-dependencies
+	@touch $@
+
+setup: $(STAMP) $(JARS)
+
+up: setup
+	$(BIN)/sanjiang up --simulate
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	-$(BIN)/sanjiang kafka stop
+	rm -rf var .venv infra/kafka/target .pytest_cache .mypy_cache .ruff_cache

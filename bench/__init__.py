@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` runs them and writes a report under bench/reports/."""

@@ -1,0 +1,37 @@
+"""The ``sanjiang`` command line: one typer app; settings are built once here and passed down."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from sanjiang.cli import catalog, kafka, up
+from sanjiang.cli.common import fail
+from sanjiang.settings import ConfigError, load_settings
+
+app = typer.Typer(
+    name="sanjiang",
+    help="三江驿 Sanjiang: event-sourced situational awareness for community service networks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(kafka.kafka_app, name="kafka")
+app.add_typer(kafka.topics_app, name="topics")
+app.add_typer(catalog.schema_app, name="schema")
+app.add_typer(catalog.network_app, name="network")
+app.command("up")(up.up)
+
+
+@app.callback()
+def _settings(ctx: typer.Context) -> None:
+    """Build the settings once from the environment; every command receives them."""
+    try:
+        ctx.obj = load_settings()
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

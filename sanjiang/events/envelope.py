@@ -1,0 +1,51 @@
+"""The one event envelope shared by every event type."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+from sanjiang.events.payloads import Payload
+from sanjiang.events.types import Ident, Instant, Pseudonym, Source
+
+
+def _require_v7(value: UUID) -> UUID:
+    if value.version != 7:
+        raise ValueError(f"event_id must be a UUIDv7, got version {value.version}")
+    return value
+
+
+EventId = Annotated[UUID, AfterValidator(_require_v7)]
+
+
+class Event(BaseModel):
+    """Envelope: identity, type and version, two clocks, where it came from, and a typed payload.
+
+    ``occurred_at`` is the emitting device's clock; ``received_at`` the platform's, stamped when
+    the platform accepts the event (absent only before that). Subclasses pin ``type`` and
+    ``schema_version`` and narrow ``payload``; the registry in ``catalog`` maps names to them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Stable type name (never the class path); set by each subclass.
+    TYPE: ClassVar[str]
+    #: Current schema version of this type; older versions are upcast on read.
+    VERSION: ClassVar[int]
+
+    event_id: EventId
+    type: str
+    schema_version: Annotated[StrictInt, Field(ge=1)]
+    occurred_at: Instant
+    received_at: Instant | None = None
+    station_id: Ident
+    source: Source
+    resident: Pseudonym | None = None
+    payload: Payload
+
+    @property
+    def key(self) -> bytes:
+        """Kafka message key: the station, so each station's events stay in order."""
+        return self.station_id.encode()

@@ -1,0 +1,44 @@
+"""Constrained field types shared by the event catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StrictBool, StrictInt, StringConstraints
+
+#: Ids of stations, venues, activities, bookings, registrations…: short, ASCII, no spaces.
+Ident = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+]
+#: A taxonomy id (category, program): lowercase snake_case.
+TaxonomyId = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+#: Who emitted the event: a kiosk id, ``api`` or ``console:<staff>``.
+Source = Annotated[
+    str,
+    StringConstraints(
+        strict=True, pattern=r"^(api|console(:[A-Za-z0-9._-]{1,40})?|kiosk:[A-Za-z0-9._-]{1,40})$"
+    ),
+]
+#: A resident's keyed pseudonym: 32 lowercase hex digits (truncated HMAC-SHA256).
+Pseudonym = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{32}$")]
+#: A short title shown to users.
+Title = Annotated[
+    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=80)
+]
+#: Free text (no personal data, by the kiosk UI's contract); bounded.
+Note = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, max_length=500)]
+#: A tz-aware timestamp; naive times are rejected.
+Instant = AwareDatetime
+#: People counts and capacities: strictly positive, bounded.
+Capacity = Annotated[StrictInt, Field(gt=0, le=5000)]
+Rating = Annotated[StrictInt, Field(ge=1, le=5)]
+Count = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+Flag = StrictBool
+
+#: Age bands instead of ages (minimum necessary data).
+AgeBand = Literal["0-13", "14-17", "18-34", "35-59", "60-69", "70-79", "80+"]
+MINOR_AGE_BANDS: frozenset[str] = frozenset({"0-13", "14-17"})
+
+#: The focus groups of the network (一老一少, young talent, new-employment workers) and everyone.
+TargetGroup = Literal["elderly", "children", "youth_talent", "new_employment", "families", "all"]
+TargetGroups = Annotated[list[TargetGroup], Field(min_length=1, max_length=6)]

@@ -1,0 +1,358 @@
+"""A local single-node Apache Kafka (KRaft) run from the jars Maven fetches into infra/kafka.
+
+State lives under ``<var_dir>/kafka``: ``data/`` (the log), ``logs/`` (broker logs),
+``server.properties`` and ``broker.pid``. Start formats storage on first use, launches the broker
+in its own session (it outlives the CLI), and waits until it answers a metadata request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sanjiang.settings import Settings
+
+Progress = Callable[[str], None]
+
+
+class KafkaError(RuntimeError):
+    """The local broker could not be set up, started or stopped."""
+
+
+def _silent(_: str) -> None:
+    return None
+
+
+def find_kafka_home(start: Path | None = None) -> Path:
+    """The ``infra/kafka`` folder with pom.xml (searched up from cwd, then from this file)."""
+    candidates = [start or Path.cwd(), Path(__file__).resolve()]
+    for origin in candidates:
+        for folder in (origin, *origin.parents):
+            if (folder / "infra" / "kafka" / "pom.xml").is_file():
+                return folder / "infra" / "kafka"
+    raise KafkaError("cannot find infra/kafka/pom.xml; run from the Sanjiang checkout")
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    answering: bool
+    bootstrap: str
+
+    def describe(self) -> str:
+        if not self.running:
+            return f"kafka: stopped ({self.bootstrap})"
+        state = "answering" if self.answering else "not answering yet"
+        return f"kafka: running, pid {self.pid}, {state} on {self.bootstrap}"
+
+
+class LocalKafka:
+    """Lifecycle of the local broker: ``start``, ``stop``, ``status``."""
+
+    def __init__(self, settings: Settings, kafka_home: Path | None = None) -> None:
+        if settings.kafka_external:
+            raise KafkaError(
+                f"SANJIANG_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} points at an existing "
+                "cluster; the local broker is not used"
+            )
+        self.settings = settings
+        self.home = kafka_home or find_kafka_home()
+        self.root = settings.var_dir.resolve() / "kafka"
+        self.data_dir = self.root / "data"
+        self.logs_dir = self.root / "logs"
+        self.config_file = self.root / "server.properties"
+        self.log4j_file = self.root / "log4j2.properties"
+        self.pid_file = self.root / "broker.pid"
+
+    # --- classpath -------------------------------------------------------------------
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.home / "target" / "dependency"
+
+    def ensure_jars(self, progress: Progress = _silent) -> Path:
+        """Fetch the broker jars with Maven unless they are already there."""
+        marker = self.jars_dir / ".complete"
+        if marker.is_file():
+            return self.jars_dir
+        if shutil.which("mvn") is None:
+            raise KafkaError("Maven (mvn) is needed to fetch the Kafka jars; install Maven 3.8+")
+        progress("fetching Apache Kafka jars with Maven (first run only)…")
+        result = subprocess.run(
+            ["mvn", "-q", "-B", "-f", str(self.home / "pom.xml"), "dependency:copy-dependencies"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise KafkaError(
+                f"mvn failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
+        if not any(self.jars_dir.glob("kafka_2.13-*.jar")):
+            raise KafkaError(f"mvn ran but no kafka_2.13 jar is in {self.jars_dir}")
+        marker.write_text("ok\n")
+        return self.jars_dir
+
+    def _java(self) -> str:
+        java_home = os.environ.get("JAVA_HOME")
+        java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+        if not java:
+            raise KafkaError("Java 17+ is needed to run Kafka; none found (set JAVA_HOME or PATH)")
+        return java
+
+    def _java_cmd(self, main_class: str, *args: str) -> list[str]:
+        return [
+            self._java(),
+            f"-Xmx{self.settings.kafka_heap}",
+            f"-Xms{self.settings.kafka_heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.log4j_file}",
+            f"-Dkafka.logs.dir={self.logs_dir}",
+            "-cp",
+            f"{self.jars_dir}/*",
+            main_class,
+            *args,
+        ]
+
+    # --- configuration ---------------------------------------------------------------
+
+    def write_config(self) -> None:
+        """(Re)write server.properties and the log4j2 config from the settings."""
+        port, cport = self.settings.kafka_port, self.settings.kafka_controller_port
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(exist_ok=True)
+        self.config_file.write_text(
+            "\n".join(
+                [
+                    "# written by `sanjiang kafka start`; edit the settings, not this file",
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={self.data_dir}",
+                    "num.partitions=1",
+                    "auto.create.topics.enable=false",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=6",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    # flush is left to the OS: durability comes from acks=all + fsync on shutdown
+                    "",
+                ]
+            )
+        )
+        self.log4j_file.write_text(
+            "\n".join(
+                [
+                    "status = warn",
+                    "appender.file.type = File",
+                    "appender.file.name = FILE",
+                    f"appender.file.fileName = {self.logs_dir}/server.log",
+                    "appender.file.layout.type = PatternLayout",
+                    "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+                    "rootLogger.level = INFO",
+                    "rootLogger.appenderRef.file.ref = FILE",
+                    "logger.state.name = state.change.logger",
+                    "logger.state.level = WARN",
+                    "",
+                ]
+            )
+        )
+
+    def is_formatted(self) -> bool:
+        return (self.data_dir / "meta.properties").is_file()
+
+    def format_storage(self) -> None:
+        """Format the KRaft storage once, with a fresh cluster id."""
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cmd = self._java_cmd(
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.config_file),
+            "--standalone",
+        )
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise KafkaError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def pid(self) -> int | None:
+        """The broker's pid if it is running (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if _alive(pid) and _is_kafka(pid):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def status(self) -> BrokerStatus:
+        pid = self.pid()
+        answering = pid is not None and _port_open(self.settings.kafka_port)
+        return BrokerStatus(pid is not None, pid, answering, self.settings.bootstrap_servers)
+
+    def start(self, progress: Progress = _silent) -> BrokerStatus:
+        """Start the broker unless it runs already; return once it answers."""
+        if self.pid() is not None:
+            self.wait_ready()
+            return self.status()
+        for port in (self.settings.kafka_port, self.settings.kafka_controller_port):
+            if _port_open(port):
+                raise KafkaError(f"port {port} on 127.0.0.1 is taken by another process")
+        self.ensure_jars(progress)
+        self.write_config()
+        if not self.is_formatted():
+            progress(f"formatting KRaft storage in {self.data_dir}")
+            self.format_storage()
+        progress(f"starting Kafka on {self.settings.bootstrap_servers} (logs: {self.logs_dir})")
+        # Launched through sh with `&` so the broker is re-parented to init: it outlives this
+        # process as a daemon and never becomes our zombie. sh prints the broker's pid.
+        command = shlex.join(self._java_cmd("kafka.Kafka", str(self.config_file)))
+        out = shlex.quote(str(self.logs_dir / "broker.out"))
+        launched = subprocess.run(
+            ["sh", "-c", f"{command} >>{out} 2>&1 </dev/null & echo $!"],
+            capture_output=True,
+            text=True,
+            check=True,
+            start_new_session=True,
+        )
+        pid = int(launched.stdout.strip())
+        self.pid_file.write_text(f"{pid}\n")
+        self.wait_ready(pid)
+        return self.status()
+
+    def wait_ready(self, pid: int | None = None) -> None:
+        """Block until the broker answers a metadata request, or raise with the log's tail."""
+        deadline = time.monotonic() + self.settings.kafka_start_timeout_s
+        last_error = "no answer"
+        while time.monotonic() < deadline:
+            if pid is not None and not _alive(pid):
+                self.pid_file.unlink(missing_ok=True)
+                raise KafkaError(f"Kafka exited during start-up:\n{self.log_tail()}")
+            try:
+                with _quiet("aiokafka"):
+                    asyncio.run(probe(self.settings.bootstrap_servers))
+                return
+            except Exception as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.5)
+        raise KafkaError(
+            f"Kafka did not answer within {self.settings.kafka_start_timeout_s:.0f}s "
+            f"({last_error}); see {self.logs_dir}:\n{self.log_tail()}"
+        )
+
+    def stop(self, timeout_s: float = 60.0) -> bool:
+        """Stop the broker cleanly (SIGTERM; SIGKILL after ``timeout_s``). False if not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> bool:
+        """Kill the broker at once (SIGKILL), as a crash would."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 30) -> str:
+        chunks = []
+        for name in ("broker.out", "server.log"):
+            path = self.logs_dir / name
+            if path.is_file():
+                chunks.extend(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(chunks[-lines:])
+
+
+async def probe(bootstrap: str, timeout_s: float = 5.0) -> None:
+    """Raise unless the cluster at ``bootstrap`` answers a metadata request."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        await asyncio.wait_for(admin.list_topics(), timeout_s)
+    finally:
+        await admin.close()
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a library's connection-refused noise while polling a broker that is starting."""
+    logger = logging.getLogger(logger_name)
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def _is_kafka(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"kafka.Kafka" in cmdline.read()
+    except FileNotFoundError:
+        return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -1,0 +1,62 @@
+"""Writing events and rejections to Kafka through the project's producer settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from sanjiang.events.codec import encode_event
+from sanjiang.events.envelope import Event
+from sanjiang.kafka.client import make_producer
+from sanjiang.kafka.topics import Topics
+from sanjiang.settings import Settings
+
+
+class EventPublisher:
+    """Publishes events keyed by station; ``publish`` returns once Kafka acknowledged (acks=all)."""
+
+    def __init__(self, settings: Settings, topics: Topics | None = None) -> None:
+        self.topics = topics or Topics.from_settings(settings)
+        self._producer: AIOKafkaProducer = make_producer(settings)
+
+    async def __aenter__(self) -> EventPublisher:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._producer.stop()
+
+    async def publish(self, event: Event) -> Any:
+        """Send one event and wait for the acknowledgement; returns the record metadata."""
+        return await self._producer.send_and_wait(
+            self.topics.for_event(event), encode_event(event), key=event.key
+        )
+
+    async def publish_many(self, events: Iterable[Event]) -> int:
+        """Send events pipelined (batched by the producer) and wait for every acknowledgement."""
+        futures = [
+            await self._producer.send(self.topics.for_event(e), encode_event(e), key=e.key)
+            for e in events
+        ]
+        for future in futures:
+            await future
+        return len(futures)
+
+    async def dead_letter(self, raw: bytes, reason: str, detail: str, origin: str) -> Any:
+        """Record a rejected event with why it was rejected (headers) and its original bytes."""
+        headers = [
+            ("reason", reason.encode()),
+            ("detail", detail[:2000].encode()),
+            ("origin", origin.encode()),
+            ("rejected_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        return await self._producer.send_and_wait(self.topics.deadletter, raw, headers=headers)

@@ -1,0 +1,113 @@
+"""Topic layout: names, partitions and retention, and ``ensure_topics`` to create them.
+
+- ``<prefix>.events``: every domain event of both loops, keyed by station id so each station's
+  events stay in order; retained forever (the log is the truth projections are rebuilt from).
+- ``<prefix>.telemetry``: kiosk heartbeats; high volume, operational only, kept 7 days.
+- ``<prefix>.deadletter``: rejected events with the reason in headers; retained forever so a
+  rejection can always be explained and, after a fix, re-driven.
+- ``<prefix>.alerts``: alerts raised by the stream processor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sanjiang.events.envelope import Event
+from sanjiang.settings import Settings
+
+FOREVER = "-1"
+SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names for one deployment (the prefix lets tests and tenants share a cluster)."""
+
+    prefix: str
+    event_partitions: int = 6
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topics:
+        return cls(settings.topic_prefix, settings.event_partitions)
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def telemetry(self) -> str:
+        return f"{self.prefix}.telemetry"
+
+    @property
+    def deadletter(self) -> str:
+        return f"{self.prefix}.deadletter"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}.alerts"
+
+    def for_event(self, event: Event) -> str:
+        """The topic an event is written to."""
+        return self.telemetry if event.type == "kiosk.heartbeat" else self.events
+
+    def specs(self) -> list[TopicSpec]:
+        keep_forever = {
+            "retention.ms": FOREVER,
+            "retention.bytes": FOREVER,
+            "cleanup.policy": "delete",
+        }
+        return [
+            TopicSpec(
+                self.events, self.event_partitions, {**keep_forever, "min.insync.replicas": "1"}
+            ),
+            TopicSpec(self.telemetry, self.event_partitions, {"retention.ms": SEVEN_DAYS_MS}),
+            TopicSpec(self.deadletter, 1, keep_forever),
+            TopicSpec(self.alerts, 1, {"retention.ms": str(90 * 24 * 3600 * 1000)}),
+        ]
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    created: list[str]
+    existing: list[str]
+    warnings: list[str]
+
+
+async def ensure_topics(settings: Settings, topics: Topics | None = None) -> EnsureResult:
+    """Create the missing topics (idempotent); report existing ones that differ from the spec."""
+    from aiokafka.admin import NewTopic
+
+    from sanjiang.kafka.client import admin_client
+
+    topics = topics or Topics.from_settings(settings)
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        present = set(await admin.list_topics())
+        specs = topics.specs()
+        missing = [s for s in specs if s.name not in present]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(s.name, s.partitions, 1, topic_configs=s.config) for s in missing]
+            )
+        warnings: list[str] = []
+        existing = [s for s in specs if s.name in present]
+        if existing:
+            described = await admin.describe_topics([s.name for s in existing])
+            partitions = {d["topic"]: len(d["partitions"]) for d in described}
+            for spec in existing:
+                if partitions.get(spec.name, 0) < spec.partitions:
+                    warnings.append(
+                        f"{spec.name} has {partitions.get(spec.name)} partitions, spec says "
+                        f"{spec.partitions} (adding partitions would move station keys; left alone)"
+                    )
+        return EnsureResult([s.name for s in missing], [s.name for s in existing], warnings)
+    finally:
+        await admin.close()

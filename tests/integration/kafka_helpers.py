@@ -1,0 +1,33 @@
+"""Helpers for tests against the real broker: drain a topic into records."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from sanjiang.kafka.client import make_consumer
+from sanjiang.settings import Settings
+
+
+async def consume(
+    settings: Settings, topic: str, group_id: str, expected: int, timeout_s: float = 30.0
+) -> list[Any]:
+    """Read records from the start of ``topic`` until ``expected`` arrived (or time out)."""
+    consumer = make_consumer(settings, topic, group_id=group_id)
+    await consumer.start()
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    return records
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
