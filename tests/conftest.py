@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import uuid
 from collections.abc import Iterator
@@ -20,10 +21,15 @@ from sanjiang.settings import Settings, load_settings
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port below the ephemeral range, so no client socket can be handed it meanwhile."""
+    while True:
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def local_kafka_settings(var_dir: Path, **overrides: object) -> Settings:

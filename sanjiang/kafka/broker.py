@@ -281,6 +281,7 @@ class LocalKafka:
             os.kill(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+        self._wait_ports_released()
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -292,8 +293,17 @@ class LocalKafka:
         os.kill(pid, signal.SIGKILL)
         while _alive(pid):
             time.sleep(0.05)
+        self._wait_ports_released()
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def _wait_ports_released(self, timeout_s: float = 15.0) -> None:
+        """Wait until the broker's ports stop answering: a JVM's threads (and its sockets)
+        can outlive the moment its main thread shows up as a zombie."""
+        deadline = time.monotonic() + timeout_s
+        ports = (self.settings.kafka_port, self.settings.kafka_controller_port)
+        while time.monotonic() < deadline and any(_port_open(p) for p in ports):
+            time.sleep(0.1)
 
     def log_tail(self, lines: int = 30) -> str:
         chunks = []
@@ -355,4 +365,8 @@ def _is_kafka(pid: int) -> bool:
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        if sock.connect_ex(("127.0.0.1", port)) != 0:
+            return False
+        # On Linux a connect to a free port in the ephemeral range can connect to itself
+        # (TCP simultaneous open); that is not a listener.
+        return bool(sock.getsockname()[1] != port)
