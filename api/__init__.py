@@ -1,4 +1,1 @@
-"""FastAPI service: ingest, live state, KPIs, history (issues: capture, live, warehouse).
-
-Nothing here yet; see the open issue.
-"""
+"""FastAPI service: authenticated event ingest; live state and KPIs come with later issues."""

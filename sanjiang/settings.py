@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SANJIANG_"
@@ -50,6 +50,54 @@ class Settings(BaseSettings):
         default=6, ge=1, le=1024, description="Partitions of the event topic (keyed by station)."
     )
 
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Hex secret for resident pseudonyms (>= 32 hex digits); unset = "
+        "a random key created once in <var_dir>/secrets/pseudonym.key.",
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    api_port: Port = Field(default=8000, description="Port the API listens on.")
+    ingest_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body ingest reads (413 past it).",
+    )
+    ingest_max_batch: int = Field(
+        default=20_000, ge=1, description="Most events in one ingest request (413 past it)."
+    )
+    ingest_rate_per_key: float = Field(
+        default=1000.0, gt=0, description="Sustained events/s one kiosk key may send (429 past it)."
+    )
+    ingest_burst_per_key: int = Field(
+        default=50_000, ge=1, description="Events a key may send at once (an outbox catching up)."
+    )
+    clock_skew_s: float = Field(
+        default=120.0, ge=0, description="How far in the future occurred_at may be (device clocks)."
+    )
+    late_after_s: float = Field(
+        default=300.0, gt=0, description="Events received later than this after occurring are late."
+    )
+    late_window_h: float = Field(
+        default=168.0, gt=0, description="Events older than this are refused (late-upload window)."
+    )
+    dedup_cache_size: int = Field(
+        default=2_000_000, ge=1000, description="Recent event ids the ingest remembers for dedup."
+    )
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            raise ValueError("must be hex digits (e.g. `openssl rand -hex 32`)") from None
+        if len(key) < 16 or len(set(key)) < 8:
+            raise ValueError("must be a random key of at least 32 hex digits, not a placeholder")
+        return value
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap_is_host_port(cls, value: str | None) -> str | None:
@@ -70,6 +118,10 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> str:
         """The bootstrap servers clients connect to."""
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.var_dir / "secrets"
 
 
 def env_name(field: str) -> str:

@@ -148,5 +148,6 @@ def events(draw: st.DrawFn, event_type: str | None = None) -> Event:
         station_id=draw(idents),
         source=draw(sources),
         resident=draw(st.none() | st.from_regex(r"\A[0-9a-f]{32}\Z")),
+        late=draw(st.booleans()),
         payload=payload_cls(**draw(PAYLOAD_DATA[payload_cls])),
     )

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from sanjiang.cli import catalog, kafka, up
+from sanjiang.cli import api, catalog, devices, kafka, up
 from sanjiang.cli.common import fail
 from sanjiang.settings import ConfigError, load_settings
 
@@ -20,7 +20,9 @@ app.add_typer(kafka.kafka_app, name="kafka")
 app.add_typer(kafka.topics_app, name="topics")
 app.add_typer(catalog.schema_app, name="schema")
 app.add_typer(catalog.network_app, name="network")
+app.add_typer(devices.kiosk_app, name="kiosk")
 app.command("up")(up.up)
+app.command("api")(api.api)
 
 
 @app.callback()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -19,10 +19,12 @@ from sanjiang.ids import uuid7
 class EventError(ValueError):
     """An event that cannot be accepted; ``reason`` is a short machine code, str() the detail."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, raw: bytes | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        #: The offending bytes, when the error is about text that could not be parsed.
+        self.raw = raw
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -43,7 +45,8 @@ def parse_raw(data: bytes | str) -> dict[str, Any]:
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise EventError("malformed_json", f"not valid JSON: {exc}") from None
+        raw_bytes = data.encode() if isinstance(data, str) else bytes(data)
+        raise EventError("malformed_json", f"not valid JSON: {exc}", raw_bytes) from None
     if not isinstance(raw, dict):
         raise EventError(
             "not_an_object", f"an event must be a JSON object, got {type(raw).__name__}"
@@ -87,6 +90,12 @@ def decode_event(data: bytes | str) -> Event:
     return from_raw(parse_raw(data))
 
 
+def stamp_received(event: Event, received_at: datetime, late_after: timedelta) -> Event:
+    """The event as accepted by the platform: ``received_at`` set, ``late`` if it came late."""
+    late = received_at - event.occurred_at > late_after
+    return event.model_copy(update={"received_at": received_at, "late": late})
+
+
 def encode_event(event: Event) -> bytes:
     """An event as compact JSON bytes (the Kafka message value)."""
     return event.model_dump_json().encode()
@@ -101,6 +110,7 @@ def new_event(
     resident: str | None = None,
     event_id: UUID | None = None,
     received_at: datetime | None = None,
+    late: bool = False,
 ) -> Event:
     """Wrap a payload in the envelope of its event type (validated like any other event)."""
     cls = event_class_for(payload)
@@ -113,5 +123,6 @@ def new_event(
         station_id=station_id,
         source=source,
         resident=resident,
+        late=late,
         payload=payload,
     )

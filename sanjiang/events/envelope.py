@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from sanjiang.events.payloads import Payload
 from sanjiang.events.types import Ident, Instant, Pseudonym, Source
@@ -24,8 +24,9 @@ class Event(BaseModel):
     """Envelope: identity, type and version, two clocks, where it came from, and a typed payload.
 
     ``occurred_at`` is the emitting device's clock; ``received_at`` the platform's, stamped when
-    the platform accepts the event (absent only before that). Subclasses pin ``type`` and
-    ``schema_version`` and narrow ``payload``; the registry in ``catalog`` maps names to them.
+    the platform accepts the event (absent only before that), which also sets ``late``.
+    Subclasses pin ``type`` and ``schema_version`` and narrow ``payload``; the registry in
+    ``catalog`` maps names to them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -43,6 +44,8 @@ class Event(BaseModel):
     station_id: Ident
     source: Source
     resident: Pseudonym | None = None
+    #: Set by the platform when the event arrived long after it occurred (an offline kiosk).
+    late: StrictBool = False
     payload: Payload
 
     @property

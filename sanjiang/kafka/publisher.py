@@ -23,8 +23,16 @@ class EventPublisher:
         self.topics = topics or Topics.from_settings(settings)
         self._producer: AIOKafkaProducer = make_producer(settings)
 
-    async def __aenter__(self) -> EventPublisher:
+    async def start(self) -> None:
+        """Connect to the cluster (raises if it cannot be reached)."""
         await self._producer.start()
+
+    async def stop(self) -> None:
+        """Flush pending sends and disconnect."""
+        await self._producer.stop()
+
+    async def __aenter__(self) -> EventPublisher:
+        await self.start()
         return self
 
     async def __aexit__(
@@ -33,7 +41,7 @@ class EventPublisher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._producer.stop()
+        await self.stop()
 
     async def publish(self, event: Event) -> Any:
         """Send one event and wait for the acknowledgement; returns the record metadata."""
