@@ -9,7 +9,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bench import kafka_produce
+from bench import ingest, kafka_produce
 from bench.report import Report
 from sanjiang.kafka.broker import LocalKafka
 from sanjiang.settings import load_settings
@@ -20,6 +20,8 @@ REPORTS = Path(__file__).parent / "reports"
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="events per producer loop")
+    parser.add_argument("--batch-events", type=int, default=200_000, help="events for batch ingest")
+    parser.add_argument("--single-requests", type=int, default=5_000, help="single-event requests")
     parser.add_argument("--out", type=Path, default=REPORTS, help="report folder")
     args = parser.parse_args()
 
@@ -35,6 +37,8 @@ def main() -> None:
     try:
         print(f"producer throughput, {args.events:,} events per loop:", flush=True)
         asyncio.run(kafka_produce.run(settings, report, args.events))
+        print("HTTP ingest and kiosk SDK:", flush=True)
+        asyncio.run(ingest.run(settings, report, args.batch_events, args.single_requests))
     finally:
         if broker is not None:
             broker.stop()

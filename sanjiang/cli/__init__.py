@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from sanjiang.cli import api, catalog, devices, kafka, up
+from sanjiang.cli import api, catalog, devices, kafka, simulate, up
 from sanjiang.cli.common import fail
 from sanjiang.settings import ConfigError, load_settings
 
@@ -23,6 +23,7 @@ app.add_typer(catalog.network_app, name="network")
 app.add_typer(devices.kiosk_app, name="kiosk")
 app.command("up")(up.up)
 app.command("api")(api.api)
+app.command("simulate")(simulate.simulate)
 
 
 @app.callback()

@@ -10,7 +10,7 @@ from rich.console import Console
 from sanjiang.settings import Settings
 
 #: Human-facing output goes to stderr; stdout is kept for data (JSON) so it can be piped.
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
+import urllib.request
 from types import FrameType
 from typing import Annotated
 
@@ -13,6 +15,8 @@ import typer
 from sanjiang.cli.common import fail, say, settings_of
 from sanjiang.kafka.broker import KafkaError, LocalKafka
 from sanjiang.kafka.topics import ensure_topics
+from sanjiang.settings import Settings
+from sanjiang.supervisor import ChildSpec, Supervisor
 
 
 class _SignalledStopError(Exception):
@@ -23,16 +27,56 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise _SignalledStopError(signal.Signals(signum).name)
 
 
+def _wait_http(url: str, timeout_s: float, supervisor: Supervisor) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        supervisor.watch()
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _banner(settings: Settings, simulate: bool, supervisor: Supervisor) -> str:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        "",
+        "[bold]三江驿 Sanjiang is up.[/bold]",
+        f"  API docs (OpenAPI)   {base}/docs",
+        f"  event ingest         POST {base}/v1/events  (keys: sanjiang kiosk add …)",
+        f"  health               {base}/healthz",
+        f"  Kafka bootstrap      {settings.bootstrap_servers}",
+        f"  topics               {settings.topic_prefix}.events, .deadletter, .telemetry",
+        f"  logs                 {supervisor.logs_dir}",
+    ]
+    if simulate:
+        lines.append(
+            "  simulator            feeding the network live "
+            f"(log: {supervisor.log_path('simulator')})"
+        )
+    else:
+        lines.append("  waiting for real kiosks (add --simulate to feed simulated stations)")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
 def up(
     ctx: typer.Context,
     simulate: Annotated[
-        bool, typer.Option("--simulate", help="Also run the network simulator (not available yet).")
+        bool,
+        typer.Option("--simulate", help="Also run the network simulator, live, through the API."),
     ] = False,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 1,
 ) -> None:
-    """Start Kafka (unless external) and the topics, then keep watching until Ctrl-C."""
+    """Start Kafka (unless external), the topics and the API; with --simulate, the simulator."""
     settings = settings_of(ctx)
     broker: LocalKafka | None = None
     started_here = False
+    supervisor = Supervisor(settings.var_dir / "logs", say)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         if not settings.kafka_external:
@@ -43,18 +87,23 @@ def up(
             say(f"kafka: external cluster at {settings.bootstrap_servers}")
         result = asyncio.run(ensure_topics(settings))
         say(f"topics: {len(result.created)} created, {len(result.existing)} already there")
+
+        cli = [sys.executable, "-m", "sanjiang"]
+        supervisor.start(ChildSpec("api", [*cli, "api"]))
+        health = f"http://{settings.api_host}:{settings.api_port}/healthz"
+        if not _wait_http(health, 60, supervisor):
+            fail(f"the API did not answer on {health}; see {supervisor.log_path('api')}")
+        say(f"api: answering on http://{settings.api_host}:{settings.api_port}")
         if simulate:
-            say("[yellow]simulator: not part of this build yet; running without it[/yellow]")
-        say(
-            "\n[bold]Sanjiang is up.[/bold]\n"
-            f"  Kafka bootstrap   {settings.bootstrap_servers}\n"
-            f"  event topic       {settings.topic_prefix}.events\n"
-            f"  dead letters      {settings.topic_prefix}.deadletter\n"
-            f"  state and logs    {settings.var_dir.resolve()}\n"
-            "Press Ctrl-C to stop."
-        )
+            supervisor.start(
+                ChildSpec(
+                    "simulator", [*cli, "simulate", "--live", "--via", "http", "--seed", str(seed)]
+                )
+            )
+        say(_banner(settings, simulate, supervisor))
         while True:
             time.sleep(1.0)
+            supervisor.watch()
             if broker is not None and broker.pid() is None:
                 fail(f"Kafka stopped unexpectedly; log tail:\n{broker.log_tail()}")
     except (KeyboardInterrupt, _SignalledStopError):
@@ -62,6 +111,7 @@ def up(
     except KafkaError as exc:
         fail(str(exc))
     finally:
+        supervisor.stop()
         if broker is not None and started_here:
             broker.stop()
             say("kafka: stopped")
