@@ -147,7 +147,11 @@ def events(draw: st.DrawFn, event_type: str | None = None) -> Event:
         received_at=draw(st.none() | instants),
         station_id=draw(idents),
         source=draw(sources),
-        resident=draw(st.none() | st.from_regex(r"\A[0-9a-f]{32}\Z")),
+        resident=draw(
+            st.from_regex(r"\A[0-9a-f]{32}\Z")
+            if cls.RESIDENT_REQUIRED
+            else st.none() | st.from_regex(r"\A[0-9a-f]{32}\Z")
+        ),
         late=draw(st.booleans()),
         payload=payload_cls(**draw(PAYLOAD_DATA[payload_cls])),
     )

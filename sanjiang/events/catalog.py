@@ -13,6 +13,7 @@ from sanjiang.events.envelope import Event
 class DemandSubmittedEvent(Event):
     TYPE = "demand.submitted"
     VERSION = 1
+    RESIDENT_REQUIRED = True
     type: Literal["demand.submitted"] = "demand.submitted"
     schema_version: Literal[1] = 1
     payload: p.DemandSubmitted
@@ -21,6 +22,7 @@ class DemandSubmittedEvent(Event):
 class DemandVotedEvent(Event):
     TYPE = "demand.voted"
     VERSION = 1
+    RESIDENT_REQUIRED = True
     type: Literal["demand.voted"] = "demand.voted"
     schema_version: Literal[1] = 1
     payload: p.DemandVoted
@@ -61,6 +63,7 @@ class ActivityCancelledEvent(Event):
 class RegistrationSubmittedEvent(Event):
     TYPE = "registration.submitted"
     VERSION = 1
+    RESIDENT_REQUIRED = True
     type: Literal["registration.submitted"] = "registration.submitted"
     schema_version: Literal[1] = 1
     payload: p.RegistrationSubmitted
@@ -69,6 +72,7 @@ class RegistrationSubmittedEvent(Event):
 class RegistrationCancelledEvent(Event):
     TYPE = "registration.cancelled"
     VERSION = 1
+    RESIDENT_REQUIRED = True
     type: Literal["registration.cancelled"] = "registration.cancelled"
     schema_version: Literal[1] = 1
     payload: p.RegistrationCancelled
@@ -77,6 +81,7 @@ class RegistrationCancelledEvent(Event):
 class BookingRequestedEvent(Event):
     TYPE = "booking.requested"
     VERSION = 1
+    RESIDENT_REQUIRED = True
     type: Literal["booking.requested"] = "booking.requested"
     schema_version: Literal[1] = 1
     payload: p.BookingRequested
@@ -117,6 +122,7 @@ class BookingNoShowEvent(Event):
 class CheckinRecordedEvent(Event):
     TYPE = "checkin.recorded"
     VERSION = 1
+    RESIDENT_REQUIRED = True
     type: Literal["checkin.recorded"] = "checkin.recorded"
     schema_version: Literal[1] = 1
     payload: p.CheckinRecorded
@@ -125,6 +131,7 @@ class CheckinRecordedEvent(Event):
 class CheckoutRecordedEvent(Event):
     TYPE = "checkout.recorded"
     VERSION = 1
+    RESIDENT_REQUIRED = True
     type: Literal["checkout.recorded"] = "checkout.recorded"
     schema_version: Literal[1] = 1
     payload: p.CheckoutRecorded
@@ -135,6 +142,7 @@ class EvaluationSubmittedEvent(Event):
 
     TYPE = "evaluation.submitted"
     VERSION = 2
+    RESIDENT_REQUIRED = True
     type: Literal["evaluation.submitted"] = "evaluation.submitted"
     schema_version: Literal[2] = 2
     payload: p.EvaluationSubmitted

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Self
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from sanjiang.events.payloads import Payload
 from sanjiang.events.types import Ident, Instant, Pseudonym, Source
@@ -35,6 +43,9 @@ class Event(BaseModel):
     TYPE: ClassVar[str]
     #: Current schema version of this type; older versions are upcast on read.
     VERSION: ClassVar[int]
+    #: Whether the event is a resident's action and must name the resident (by pseudonym):
+    #: participation and satisfaction count distinct residents.
+    RESIDENT_REQUIRED: ClassVar[bool] = False
 
     event_id: EventId
     type: str
@@ -47,6 +58,12 @@ class Event(BaseModel):
     #: Set by the platform when the event arrived long after it occurred (an offline kiosk).
     late: StrictBool = False
     payload: Payload
+
+    @model_validator(mode="after")
+    def _resident_when_required(self) -> Self:
+        if self.RESIDENT_REQUIRED and self.resident is None:
+            raise ValueError(f"resident: required for {self.TYPE} (the resident's pseudonym)")
+        return self
 
     @property
     def key(self) -> bytes:

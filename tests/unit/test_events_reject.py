@@ -153,6 +153,15 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "invalid",
         "resident: String should match pattern",
     ),
+    (
+        "resident action without resident",
+        lambda r: r.update(
+            type="registration.submitted",
+            payload={"registration_id": "r1", "activity_id": "a1"},
+        ),
+        "invalid",
+        "resident: required for registration.submitted",
+    ),
 ]
 
 
@@ -175,6 +184,7 @@ def test_rating_is_an_integer_one_to_five(rating: object, ok: bool) -> None:
         station_id="WS-C",
         source="api",
         occurred_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        resident="0123456789abcdef0123456789abcdef",
     )
     raw = orjson.loads(encode_event(event))
     raw["payload"]["rating"] = rating
