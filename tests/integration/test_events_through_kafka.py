@@ -73,6 +73,7 @@ def test_station_keys_keep_per_station_order(
                 station_id=station,
                 source="kiosk:k1",
                 occurred_at=start + timedelta(seconds=i),
+                resident=f"{i:032x}",
             )
         )
 
