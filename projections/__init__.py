@@ -1,4 +1,1 @@
-"""ClickHouse schema, warehouse sink, KPI and heat queries (issue: warehouse).
-
-Nothing here yet; see the open issue.
-"""
+"""The ClickHouse warehouse: schema migrations, the sink from Kafka, KPI and heat queries."""

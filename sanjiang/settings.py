@@ -84,6 +84,35 @@ class Settings(BaseSettings):
         default=2_000_000, ge=1000, description="Recent event ids the ingest remembers for dedup."
     )
 
+    warehouse_path: Path = Field(
+        default=Path("var/warehouse"),
+        description="Data folder of the embedded ClickHouse (chDB); one owning process.",
+    )
+    clickhouse_url: str | None = Field(
+        default=None,
+        description="http(s)://user:password@host:port of a ClickHouse server; unset = chDB.",
+    )
+    clickhouse_database: str = Field(
+        default="sanjiang", pattern=r"^[a-z_][a-z0-9_]{0,40}$", description="Warehouse database."
+    )
+    sink_batch_rows: int = Field(
+        default=20_000,
+        ge=1,
+        description="The warehouse sink inserts at most this many rows at once.",
+    )
+    sink_batch_seconds: float = Field(
+        default=1.0, gt=0, description="…and at least this often while events arrive."
+    )
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected http(s)://[user:password@]host:port")
+        return value
+
     @field_validator("pseudonym_key")
     @classmethod
     def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:

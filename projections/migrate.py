@@ -1,0 +1,137 @@
+"""Versioned schema migrations, applied once each and recorded, plus the reference data.
+
+Migrations are the ``NNNN_name.sql`` files beside this module; ``{db}`` stands for the
+warehouse database. Each applied file is recorded with its checksum in
+``schema_migrations``; an applied file that changed afterwards is reported, never re-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+import orjson
+
+from projections.warehouse import Warehouse
+from sanjiang.network import WEEKDAYS, Network
+from sanjiang.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    def statements(self, database: str) -> list[str]:
+        body = "\n".join(
+            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
+        )
+        return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+
+
+def migrations() -> list[Migration]:
+    """The migration files shipped with the package, in version order."""
+    folder = resources.files("projections").joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version, _, name = entry.name.removesuffix(".sql").partition("_")
+            found.append(Migration(int(version), name, entry.read_text("utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    applied: list[str]
+    already: list[str]
+    changed: list[str]
+
+
+def migrate(warehouse: Warehouse, report: Callable[[str], None] = lambda _: None) -> MigrateResult:
+    """Apply the migrations not yet recorded; idempotent."""
+    db = warehouse.database
+    warehouse.command(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, "
+        "checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = MergeTree ORDER BY version"
+    )
+    recorded = {
+        row[0]: row[1]
+        for row in warehouse.query(f"SELECT version, checksum FROM {db}.schema_migrations").rows
+    }
+    applied, already, changed = [], [], []
+    for migration in migrations():
+        label = f"{migration.version:04d}_{migration.name}"
+        if migration.version in recorded:
+            already.append(label)
+            if recorded[migration.version] != migration.checksum:
+                changed.append(label)
+            continue
+        report(f"applying {label}")
+        for statement in migration.statements(db):
+            warehouse.command(statement)
+        row = {"version": migration.version, "name": migration.name, "checksum": migration.checksum}
+        warehouse.insert_json_rows(f"{db}.schema_migrations", orjson.dumps(row))
+        applied.append(label)
+    return MigrateResult(applied, already, changed)
+
+
+def load_reference(warehouse: Warehouse, network: Network, taxonomy: Taxonomy) -> None:
+    """Replace the reference tables with the repository's network and taxonomy."""
+    db = warehouse.database
+    stations = [
+        {
+            "station_id": s.id,
+            "kind": s.kind,
+            "name": s.name,
+            "lat": s.lat,
+            "lon": s.lon,
+            "population": network.population(s.id),
+        }
+        for s in network.stations
+    ]
+    venues = [
+        {
+            "venue_id": v.id,
+            "station_id": s.id,
+            "name": v.name,
+            "kind": v.kind,
+            "capacity": v.capacity,
+            "bookable": v.bookable,
+        }
+        for s in network.stations
+        for v in s.venues
+    ]
+    hours = [
+        {
+            "venue_id": v.id,
+            "station_id": s.id,
+            "weekday": WEEKDAYS.index(day) + 1,
+            "open_min": i.start.hour * 60 + i.start.minute,
+            "close_min": i.end.hour * 60 + i.end.minute,
+        }
+        for s in network.stations
+        for v in s.venues
+        for day, intervals in v.opening_hours.items()
+        for i in intervals
+    ]
+    families = {f.id: f.name for f in taxonomy.families}
+    categories = [
+        {"category": c.id, "name": c.name, "family": c.family, "family_name": families[c.family]}
+        for c in taxonomy.categories
+    ]
+    for table, rows in (
+        ("stations", stations),
+        ("venues", venues),
+        ("venue_hours", hours),
+        ("categories", categories),
+    ):
+        warehouse.command(f"TRUNCATE TABLE {db}.{table}")
+        warehouse.insert_json_rows(f"{db}.{table}", b"\n".join(orjson.dumps(r) for r in rows))

@@ -1,0 +1,244 @@
+"""One port to ClickHouse with two backends: embedded chDB (default) and a server.
+
+Both run the same SQL; results come back through ``JSONCompact`` on both, so callers see the
+same types. ``{name:Type}`` placeholders are bound server-side (never by string formatting).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import orjson
+
+from sanjiang.settings import Settings
+
+#: Settings every query runs with: plain numbers in JSON output.
+OUTPUT_SETTINGS = {"output_format_json_quote_64bit_integers": 0}
+
+
+class WarehouseError(RuntimeError):
+    """A statement the warehouse refused, with its message (cut to a readable length)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message if len(message) <= 600 else message[:600] + " …")
+
+
+def _param_text(value: Any) -> str:
+    """A parameter value in ClickHouse's text format (how chDB takes bound parameters)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_quoted(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+def _parse(raw: bytes) -> QueryResult:
+    if not raw.strip():
+        return QueryResult([], [], [])
+    doc = orjson.loads(raw)
+    meta = doc.get("meta", [])
+    return QueryResult([m["name"] for m in meta], [m["type"] for m in meta], doc.get("data", []))
+
+
+def _settings_clause(settings: dict[str, Any] | None) -> str:
+    if not settings:
+        return ""
+    parts = []
+    for key, value in settings.items():
+        if not key.replace("_", "").isalnum():
+            raise ValueError(f"bad setting name {key!r}")
+        rendered = (
+            f"'{value}'"
+            if isinstance(value, str)
+            else str(int(value) if isinstance(value, bool) else value)
+        )
+        parts.append(f"{key} = {rendered}")
+    return " SETTINGS " + ", ".join(parts)
+
+
+class Warehouse(Protocol):
+    """What the rest of the code needs from ClickHouse."""
+
+    database: str
+
+    def command(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL)."""
+
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> QueryResult:
+        """Run a SELECT; ``params`` bind ``{name:Type}`` placeholders server-side."""
+
+    def query_bytes(
+        self,
+        sql: str,
+        fmt: str,
+        params: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> bytes:
+        """Run a SELECT and return the raw output in a ClickHouse format (CSV, Arrow, …)."""
+
+    def insert_json_rows(
+        self, table: str, rows: bytes, settings: dict[str, Any] | None = None
+    ) -> None:
+        """Insert newline-separated JSON objects (JSONEachRow) into ``table``."""
+
+    def close(self) -> None: ...
+
+
+class ChdbWarehouse:
+    """Embedded ClickHouse (chDB) with its data in a folder; one owning process per folder."""
+
+    def __init__(self, path: Path, database: str = "sanjiang") -> None:
+        from chdb.session import Session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.database = database
+        self._lock = threading.Lock()  # chDB sessions take one statement at a time safely
+        try:
+            self._session = Session(str(path))  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            raise WarehouseError(
+                f"cannot open the embedded warehouse at {path} ({exc}); another process may own "
+                "it (chDB allows one): the API hosts it in `sanjiang up`"
+            ) from exc
+        self.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def _run(self, sql: str, fmt: str, params: dict[str, Any] | None) -> bytes:
+        with self._lock:
+            try:
+                bound = {k: _param_text(v) for k, v in (params or {}).items()}
+                result = self._session.query(sql, fmt, params=bound)  # type: ignore[no-untyped-call]
+            except Exception as exc:
+                raise WarehouseError(str(exc)) from exc
+        if result is None:
+            return b""
+        return bytes(result.bytes())
+
+    def command(self, sql: str) -> None:
+        self._run(sql, "CSV", None)
+
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> QueryResult:
+        merged = {**OUTPUT_SETTINGS, **(settings or {})}
+        return _parse(self._run(sql + _settings_clause(merged), "JSONCompact", params))
+
+    def query_bytes(
+        self,
+        sql: str,
+        fmt: str,
+        params: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> bytes:
+        return self._run(sql + _settings_clause(settings), fmt, params)
+
+    def insert_json_rows(
+        self, table: str, rows: bytes, settings: dict[str, Any] | None = None
+    ) -> None:
+        statement = f"INSERT INTO {table}{_settings_clause(settings)} FORMAT JSONEachRow\n"
+        self._run(statement + rows.decode(), "CSV", None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()  # type: ignore[no-untyped-call]
+
+
+class ServerWarehouse:
+    """A ClickHouse server over HTTP (clickhouse-connect): a client per thread, no session."""
+
+    def __init__(self, url: str, database: str = "sanjiang") -> None:
+        parsed = urlparse(url)
+        self._options: dict[str, Any] = {
+            "host": parsed.hostname or "127.0.0.1",
+            "port": parsed.port or (8443 if parsed.scheme == "https" else 8123),
+            "username": parsed.username or "default",
+            "password": parsed.password or "",
+            "secure": parsed.scheme == "https",
+            "autogenerate_session_id": False,  # sessions serialise queries (clickhouse-connect#295)
+        }
+        self.database = database
+        self._local = threading.local()
+        self.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            import clickhouse_connect
+
+            client = self._local.client = clickhouse_connect.get_client(**self._options)
+        return client
+
+    def command(self, sql: str) -> None:
+        try:
+            self._client().command(sql)
+        except Exception as exc:
+            raise WarehouseError(str(exc)) from exc
+
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> QueryResult:
+        return _parse(
+            self.query_bytes(sql, "JSONCompact", params, {**OUTPUT_SETTINGS, **(settings or {})})
+        )
+
+    def query_bytes(
+        self,
+        sql: str,
+        fmt: str,
+        params: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> bytes:
+        try:
+            return bytes(
+                self._client().raw_query(sql, parameters=params, settings=settings, fmt=fmt)
+            )
+        except Exception as exc:
+            raise WarehouseError(str(exc)) from exc
+
+    def insert_json_rows(
+        self, table: str, rows: bytes, settings: dict[str, Any] | None = None
+    ) -> None:
+        try:
+            self._client().raw_insert(
+                table, insert_block=rows, settings=settings, fmt="JSONEachRow"
+            )
+        except Exception as exc:
+            raise WarehouseError(str(exc)) from exc
+
+    def close(self) -> None:
+        client = getattr(self._local, "client", None)
+        if client is not None:
+            client.close()
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    """The configured warehouse: a server if SANJIANG_CLICKHOUSE_URL is set, else chDB."""
+    if settings.clickhouse_url:
+        return ServerWarehouse(settings.clickhouse_url, settings.clickhouse_database)
+    return ChdbWarehouse(settings.warehouse_path, settings.clickhouse_database)
