@@ -6,6 +6,7 @@ same types. ``{name:Type}`` placeholders are bound server-side (never by string 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,27 +115,38 @@ class ChdbWarehouse:
     """Embedded ClickHouse (chDB) with its data in a folder; one owning process per folder."""
 
     def __init__(self, path: Path, database: str = "sanjiang") -> None:
-        from chdb.session import Session
-
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.database = database
-        self._lock = threading.Lock()  # chDB sessions take one statement at a time safely
+        self._lock = threading.Lock()  # one statement at a time per connection
         try:
-            self._session = Session(str(path))  # type: ignore[no-untyped-call]
+            # The keeper holds the embedded server open; the working connection is replaced
+            # after any failed statement, because chDB leaves a failed query's partial output
+            # (its header) in the connection, to be prepended to the next result.
+            self._keeper = self._connect()
+            self._session = self._connect()
         except Exception as exc:
             raise WarehouseError(
                 f"cannot open the embedded warehouse at {path} ({exc}); another process may own "
-                "it (chDB allows one): the API hosts it in `sanjiang up`"
+                "it (chDB allows one, and one data folder per process): the API hosts it in "
+                "`sanjiang up`"
             ) from exc
         self.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def _connect(self) -> Any:
+        from chdb.session import Session
+
+        return Session(str(self.path))  # type: ignore[no-untyped-call]
 
     def _run(self, sql: str, fmt: str, params: dict[str, Any] | None) -> bytes:
         with self._lock:
             try:
                 bound = {k: _param_text(v) for k, v in (params or {}).items()}
-                result = self._session.query(sql, fmt, params=bound)  # type: ignore[no-untyped-call]
+                result = self._session.query(sql, fmt, params=bound)
             except Exception as exc:
+                with contextlib.suppress(Exception):
+                    self._session.close()
+                self._session = self._connect()
                 raise WarehouseError(str(exc)) from exc
         if result is None:
             return b""
@@ -166,7 +178,8 @@ class ChdbWarehouse:
 
     def close(self) -> None:
         with self._lock:
-            self._session.close()  # type: ignore[no-untyped-call]
+            self._session.close()
+            self._keeper.close()
 
 
 class ServerWarehouse:

@@ -1,0 +1,60 @@
+"""History queries on the hand-built day: rollup time series, the funnel, heat parity."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+import pytest
+
+from projections.history import funnel, heat_ranking, timeseries
+from projections.kpi import Period
+from projections.warehouse import ChdbWarehouse
+from projections.writer import EventWriter, Positioned
+from sanjiang.heat import HEAT_TYPES, heat
+from tests.warehouse.test_kpis import TUESDAY, the_day
+
+DAY = Period(TUESDAY, TUESDAY + timedelta(days=1))
+
+
+@pytest.fixture
+def loaded(warehouse: ChdbWarehouse) -> ChdbWarehouse:
+    EventWriter(warehouse).write([Positioned(e) for e in the_day()])
+    return warehouse
+
+
+def test_timeseries_from_rollups_match_the_events(loaded: ChdbWarehouse) -> None:
+    hourly = timeseries(loaded, "checkin.recorded", DAY, "hour", station="WS-R03")
+    # r1 at 09:00 and 13:40, r2 at 09:05, r5 at 15:00 (late); Monday's r3 is outside
+    assert [(r["bucket"][11:16], r["events"], r["residents"]) for r in hourly] == [
+        ("01:00", 2, 2),  # 09:00 Shanghai = 01:00 UTC
+        ("05:00", 1, 1),
+        ("07:00", 1, 1),
+    ]
+    assert sum(r["late_events"] for r in hourly) == 1
+    daily = timeseries(loaded, "checkin.recorded", DAY, "day")
+    assert daily == [
+        {"bucket": "2026-11-24", "events": 5, "residents": 4, "late_events": 1, "satisfied": 0}
+    ]
+
+
+def test_funnel_by_category(loaded: ChdbWarehouse) -> None:
+    rows = {r["key"]: r for r in funnel(loaded, DAY, "category")}
+    handcraft = rows["handcraft"]
+    assert handcraft["demand"] == 4
+    assert handcraft["registrations"] == 5  # R1-R5 submitted (the cancellation is its own event)
+    assert handcraft["evaluations"] == 3 and handcraft["satisfied"] == 1
+    assert rows["fitness_wellness"]["demand"] == 2
+    assert rows["venue_booking"]["registrations"] == 0 and rows["venue_booking"]["demand"] == 2
+
+
+def test_heat_sql_equals_the_python_definition(loaded: ChdbWarehouse) -> None:
+    at = TUESDAY + timedelta(days=2, hours=5)
+    ranking = {r["key"]: r["heat"] for r in heat_ranking(loaded, at, "activity")}
+    for activity in ("A1", "A2"):
+        mine = [
+            (e.type, getattr(e.payload, "rating", 0), e.occurred_at)
+            for e in the_day()
+            if e.type in HEAT_TYPES and getattr(e.payload, "activity_id", None) == activity
+        ]
+        assert ranking[activity] == pytest.approx(heat(mine, at.astimezone(UTC)), abs=1e-3)
+    assert next(iter(ranking)) == "A1"  # more registrations and evaluations
