@@ -10,12 +10,13 @@ from fastapi import FastAPI, HTTPException
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import http_exception_handler
-from api.routes import health, ingest
+from api.routes import health, history, ingest, kpis, sql
 from api.services import Services
 from sanjiang import __version__
 from sanjiang.events import ANY_EVENT
 from sanjiang.network import Network, load_network
 from sanjiang.settings import Settings, load_settings
+from sanjiang.taxonomy import load_taxonomy
 
 DESCRIPTION = """
 三江驿 Sanjiang platform API.
@@ -30,10 +31,11 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     """Build the app; services start in the lifespan (with the server), not here."""
     settings = settings or load_settings()
     network = network or load_network()
+    taxonomy = load_taxonomy()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.build(settings, network)
+        services = Services.build(settings, network, taxonomy)
         await services.start()
         app.state.services = services
         try:
@@ -50,6 +52,9 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.add_exception_handler(HTTPException, http_exception_handler)
     app.include_router(health.router)
     app.include_router(ingest.router)
+    app.include_router(kpis.router)
+    app.include_router(history.router)
+    app.include_router(sql.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-DeviceKind = Literal["kiosk", "console"]
+DeviceKind = Literal["kiosk", "console", "analyst"]
 KEY_PREFIX = "sjk_"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
     device_id   TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('kiosk', 'console')),
+    kind        TEXT NOT NULL CHECK (kind IN ('kiosk', 'console', 'analyst')),
     station_id  TEXT NOT NULL,
     key_hash    TEXT NOT NULL UNIQUE,
     key_hint    TEXT NOT NULL,

@@ -2,35 +2,50 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from fastapi import status
+
 from api.dedup import RecentIds
+from api.errors import api_error
 from api.ingest import Ingestor, IngestPolicy
 from api.keys import KeyStore
 from api.ratelimit import RateLimiter
+from projections.warehouse import Warehouse
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.network import Network
 from sanjiang.settings import Settings
+from sanjiang.taxonomy import Taxonomy
+
+log = logging.getLogger("sanjiang.api")
 
 
 @dataclass
 class Services:
     settings: Settings
     network: Network
+    taxonomy: Taxonomy
     keys: KeyStore
     publisher: EventPublisher
     ingestor: Ingestor
     limiter: RateLimiter
+    warehouse: Warehouse | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _sink_task: asyncio.Task[None] | None = None
 
     @classmethod
-    def build(cls, settings: Settings, network: Network) -> Services:
+    def build(cls, settings: Settings, network: Network, taxonomy: Taxonomy) -> Services:
         """Wire the services (nothing is started; see ``start``)."""
         publisher = EventPublisher(settings)
         policy = IngestPolicy.from_settings(settings, frozenset(network.by_id))
         return cls(
             settings=settings,
             network=network,
+            taxonomy=taxonomy,
             keys=KeyStore(key_store_path(settings)),
             publisher=publisher,
             ingestor=Ingestor(policy, publisher, RecentIds(settings.dedup_cache_size)),
@@ -38,11 +53,43 @@ class Services:
         )
 
     async def start(self) -> None:
+        """Connect to Kafka; open (and migrate) the warehouse; host the sink over chDB."""
         await self.publisher.start()
+        self.warehouse = await asyncio.to_thread(
+            _open_warehouse, self.settings, self.network, self.taxonomy
+        )
+        if self.settings.clickhouse_url is None:  # embedded: this process owns chDB, so it sinks
+            from projections.sink import WarehouseSink
+
+            sink = WarehouseSink(self.settings, self.warehouse, report=log.info)
+            self._sink_task = asyncio.create_task(sink.run(self._stop))
 
     async def stop(self) -> None:
+        self._stop.set()
+        if self._sink_task is not None:
+            with contextlib.suppress(Exception):
+                await self._sink_task
         await self.publisher.stop()
+        if self.warehouse is not None:
+            self.warehouse.close()
         self.keys.close()
+
+    def require_warehouse(self) -> Warehouse:
+        if self.warehouse is None:
+            raise api_error(
+                status.HTTP_503_SERVICE_UNAVAILABLE, "warehouse_unavailable", "not open"
+            )
+        return self.warehouse
+
+
+def _open_warehouse(settings: Settings, network: Network, taxonomy: Taxonomy) -> Warehouse:
+    from projections.migrate import load_reference, migrate
+    from projections.warehouse import open_warehouse
+
+    warehouse = open_warehouse(settings)
+    migrate(warehouse)
+    load_reference(warehouse, network, taxonomy)
+    return warehouse
 
 
 def key_store_path(settings: Settings) -> Path:

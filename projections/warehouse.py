@@ -72,12 +72,7 @@ def _settings_clause(settings: dict[str, Any] | None) -> str:
     for key, value in settings.items():
         if not key.replace("_", "").isalnum():
             raise ValueError(f"bad setting name {key!r}")
-        rendered = (
-            f"'{value}'"
-            if isinstance(value, str)
-            else str(int(value) if isinstance(value, bool) else value)
-        )
-        parts.append(f"{key} = {rendered}")
+        parts.append(f"{key} = {_quoted(int(value) if isinstance(value, bool) else value)}")
     return " SETTINGS " + ", ".join(parts)
 
 

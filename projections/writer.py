@@ -5,11 +5,12 @@ and drops them (and repeats inside the batch), so a re-delivered event, a replay
 batch after a crash between write and commit, or a file loaded twice adds nothing — to the
 raw table and to every materialized view fed by it. The insert also carries a deduplication
 token (the batch's Kafka offsets) so a retried insert of the very same block is dropped by
-the engine too.
+the engine too (the token is derived from the ids actually inserted).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,6 +63,11 @@ class EventWriter:
         fresh = [item for key, item in unique.items() if key not in stored]
         if fresh:
             rows = [event_row(i.event, i.partition, i.offset) for i in fresh]
-            settings = {"insert_deduplication_token": token} if token else None
+            # The token names exactly the rows inserted: a retry of the same rows is dropped by
+            # the engine, a different set of rows (after filtering) can never be mistaken for it.
+            digest = hashlib.sha256("".join(str(i.event.event_id) for i in fresh).encode())
+            settings = {
+                "insert_deduplication_token": f"{token or 'batch'}:{digest.hexdigest()[:32]}"
+            }
             self.warehouse.insert_json_rows(self._table, encode_rows(rows), settings)
         return WriteResult(len(fresh), len(batch) - len(fresh))

@@ -104,6 +104,16 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="…and at least this often while events arrive."
     )
 
+    analyst_max_rows: int = Field(
+        default=100_000, ge=1, description="Rows an analyst query may return."
+    )
+    analyst_max_seconds: float = Field(
+        default=10.0, gt=0, description="Time an analyst query may run."
+    )
+    analyst_max_memory_bytes: int = Field(
+        default=1_000_000_000, ge=10_000_000, description="Memory an analyst query may use."
+    )
+
     @field_validator("clickhouse_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from sanjiang.cli import api, catalog, devices, kafka, simulate, up
+from sanjiang.cli import api, catalog, devices, kafka, simulate, up, warehouse
 from sanjiang.cli.common import fail
 from sanjiang.settings import ConfigError, load_settings
 
@@ -24,6 +24,8 @@ app.add_typer(devices.kiosk_app, name="kiosk")
 app.command("up")(up.up)
 app.command("api")(api.api)
 app.command("simulate")(simulate.simulate)
+app.add_typer(warehouse.warehouse_app, name="warehouse")
+app.command("kpi")(warehouse.kpi)
 
 
 @app.callback()

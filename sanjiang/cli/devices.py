@@ -17,16 +17,19 @@ kiosk_app = typer.Typer(
 )
 
 KindOption = Annotated[
-    str, typer.Option("--kind", help="kiosk (residents' actions) or console (staff decisions).")
+    str,
+    typer.Option(
+        "--kind", help="kiosk (residents' actions), console (staff decisions) or analyst (SQL)."
+    ),
 ]
 
 
-KINDS: dict[str, DeviceKind] = {"kiosk": "kiosk", "console": "console"}
+KINDS: dict[str, DeviceKind] = {"kiosk": "kiosk", "console": "console", "analyst": "analyst"}
 
 
 def _kind(value: str) -> DeviceKind:
     if value not in KINDS:
-        fail(f"--kind must be kiosk or console, not {value!r}")
+        fail(f"--kind must be kiosk, console or analyst, not {value!r}")
     return KINDS[value]
 
 

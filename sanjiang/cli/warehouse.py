@@ -1,0 +1,161 @@
+"""``sanjiang warehouse migrate|load`` and ``sanjiang kpi``."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from projections.migrate import MigrateResult
+from projections.warehouse import Warehouse
+from sanjiang.cli.common import console, fail, say, settings_of
+from sanjiang.network import load_network
+from sanjiang.settings import Settings
+from sanjiang.taxonomy import load_taxonomy
+
+warehouse_app = typer.Typer(
+    help="The ClickHouse warehouse (chDB by default).", no_args_is_help=True
+)
+
+
+def open_migrated(settings: Settings, report: bool = False) -> tuple[Warehouse, MigrateResult]:
+    """Open the configured warehouse, apply pending migrations, refresh reference data."""
+    from projections.migrate import load_reference, migrate
+    from projections.warehouse import WarehouseError, open_warehouse
+
+    try:
+        warehouse = open_warehouse(settings)
+        result = migrate(warehouse, say if report else lambda _: None)
+        load_reference(warehouse, load_network(), load_taxonomy())
+    except WarehouseError as exc:
+        fail(str(exc))
+    for label in result.changed:
+        say(f"[yellow]warning:[/yellow] migration {label} changed after it was applied")
+    return warehouse, result
+
+
+@warehouse_app.command("migrate")
+def migrate_cmd(ctx: typer.Context) -> None:
+    """Apply pending schema migrations (idempotent) and reload the reference data."""
+    warehouse, result = open_migrated(settings_of(ctx), report=True)
+    warehouse.close()
+    say(f"migrations: {len(result.applied)} applied, {len(result.already)} already there")
+
+
+@warehouse_app.command("load")
+def load_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON of events.")],
+) -> None:
+    """Load a file of events (e.g. a simulator backfill) through validation and dedup."""
+    from projections.load import load_ndjson
+    from projections.writer import EventWriter
+
+    settings = settings_of(ctx)
+    warehouse, _ = open_migrated(settings)
+    rejects_path = file.with_suffix(file.suffix + ".rejected")
+    try:
+        with (
+            rejects_path.open("wb") as rejects,
+            Progress(
+                TextColumn("[bold]loading[/bold]"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            ) as progress,
+        ):
+            task = progress.add_task("load", total=file.stat().st_size)
+            stats = load_ndjson(
+                file,
+                EventWriter(warehouse),
+                batch_rows=settings.sink_batch_rows,
+                rejects=rejects,
+                progress=lambda n: progress.advance(task, n),
+            )
+    finally:
+        warehouse.close()
+    if stats.rejected == 0:
+        rejects_path.unlink(missing_ok=True)
+    say(
+        f"{stats.lines:,} events read: {stats.written:,} written, {stats.duplicates:,} already "
+        f"there, {stats.rejected:,} rejected" + (f" (see {rejects_path})" if stats.rejected else "")
+    )
+
+
+def _parse_moment(text: str, tz: tzinfo, end: bool) -> datetime:
+    """A date (local midnight; an end date is inclusive) or an ISO datetime (local if naive)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text) + (timedelta(days=1) if end else timedelta())
+            return datetime.combine(day, time(), tz)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"expected YYYY-MM-DD or an ISO date-time, got {text!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def kpi(
+    ctx: typer.Context,
+    from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) or ISO start.")],
+    to: Annotated[str, typer.Option("--to", help="Last day, inclusive (YYYY-MM-DD), or ISO end.")],
+    station: Annotated[str | None, typer.Option(help="Scope: one station.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Scope: one venue.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The four KPIs and the fill rate for a period (Asia/Shanghai) and scope."""
+    from projections.kpi import Period, Scope, compute_kpis
+
+    if station and venue:
+        fail("give --station or --venue, not both")
+    network = load_network()
+    scope = (
+        Scope("station", station)
+        if station
+        else Scope("venue", venue)
+        if venue
+        else Scope.network()
+    )
+    try:
+        period = Period(
+            _parse_moment(from_, network.tz, False), _parse_moment(to, network.tz, True)
+        )
+        warehouse, _ = open_migrated(settings_of(ctx))
+        try:
+            report = compute_kpis(warehouse, network, load_taxonomy(), period, scope)
+        finally:
+            warehouse.close()
+    except (KeyError, ValueError) as exc:
+        fail(str(exc.args[0]) if exc.args else str(exc))
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1%}"
+
+    say(
+        f"{scope.kind} {scope.id or ''}  "
+        f"{period.start:%Y-%m-%d %H:%M} → {period.end:%Y-%m-%d %H:%M}"
+    )
+    say(
+        f"  场馆使用率 venue utilization   {pct(report.venue_utilization):>7}  "
+        f"({report.taken_hours:.1f} of {report.open_hours:.1f} open hours)"
+    )
+    say(
+        f"  项目精准率 project precision   {pct(report.project_precision):>7}  "
+        f"(demand {report.demand_events}, capacity {report.supplied_capacity}; "
+        f"fill rate {pct(report.fill_rate)})"
+    )
+    say(
+        f"  居民参与率 participation       {pct(report.resident_participation):>7}  "
+        f"({report.participants} of {report.population} residents)"
+    )
+    say(
+        f"  服务满意率 satisfaction        {pct(report.service_satisfaction):>7}  "
+        f"({report.satisfied_evaluations} of {report.evaluations} evaluations)"
+    )

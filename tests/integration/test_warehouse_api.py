@@ -1,0 +1,149 @@
+"""End to end through the real broker: events in Kafka -> the API's hosted sink -> chDB ->
+``/v1/kpis``, ``/v1/history/...`` and ``/v1/sql`` (the numbers worked out in test_kpis)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.keys import KeyStore
+from api.services import key_store_path
+from sanjiang.kafka.publisher import EventPublisher
+from sanjiang.kafka.topics import Topics
+from sanjiang.settings import Settings
+from tests.warehouse.test_kpis import the_day
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client_and_keys(
+    kafka_settings: Settings, topics: Topics, tmp_path: Path
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    settings = kafka_settings.model_copy(
+        update={
+            "topic_prefix": topics.prefix,
+            "var_dir": tmp_path,
+            "warehouse_path": tmp_path / "wh",
+            "sink_batch_seconds": 0.2,
+        }
+    )
+    store = KeyStore(key_store_path(settings))
+    keys = {
+        "analyst": store.add("alice", "WS-C", "analyst"),
+        "kiosk": store.add("WS-R03-K1", "WS-R03"),
+    }
+    store.close()
+    events = the_day()
+
+    async def publish() -> None:
+        async with EventPublisher(settings, topics) as publisher:
+            await publisher.publish_many(events + events[:5])  # with re-deliveries
+
+    asyncio.run(publish())
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the hosted sink catches up
+            answer = sql(client, keys["analyst"], "SELECT count() FROM sanjiang.events")
+            if answer.status_code == 200 and answer.json()["data"] == [[len(events)]]:
+                break
+            time.sleep(0.2)
+        yield client, keys
+
+
+def sql(client: TestClient, key: str, statement: str, **extra: Any) -> Any:
+    return client.post(
+        "/v1/sql", json={"sql": statement, **extra}, headers={"Authorization": f"Bearer {key}"}
+    )
+
+
+def test_kpis_endpoint_gives_the_hand_worked_numbers(
+    client_and_keys: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, keys = client_and_keys
+    assert sql(client, keys["analyst"], "SELECT count() FROM sanjiang.events").json()["data"] == [
+        [len(the_day())]
+    ]
+    report = client.get(
+        "/v1/kpis", params={"from": "2026-11-24", "to": "2026-11-24", "station": "WS-R03"}
+    ).json()
+    assert report["venue_utilization"] == pytest.approx(4 / 7)
+    assert report["project_precision"] == pytest.approx(5 / 6)
+    assert report["fill_rate"] == pytest.approx(5 / 40)
+    assert report["resident_participation"] == pytest.approx(3 / 3425)
+    assert report["service_satisfaction"] == pytest.approx(0.75)
+    sunday = client.get(
+        "/v1/kpis", params={"from": "2026-11-29", "to": "2026-11-29", "station": "WS-R03"}
+    ).json()
+    assert sunday["venue_utilization"] is None and sunday["service_satisfaction"] is None
+
+
+def test_kpi_and_history_errors(client_and_keys: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = client_and_keys
+    unknown = client.get(
+        "/v1/kpis", params={"from": "2026-11-24", "to": "2026-11-24", "station": "WS-R99"}
+    )
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_scope"
+    backwards = client.get("/v1/kpis", params={"from": "2026-11-25", "to": "2026-11-23"})
+    assert backwards.status_code == 422 and backwards.json()["error"] == "bad_period"
+    bad_type = client.get(
+        "/v1/history/timeseries", params={"from": "2026-11-24", "to": "2026-11-24", "type": "x"}
+    )
+    assert bad_type.status_code == 422
+
+
+def test_history_endpoints(client_and_keys: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = client_and_keys
+    daily = client.get(
+        "/v1/history/timeseries",
+        params={
+            "from": "2026-11-24",
+            "to": "2026-11-24",
+            "type": "checkin.recorded",
+            "interval": "day",
+        },
+    ).json()
+    assert daily == [
+        {"bucket": "2026-11-24", "events": 5, "residents": 4, "late_events": 1, "satisfied": 0}
+    ]
+    funnel = {
+        r["key"]: r
+        for r in client.get(
+            "/v1/history/funnel", params={"from": "2026-11-24", "to": "2026-11-24"}
+        ).json()
+    }
+    assert funnel["handcraft"]["demand"] == 4
+    heat = client.get(
+        "/v1/history/heat", params={"level": "activity", "at": "2026-11-26T13:00:00+08:00"}
+    ).json()
+    assert heat[0]["key"] == "A1"
+
+
+def test_sql_needs_an_analyst_key_and_is_read_only(
+    client_and_keys: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, keys = client_and_keys
+    assert sql(client, keys["kiosk"], "SELECT 1").status_code == 403
+    refused = sql(client, keys["analyst"], "DROP TABLE sanjiang.events")
+    assert refused.status_code == 400 and refused.json()["error"] == "query_refused"
+    csv = sql(
+        client,
+        keys["analyst"],
+        "SELECT station_id, count() AS n FROM sanjiang.events WHERE type = {t:String} "
+        "GROUP BY station_id ORDER BY station_id",
+        params={"t": "checkin.recorded"},
+        format="csv",
+    )
+    assert csv.status_code == 200
+    assert csv.text.splitlines() == [
+        '"station_id","n"',
+        '"WS-R03",5',
+        '"WS-R04",1',
+    ]  # R03: r1 twice, r2, r3, r5
