@@ -26,6 +26,8 @@ app.command("api")(api.api)
 app.command("simulate")(simulate.simulate)
 app.add_typer(warehouse.warehouse_app, name="warehouse")
 app.command("kpi")(warehouse.kpi)
+app.command("sink")(warehouse.sink)
+app.command("replay")(warehouse.replay)
 
 
 @app.callback()

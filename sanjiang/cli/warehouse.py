@@ -159,3 +159,53 @@ def kpi(
         f"  服务满意率 satisfaction        {pct(report.service_satisfaction):>7}  "
         f"({report.satisfied_evaluations} of {report.evaluations} evaluations)"
     )
+
+
+def sink(ctx: typer.Context) -> None:
+    """Run the warehouse sink alone (for a ClickHouse server; with chDB the API hosts it)."""
+    import asyncio
+    import contextlib
+
+    from projections.sink import WarehouseSink
+
+    settings = settings_of(ctx)
+    if settings.clickhouse_url is None:
+        say(
+            "[yellow]note:[/yellow] with embedded chDB the API hosts the sink; "
+            "run this only without the API"
+        )
+    warehouse, _ = open_migrated(settings)
+    stop = asyncio.Event()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(WarehouseSink(settings, warehouse, report=say).run(stop))
+    finally:
+        warehouse.close()
+
+
+def replay(
+    ctx: typer.Context,
+    idle: Annotated[
+        float, typer.Option(help="Stop when no event arrived for this many seconds.")
+    ] = 5.0,
+) -> None:
+    """Rebuild the warehouse from Kafka offset 0 into fresh tables and swap them in."""
+    import asyncio
+
+    from projections.replay import replay as run_replay
+
+    settings = settings_of(ctx)
+    warehouse, _ = open_migrated(settings)
+    try:
+        result = asyncio.run(
+            run_replay(
+                settings, warehouse, load_network(), load_taxonomy(), idle_s=idle, report=say
+            )
+        )
+    finally:
+        warehouse.close()
+    say(
+        f"replayed in {result.seconds:.0f}s: {result.events_after:,} events now "
+        f"(before: {result.events_before:,}); {result.duplicates_skipped:,} duplicates skipped, "
+        f"{result.dead_lettered:,} dead-lettered; old tables kept in {result.previous_database}"
+    )
