@@ -249,4 +249,4 @@ def open_warehouse(settings: Settings) -> Warehouse:
     """The configured warehouse: a server if SANJIANG_CLICKHOUSE_URL is set, else chDB."""
     if settings.clickhouse_url:
         return ServerWarehouse(settings.clickhouse_url, settings.clickhouse_database)
-    return ChdbWarehouse(settings.warehouse_path, settings.clickhouse_database)
+    return ChdbWarehouse(settings.warehouse_dir, settings.clickhouse_database)

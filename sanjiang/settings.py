@@ -84,9 +84,10 @@ class Settings(BaseSettings):
         default=2_000_000, ge=1000, description="Recent event ids the ingest remembers for dedup."
     )
 
-    warehouse_path: Path = Field(
-        default=Path("var/warehouse"),
-        description="Data folder of the embedded ClickHouse (chDB); one owning process.",
+    warehouse_path: Path | None = Field(
+        default=None,
+        description="Data folder of the embedded ClickHouse (chDB; one owning process); "
+        "unset = <var_dir>/warehouse.",
     )
     clickhouse_url: str | None = Field(
         default=None,
@@ -157,6 +158,11 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> str:
         """The bootstrap servers clients connect to."""
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        """Where the embedded warehouse keeps its data."""
+        return self.warehouse_path or self.var_dir / "warehouse"
 
     @property
     def secrets_dir(self) -> Path:

@@ -48,6 +48,11 @@ def _banner(settings: Settings, simulate: bool, supervisor: Supervisor) -> str:
         "[bold]三江驿 Sanjiang is up.[/bold]",
         f"  API docs (OpenAPI)   {base}/docs",
         f"  event ingest         POST {base}/v1/events  (keys: sanjiang kiosk add …)",
+        f"  KPIs                 {base}/v1/kpis?from=YYYY-MM-DD&to=YYYY-MM-DD[&station=WS-C]",
+        f"  history              {base}/v1/history/timeseries | /funnel | /heat",
+        f"  analyst SQL          POST {base}/v1/sql  (sanjiang kiosk add NAME --kind analyst "
+        "--station WS-C)",
+        f"  warehouse (chDB)     {settings.warehouse_dir.resolve()}  (hosted by the API)",
         f"  health               {base}/healthz",
         f"  Kafka bootstrap      {settings.bootstrap_servers}",
         f"  topics               {settings.topic_prefix}.events, .deadletter, .telemetry",
