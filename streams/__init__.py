@@ -1,4 +1,2 @@
-"""Faust app: live projections and alerts (issue: live situational awareness).
-
-Nothing here yet; see the open issue.
-"""
+"""Live situational awareness: pure folds of the event stream (``state``), run by the Faust
+worker (to come, issue 4) and by replay alike."""

@@ -1,0 +1,116 @@
+"""The live fold: same numbers in any order and with duplicates; occupancy, lateness, heat."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import pytest
+
+from producers.simulator import simulate
+from sanjiang.events import Event
+from sanjiang.events import payloads as p
+from sanjiang.heat import heat
+from sanjiang.network import load_network
+from sanjiang.pseudonym import Pseudonymizer
+from sanjiang.taxonomy import load_taxonomy
+from streams.state import LiveState
+from tests.warehouse.test_kpis import TUESDAY, at, checkin, ev, the_day
+
+NETWORK = load_network()
+DAY_EVENTS: list[Event] = [
+    e.event
+    for e in simulate(
+        NETWORK,
+        load_taxonomy(),
+        start=date(2026, 11, 17),
+        days=1,
+        seed=11,
+        pseudonymize=Pseudonymizer(b"k" * 32),
+    )
+]
+END_OF_DAY = max(e.occurred_at for e in DAY_EVENTS)
+
+
+def folded(events: list[Event]) -> LiveState:
+    state = LiveState(NETWORK)
+    for event in events:
+        state.apply(event)
+    return state
+
+
+def view(state: LiveState) -> dict[str, object]:
+    stations = sorted({s for _, s in state.days})
+    return {
+        "network": state.today(END_OF_DAY),
+        "stations": {s: state.today(END_OF_DAY, s) for s in stations},
+        "occupancy": state.occupancy(END_OF_DAY - timedelta(hours=6)),
+        "activities": {k: v.summary() for k, v in sorted(state.activities.items())},
+        "heat": {k: round(state.heat_at(k[0], k[1], END_OF_DAY), 6) for k in sorted(state.heat)},
+        "offline": state.offline_kiosks(END_OF_DAY),
+    }
+
+
+REFERENCE = view(folded(DAY_EVENTS))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_order_and_duplicates_give_the_same_view(seed: int) -> None:
+    rng = random.Random(seed)
+    dup_share = rng.uniform(0, 0.3)
+    events = list(DAY_EVENTS)
+    events += rng.sample(events, int(len(events) * dup_share))
+    rng.shuffle(events)
+    assert view(folded(events)) == REFERENCE
+
+
+def test_counters_follow_the_kpi_rules() -> None:
+    state = folded(the_day())
+    r03 = state.today(at(23), "WS-R03")
+    assert r03["checkins"] == 4  # r1 twice, r2, and the late r5 (Monday's r3 is another day)
+    assert r03["residents"] == 3
+    assert (r03["satisfied_evaluations"], r03["evaluations"]) == (3, 4)
+    assert r03["satisfaction"] == pytest.approx(0.75)
+    assert r03["late_events"] == 1
+    a1 = state.activities["A1"].summary()
+    assert (a1["registrations"], a1["capacity"], a1["fill"]) == (4, 20, pytest.approx(0.2))
+    assert state.activities["A2"].capacity == 20  # the update applied
+    assert state.activities["A3"].cancelled
+
+
+def test_occupancy_closes_forgotten_visits_at_closing_time() -> None:
+    state = LiveState(NETWORK)
+    state.apply(checkin("r1", at(9)))  # WS-R03-ACT morning interval ends 11:30
+    state.apply(checkin("r2", at(9, 30)))
+    state.apply(ev(p.CheckoutRecorded(visit_id="v-r2-240930", venue_id="WS-R03-ACT"), at(10), "r2"))
+    assert state.occupancy(at(9, 45)) == {"WS-R03-ACT": 2}
+    assert state.occupancy(at(10, 15)) == {"WS-R03-ACT": 1}
+    assert state.occupancy(at(11, 31)) == {}  # r1 never checked out: closed at 11:30
+
+
+def test_events_after_the_grace_period_are_counted_as_too_late() -> None:
+    state = LiveState(NETWORK, grace=timedelta(hours=6))
+    state.apply(checkin("r1", at(9)))
+    state.apply(checkin("r2", at(9) + timedelta(days=1, hours=7)))  # the next day, 07:00
+    assert state.apply(checkin("r3", at(10))) is False  # Tuesday closed at Wed 06:00
+    assert state.too_late == 1
+    assert state.today(at(12), "WS-R03")["checkins"] == 1
+
+
+def test_kiosk_goes_offline_after_silence() -> None:
+    state = LiveState(NETWORK, offline_after=timedelta(minutes=15))
+    state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1.0"), at(9)))
+    assert state.offline_kiosks(at(9, 10)) == []
+    assert state.offline_kiosks(at(9, 16)) == ["WS-R03-K1"]
+
+
+def test_live_heat_equals_the_shared_definition() -> None:
+    events = the_day()
+    state = folded(events)
+    now = TUESDAY + timedelta(days=2)
+    mine = [
+        (e.type, getattr(e.payload, "rating", 0), e.occurred_at)
+        for e in events
+        if getattr(e.payload, "activity_id", None) == "A1"
+    ]
+    assert state.heat_at("activity", "A1", now) == pytest.approx(heat(mine, now))
