@@ -14,6 +14,7 @@ from api.dedup import RecentIds
 from api.errors import api_error
 from api.ingest import Ingestor, IngestPolicy
 from api.keys import KeyStore
+from api.live import LiveViews
 from api.ratelimit import RateLimiter
 from projections.warehouse import Warehouse
 from sanjiang.kafka.publisher import EventPublisher
@@ -33,9 +34,10 @@ class Services:
     publisher: EventPublisher
     ingestor: Ingestor
     limiter: RateLimiter
+    live: LiveViews
     warehouse: Warehouse | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _sink_task: asyncio.Task[None] | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, network: Network, taxonomy: Taxonomy) -> Services:
@@ -50,6 +52,7 @@ class Services:
             publisher=publisher,
             ingestor=Ingestor(policy, publisher, RecentIds(settings.dedup_cache_size)),
             limiter=RateLimiter(settings.ingest_rate_per_key, settings.ingest_burst_per_key),
+            live=LiveViews(settings),
         )
 
     async def start(self) -> None:
@@ -62,13 +65,14 @@ class Services:
             from projections.sink import WarehouseSink
 
             sink = WarehouseSink(self.settings, self.warehouse, report=log.info)
-            self._sink_task = asyncio.create_task(sink.run(self._stop))
+            self._tasks.append(asyncio.create_task(sink.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self.live.run(self._stop)))
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._sink_task is not None:
+        for task in self._tasks:
             with contextlib.suppress(Exception):
-                await self._sink_task
+                await task
         await self.publisher.stop()
         if self.warehouse is not None:
             self.warehouse.close()

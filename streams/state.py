@@ -5,7 +5,9 @@ numbers for the same events in any order and with any duplicates (within the gra
 
 - Events count in the window (local day, Asia/Shanghai) of their ``occurred_at``. A day's
   window stays open for ``grace`` after it ends, for late uploads from offline kiosks; an event
-  whose window has closed is not counted and is counted in ``too_late`` instead.
+  that reached the platform (``received_at``) after its window closed is not counted and is
+  counted in ``too_late`` instead. Judging by arrival time, not by the order a consumer reads
+  partitions in, keeps a replay identical to the live run.
 - Duplicates (same ``event_id``) count once.
 - Occupancy: a check-in opens a visit at a venue, its check-out (same ``visit_id``) closes it;
   a visit nobody checked out closes automatically at the end of the opening interval it began
@@ -142,7 +144,8 @@ class LiveState:
         if event.event_id in self.seen:
             return False
         day = self.local_day(event.occurred_at)
-        if self.watermark is not None and self._window_closed(day, self.watermark):
+        arrived = event.received_at or event.occurred_at
+        if self._window_closed(day, arrived):  # judged by arrival, not by reading order
             self.too_late += 1
             return False
         self.seen.add(event.event_id)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from sanjiang.cli import api, catalog, devices, kafka, simulate, up, warehouse
+from sanjiang.cli import api, catalog, devices, kafka, simulate, streams, up, warehouse
 from sanjiang.cli.common import fail
 from sanjiang.settings import ConfigError, load_settings
 
@@ -28,6 +28,7 @@ app.add_typer(warehouse.warehouse_app, name="warehouse")
 app.command("kpi")(warehouse.kpi)
 app.command("sink")(warehouse.sink)
 app.command("replay")(warehouse.replay)
+app.command("streams")(streams.streams)
 
 
 @app.callback()

@@ -50,6 +50,8 @@ def _banner(settings: Settings, simulate: bool, supervisor: Supervisor) -> str:
         f"  event ingest         POST {base}/v1/events  (keys: sanjiang kiosk add …)",
         f"  KPIs                 {base}/v1/kpis?from=YYYY-MM-DD&to=YYYY-MM-DD[&station=WS-C]",
         f"  history              {base}/v1/history/timeseries | /funnel | /heat",
+        f"  live (stream worker) {base}/v1/live/network | /venues | /kiosks | /stations/WS-C",
+        f"  live changes (SSE)   {base}/v1/live/stream",
         f"  analyst SQL          POST {base}/v1/sql  (sanjiang kiosk add NAME --kind analyst "
         "--station WS-C)",
         f"  warehouse (chDB)     {settings.warehouse_dir.resolve()}  (hosted by the API)",
@@ -77,7 +79,8 @@ def up(
     ] = False,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 1,
 ) -> None:
-    """Start Kafka (unless external), the topics and the API; with --simulate, the simulator."""
+    """Start Kafka (unless external), the topics, the API and the stream worker; with
+    --simulate, the simulator."""
     settings = settings_of(ctx)
     broker: LocalKafka | None = None
     started_here = False
@@ -99,6 +102,7 @@ def up(
         if not _wait_http(health, 60, supervisor):
             fail(f"the API did not answer on {health}; see {supervisor.log_path('api')}")
         say(f"api: answering on http://{settings.api_host}:{settings.api_port}")
+        supervisor.start(ChildSpec("streams", [*cli, "streams"]))
         if simulate:
             supervisor.start(
                 ChildSpec(

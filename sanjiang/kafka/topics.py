@@ -6,6 +6,7 @@
 - ``<prefix>.deadletter``: rejected events with the reason in headers; retained forever so a
   rejection can always be explained and, after a fix, re-driven.
 - ``<prefix>.alerts``: alerts raised by the stream processor.
+- ``<prefix>.live``: the stream processor's current views, compacted (latest per view).
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ class Topics:
     def alerts(self) -> str:
         return f"{self.prefix}.alerts"
 
+    @property
+    def live(self) -> str:
+        """Snapshots of the live views, keyed by view name (compacted: the latest per view)."""
+        return f"{self.prefix}.live"
+
     def for_event(self, event: Event) -> str:
         """The topic an event is written to."""
         return self.telemetry if event.type == "kiosk.heartbeat" else self.events
@@ -70,6 +76,9 @@ class Topics:
             TopicSpec(self.telemetry, self.event_partitions, {"retention.ms": SEVEN_DAYS_MS}),
             TopicSpec(self.deadletter, 1, keep_forever),
             TopicSpec(self.alerts, 1, {"retention.ms": str(90 * 24 * 3600 * 1000)}),
+            TopicSpec(
+                self.live, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+            ),
         ]
 
 

@@ -1,0 +1,68 @@
+"""The API's copy of the live views: it reads the compacted ``<prefix>.live`` topic (written by
+the stream worker) from the start, keeps the latest document per view, and numbers every
+change so server-sent-event clients can resume after ``Last-Event-ID``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+import orjson
+from aiokafka import TopicPartition
+
+from sanjiang.kafka.client import make_consumer
+from sanjiang.kafka.topics import Topics
+from sanjiang.settings import Settings
+
+HISTORY = 5000  #: changes kept for clients that reconnect
+
+
+class LiveViews:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = Topics.from_settings(settings).live
+        self.views: dict[str, dict[str, Any]] = {}
+        self.seq = 0
+        self.history: deque[tuple[int, str, bytes]] = deque(maxlen=HISTORY)
+        self._changed = asyncio.Condition()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the live topic until ``stop`` is set."""
+        consumer = make_consumer(self.settings, group_id=None)
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(self.topic) or {0}
+            assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning(*assigned)
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200)
+                records = [r for rs in batch.values() for r in rs]
+                if records:
+                    await self._update(records)
+        finally:
+            await consumer.stop()
+
+    async def _update(self, records: list[Any]) -> None:
+        async with self._changed:
+            for record in records:
+                name = record.key.decode()
+                self.views[name] = orjson.loads(record.value)
+                self.seq += 1
+                self.history.append((self.seq, name, record.value))
+            self._changed.notify_all()
+
+    async def changes_after(self, seq: int, timeout_s: float) -> list[tuple[int, str, bytes]]:
+        """Changes numbered after ``seq`` (waiting up to ``timeout_s`` for one); if ``seq`` is
+        older than the history kept, the current value of every view instead."""
+        async with self._changed:
+            if self.seq <= seq:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: self.seq > seq), timeout_s
+                    )
+            if self.history and self.history[0][0] > seq + 1:
+                return [(self.seq, name, orjson.dumps(doc)) for name, doc in self.views.items()]
+            return [item for item in self.history if item[0] > seq]

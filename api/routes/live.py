@@ -1,0 +1,96 @@
+"""``GET /v1/live/...``: what is happening now (from the stream worker), and an SSE stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Request, status
+from fastapi.responses import StreamingResponse
+
+from api.deps import ServicesDep
+from api.errors import api_error
+from api.schemas import ErrorResponse
+
+router = APIRouter(tags=["live"])
+VIEWS = ("network", "venues", "kiosks", "activities", "pipeline")
+
+
+def _view(services: ServicesDep, name: str) -> dict[str, Any]:
+    document = services.live.views.get(name)
+    if document is None:
+        raise api_error(
+            status.HTTP_404_NOT_FOUND,
+            "no_live_view",
+            f"no live view {name!r} yet (is the stream worker running? `sanjiang streams`)",
+        )
+    return document
+
+
+@router.get(
+    "/v1/live/stations/{station_id}",
+    summary="Today at one station",
+    responses={404: {"model": ErrorResponse}},
+)
+async def live_station(station_id: str, services: ServicesDep) -> dict[str, Any]:
+    return _view(services, f"station:{station_id}")
+
+
+@router.get(
+    "/v1/live/stream",
+    summary="Server-sent events: every change of every live view",
+    description=(
+        "Each event has `id` (a sequence number), `event: <view name>` and the view's JSON as "
+        "`data`. Reconnect with `Last-Event-ID` to continue after the last change you saw; if "
+        "that is too old, the current state of every view is sent first."
+    ),
+    response_class=StreamingResponse,
+)
+async def live_stream(
+    request: Request,
+    services: ServicesDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
+
+    async def events() -> AsyncIterator[bytes]:
+        seq = start
+        if seq < 0:  # a new client: the current state first
+            for name, document in list(services.live.views.items()):
+                yield _sse(services.live.seq, name, document)
+            seq = services.live.seq
+        yield b": connected\n\n"
+        while not await request.is_disconnected():
+            changes = await services.live.changes_after(seq, timeout_s=15)
+            if not changes:
+                yield b": keep-alive\n\n"
+                continue
+            for number, name, body in changes:
+                yield f"id: {number}\nevent: {name}\ndata: ".encode() + body + b"\n\n"
+                seq = max(seq, number)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get(
+    "/v1/live/{view}",
+    summary="A live view: network, venues, kiosks, activities or pipeline",
+    description=(
+        "`network`: today's counters (check-ins, distinct residents, bookings, registrations, "
+        "evaluations and satisfaction); `venues`: occupancy now and venues over capacity; "
+        "`kiosks`: offline kiosks; `activities`: hottest activities; `pipeline`: events "
+        "applied, too-late events and the stream's watermark."
+    ),
+    responses={404: {"model": ErrorResponse}},
+)
+async def live_view(view: str, services: ServicesDep) -> dict[str, Any]:
+    if view not in VIEWS:
+        raise api_error(status.HTTP_404_NOT_FOUND, "unknown_view", f"views: {', '.join(VIEWS)}")
+    return _view(services, view)
+
+
+def _sse(number: int, name: str, document: dict[str, Any]) -> bytes:
+    return f"id: {number}\nevent: {name}\ndata: ".encode() + orjson.dumps(document) + b"\n\n"

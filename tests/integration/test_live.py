@@ -1,0 +1,165 @@
+"""The real stream worker (Faust) on the real broker, read through the API's live endpoints:
+exact numbers for a known sequence, the same after kill -9 and restart, and the SSE stream."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from sanjiang.events import Event
+from sanjiang.events import payloads as p
+from sanjiang.events.codec import new_event, stamp_received
+from sanjiang.kafka.publisher import EventPublisher
+from sanjiang.kafka.topics import Topics
+from sanjiang.settings import Settings
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def known_sequence() -> list[Event]:
+    now = datetime.now(UTC) - timedelta(seconds=2)
+    events: list[Event] = []
+
+    def add(payload: p.Payload, resident: str | None, minutes_ago: float) -> Event:
+        when = now - timedelta(minutes=minutes_ago)
+        event = new_event(
+            payload,
+            station_id="WS-R03",
+            source="kiosk:WS-R03-K1",
+            occurred_at=when,
+            resident=resident,
+        )
+        events.append(stamp_received(event, when, timedelta(minutes=5)))
+        return event
+
+    for i in range(6):
+        add(
+            p.CheckinRecorded(visit_id=f"v{i}", venue_id="WS-R03-ACT"), f"{i % 4:032x}", 1 + i * 0.1
+        )
+    for i in range(3):
+        add(p.RegistrationSubmitted(registration_id=f"R{i}", activity_id="A1"), f"{i:032x}", 1)
+    add(p.EvaluationSubmitted(activity_id="A1", rating=5), f"{1:032x}", 0.5)
+    add(p.EvaluationSubmitted(activity_id="A1", rating=2), f"{2:032x}", 0.5)
+    events.extend(events[:4])  # re-delivered duplicates
+    return events
+
+
+EXPECTED = {
+    "checkins": 6,
+    "residents": 4,
+    "registrations": 3,
+    "evaluations": 2,
+    "satisfied_evaluations": 1,
+}
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
+        "SANJIANG_TOPIC_PREFIX": settings.topic_prefix,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "sanjiang", "streams"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(
+    client: TestClient, path: str, expected: dict[str, Any], timeout_s: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = client.get(path)
+        if response.status_code == 200:
+            last = response.json()
+            if all(last.get(k) == v for k, v in expected.items()):
+                return last
+        time.sleep(0.3)
+    raise AssertionError(f"{path} never showed {expected}; last: {last}")
+
+
+@pytest.fixture
+def live_api(
+    kafka_settings: Settings, topics: Topics, tmp_path: Path
+) -> Iterator[tuple[TestClient, Settings]]:
+    settings = kafka_settings.model_copy(
+        update={"topic_prefix": topics.prefix, "var_dir": tmp_path}
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client, settings
+
+
+def test_worker_numbers_survive_kill_9(
+    live_api: tuple[TestClient, Settings], topics: Topics
+) -> None:
+    client, settings = live_api
+
+    async def publish() -> None:
+        async with EventPublisher(settings, topics) as publisher:
+            await publisher.publish_many(known_sequence())
+
+    asyncio.run(publish())
+    worker = start_worker(settings)
+    try:
+        before = wait_for(client, "/v1/live/stations/WS-R03", EXPECTED)
+        assert before["satisfaction"] == pytest.approx(0.5)
+        assert wait_for(client, "/v1/live/venues", {})["occupancy"] == {"WS-R03-ACT": 6}
+    finally:
+        worker.kill()
+        worker.wait()
+    restarted = start_worker(settings)  # rebuilds from the log: the same numbers
+    try:
+        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 11})
+        assert pipeline["too_late"] == 0
+        after = wait_for(client, "/v1/live/stations/WS-R03", EXPECTED)
+        assert {k: after[k] for k in EXPECTED} == {k: before[k] for k in EXPECTED}
+        events = read_sse(client, 60)  # the current state of every view comes first
+        assert any(e["event"] == "station:WS-R03" for e in events)
+        assert all(e["id"].isdigit() for e in events)
+    finally:
+        restarted.kill()
+        restarted.wait()
+
+
+def read_sse(client: TestClient, count: int) -> list[dict[str, str]]:
+    """The first ``count`` events of a fresh SSE connection (the current state comes first)."""
+    events: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    with client.stream("GET", "/v1/live/stream") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if not line:
+                if current:
+                    events.append(current)
+                    current = {}
+                if len(events) >= count:
+                    break
+                continue
+            field, _, value = line.partition(": ")
+            if field in ("id", "event", "data"):
+                current[field] = value
+    return events
+
+
+def test_unknown_views(live_api: tuple[TestClient, Settings]) -> None:
+    client, _ = live_api
+    assert client.get("/v1/live/nothing").json()["error"] == "unknown_view"
+    missing = client.get("/v1/live/stations/WS-R99")
+    assert missing.status_code == 404 and "sanjiang streams" in missing.json()["detail"]
