@@ -66,3 +66,31 @@ class LiveViews:
             if self.history and self.history[0][0] > seq + 1:
                 return [(self.seq, name, orjson.dumps(doc)) for name, doc in self.views.items()]
             return [item for item in self.history if item[0] > seq]
+
+
+async def read_live_topic(settings: Settings, timeout_s: float = 10.0) -> dict[str, dict[str, Any]]:
+    """The latest document of every live view, read once from the start of the topic."""
+    topic = Topics.from_settings(settings).live
+    consumer = make_consumer(settings, group_id=None)
+    await consumer.start()
+    views: dict[str, dict[str, Any]] = {}
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            positions = [await consumer.position(p) for p in partitions]
+            if all(pos >= ends[p] for pos, p in zip(positions, partitions, strict=True)):
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    views[record.key.decode()] = orjson.loads(record.value)
+    finally:
+        await consumer.stop()
+    return views

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="…and at least this often while events arrive."
     )
 
+    live_grace_h: float = Field(
+        default=6.0, ge=0, description="How long after its day ends a window takes late events."
+    )
+    kiosk_offline_after_s: float = Field(
+        default=900.0, gt=0, description="A kiosk silent this long is offline."
+    )
     analyst_max_rows: int = Field(
         default=100_000, ge=1, description="Rows an analyst query may return."
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -40,7 +40,11 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
     )
-    state = LiveState(network or load_network())
+    state = LiveState(
+        network or load_network(),
+        grace=timedelta(hours=settings.live_grace_h),
+        offline_after=timedelta(seconds=settings.kiosk_offline_after_s),
+    )
     invalid = {"count": 0}
     source = app.topic(
         topics.events, topics.telemetry, key_type=bytes, value_type=bytes, value_serializer="raw"

@@ -145,7 +145,7 @@ class LiveState:
             return False
         day = self.local_day(event.occurred_at)
         arrived = event.received_at or event.occurred_at
-        if self._window_closed(day, arrived):  # judged by arrival, not by reading order
+        if self.window_closed(day, arrived):  # judged by arrival, not by reading order
             self.too_late += 1
             return False
         self.seen.add(event.event_id)
@@ -163,7 +163,8 @@ class LiveState:
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.network.tz).date()
 
-    def _window_closed(self, day: date, now: datetime) -> bool:
+    def window_closed(self, day: date, now: datetime) -> bool:
+        """True once ``day``'s window no longer takes events (its end plus the grace)."""
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.network.tz)
         return now > end + self.grace
 

@@ -47,4 +47,12 @@ def live_views(state: LiveState, now: datetime) -> dict[str, dict[str, Any]]:
     }
     for station in state.network.stations:
         views[f"station:{station.id}"] = {"as_of": now.isoformat(), **state.today(now, station.id)}
+    for (day, station_id), counters in state.days.items():
+        if state.window_closed(day, now):  # final: reconciled against the warehouse
+            views[f"day:{day.isoformat()}:{station_id}"] = {
+                "as_of": now.isoformat(),
+                "day": day.isoformat(),
+                "station_id": station_id,
+                **counters.summary(),
+            }
     return views

@@ -29,6 +29,7 @@ app.command("kpi")(warehouse.kpi)
 app.command("sink")(warehouse.sink)
 app.command("replay")(warehouse.replay)
 app.command("streams")(streams.streams)
+app.command("reconcile")(warehouse.reconcile_cmd)
 
 
 @app.callback()

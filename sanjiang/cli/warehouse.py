@@ -209,3 +209,39 @@ def replay(
         f"(before: {result.events_before:,}); {result.duplicates_skipped:,} duplicates skipped, "
         f"{result.dead_lettered:,} dead-lettered; old tables kept in {result.previous_database}"
     )
+
+
+def reconcile_cmd(
+    ctx: typer.Context,
+    window: Annotated[str, typer.Option(help="A closed day YYYY-MM-DD, or a range D1..D2.")],
+) -> None:
+    """Compare the live counters of closed windows with the warehouse; exit 1 on a difference."""
+    import asyncio
+
+    from api.live import read_live_topic
+    from projections.reconcile import reconcile
+
+    settings = settings_of(ctx)
+    first_text, _, last_text = window.partition("..")
+    try:
+        first = date.fromisoformat(first_text)
+        last = date.fromisoformat(last_text or first_text)
+    except ValueError:
+        fail(f"--window must be YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD, not {window!r}")
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    views = asyncio.run(read_live_topic(settings))
+    warehouse, _ = open_migrated(settings)
+    try:
+        checked, differences = reconcile(
+            warehouse, load_network(), views, days, timedelta(hours=settings.live_grace_h)
+        )
+    finally:
+        warehouse.close()
+    for d in differences:
+        say(
+            f"  {d.day} {d.station_id:<8} {d.counter:<28} "
+            f"live {d.live:>7}  warehouse {d.warehouse:>7}"
+        )
+    if differences:
+        fail(f"{len(differences)} differences in {checked} station-days")
+    say(f"reconciled {checked} station-days: live counters equal the warehouse")

@@ -1,0 +1,118 @@
+"""Reconciliation: the live counters of closed windows against the warehouse's counts.
+
+For a closed window (a local day whose grace period has passed) the stream worker publishes
+its final counters per station (``day:<date>:<station>`` views). The warehouse counts the same
+things with the same rules — events of that station occurring that day that reached the
+platform before the window closed, once per ``event_id``; evaluations once per (resident,
+activity), the latest — and any difference is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from projections.warehouse import Warehouse
+from sanjiang.network import Network
+
+COMPARED = (
+    "checkins",
+    "residents",
+    "registrations",
+    "registration_cancellations",
+    "bookings_requested",
+    "bookings_confirmed",
+    "no_shows",
+    "demands",
+    "evaluations",
+    "satisfied_evaluations",
+)
+
+WAREHOUSE_COUNTS = """
+SELECT
+    station_id,
+    countIf(type = 'checkin.recorded') AS checkins,
+    uniqExactIf(resident, type = 'checkin.recorded' AND resident != '') AS residents,
+    countIf(type = 'registration.submitted') AS registrations,
+    countIf(type = 'registration.cancelled') AS registration_cancellations,
+    countIf(type = 'booking.requested') AS bookings_requested,
+    countIf(type = 'booking.confirmed') AS bookings_confirmed,
+    countIf(type = 'booking.no_show') AS no_shows,
+    countIf(type IN ('demand.submitted', 'demand.voted')) AS demands
+FROM {db}.events
+WHERE occurred_at >= {start:DateTime64(3,'UTC')} AND occurred_at < {end:DateTime64(3,'UTC')}
+  AND received_at <= {closes:DateTime64(3,'UTC')}
+GROUP BY station_id
+"""
+
+WAREHOUSE_EVALUATIONS = """
+SELECT station_id, count() AS evaluations, countIf(rating >= 4) AS satisfied_evaluations
+FROM (
+    SELECT station_id, resident, activity_id, argMax(rating, (occurred_at, event_id)) AS rating
+    FROM {db}.events
+    WHERE type = 'evaluation.submitted'
+      AND occurred_at >= {start:DateTime64(3,'UTC')} AND occurred_at < {end:DateTime64(3,'UTC')}
+      AND received_at <= {closes:DateTime64(3,'UTC')}
+    GROUP BY station_id, resident, activity_id
+)
+GROUP BY station_id
+"""
+
+
+@dataclass(frozen=True)
+class Difference:
+    day: str
+    station_id: str
+    counter: str
+    live: int
+    warehouse: int
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def warehouse_counts(
+    warehouse: Warehouse, network: Network, day: date, grace: timedelta
+) -> dict[str, dict[str, int]]:
+    """Per station, the counters of one local day as the live fold defines them."""
+    start = datetime.combine(day, time(), network.tz)
+    end = start + timedelta(days=1)
+    params = {"start": _ts(start), "end": _ts(end), "closes": _ts(end + grace)}
+    db = warehouse.database
+    counts: dict[str, dict[str, int]] = {}
+    for row in warehouse.query(WAREHOUSE_COUNTS.replace("{db}", db), params).dicts():
+        station = row.pop("station_id")
+        counts[station] = {k: int(v) for k, v in row.items()}
+    for row in warehouse.query(WAREHOUSE_EVALUATIONS.replace("{db}", db), params).dicts():
+        station = row.pop("station_id")
+        counts.setdefault(station, {}).update({k: int(v) for k, v in row.items()})
+    return counts
+
+
+def reconcile(
+    warehouse: Warehouse,
+    network: Network,
+    live_views: dict[str, dict[str, Any]],
+    days: list[date],
+    grace: timedelta,
+) -> tuple[int, list[Difference]]:
+    """Compare every station's closed-window counters; returns (windows checked, differences)."""
+    differences: list[Difference] = []
+    checked = 0
+    for day in days:
+        stored = warehouse_counts(warehouse, network, day, grace)
+        live = {
+            doc["station_id"]: doc
+            for name, doc in live_views.items()
+            if name.startswith(f"day:{day.isoformat()}:")
+        }
+        for station in sorted(set(stored) | set(live)):
+            checked += 1
+            for counter in COMPARED:
+                a = int(live.get(station, {}).get(counter, 0))
+                b = int(stored.get(station, {}).get(counter, 0))
+                if a != b:
+                    differences.append(Difference(day.isoformat(), station, counter, a, b))
+    return checked, differences

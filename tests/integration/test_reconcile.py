@@ -1,0 +1,112 @@
+"""Reconciliation on the real pipeline: the worker's closed-window counters equal the
+warehouse's, and a row the log does not have shows up as a difference."""
+
+from __future__ import annotations
+
+import asyncio
+import time as clock
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from projections.rows import encode_rows, event_row
+from sanjiang.events import Event
+from sanjiang.events import payloads as p
+from sanjiang.events.codec import new_event, stamp_received
+from sanjiang.kafka.publisher import EventPublisher
+from sanjiang.kafka.topics import Topics
+from sanjiang.network import load_network
+from sanjiang.settings import Settings
+from tests.integration.test_live import start_worker, wait_for
+
+pytestmark = pytest.mark.integration
+TZ = load_network().tz
+
+
+def closed_day_events(day: date) -> list[Event]:
+    start = datetime.combine(day, time(9), TZ)
+    events: list[Event] = []
+
+    def add(
+        payload: p.Payload,
+        station: str,
+        resident: str | None,
+        minute: int,
+        received_late: bool = False,
+    ) -> None:
+        when = start + timedelta(minutes=minute)
+        arrived = when + (timedelta(days=2) if received_late else timedelta(seconds=3))
+        event = new_event(
+            payload, station_id=station, source="console:s", occurred_at=when, resident=resident
+        )
+        events.append(stamp_received(event, arrived, timedelta(minutes=5)))
+
+    for i in range(5):
+        add(
+            p.CheckinRecorded(visit_id=f"v{i}", venue_id="WS-R03-ACT"), "WS-R03", f"{i % 3:032x}", i
+        )
+    add(p.CheckinRecorded(visit_id="v9", venue_id="WS-R04-ACT"), "WS-R04", f"{9:032x}", 3)
+    add(
+        p.CheckinRecorded(visit_id="late", venue_id="WS-R03-ACT"),
+        "WS-R03",
+        f"{8:032x}",
+        4,
+        received_late=True,
+    )
+    add(p.RegistrationSubmitted(registration_id="R1", activity_id="A1"), "WS-R03", f"{1:032x}", 5)
+    add(p.DemandSubmitted(demand_id="D1", category="handcraft"), "WS-R04", f"{2:032x}", 6)
+    add(p.EvaluationSubmitted(activity_id="A1", rating=2), "WS-R03", f"{1:032x}", 50)
+    add(p.EvaluationSubmitted(activity_id="A1", rating=5), "WS-R03", f"{1:032x}", 55)
+    return events + events[:3]
+
+
+def test_closed_windows_reconcile(kafka_settings: Settings, topics: Topics, tmp_path: Path) -> None:
+    settings = kafka_settings.model_copy(
+        update={"topic_prefix": topics.prefix, "var_dir": tmp_path, "sink_batch_seconds": 0.2}
+    )
+    day = datetime.now(TZ).date() - timedelta(days=3)  # closed: its grace ended long ago
+    events = closed_day_events(day)
+
+    async def publish() -> None:
+        async with EventPublisher(settings, topics) as publisher:
+            await publisher.publish_many(events)
+
+    asyncio.run(publish())
+    with TestClient(create_app(settings)) as client:
+        worker = start_worker(settings)
+        try:
+            wait_for(client, "/v1/live/pipeline", {"applied": 10, "too_late": 1})
+            wait_for(client, "/v1/live/stations/WS-R03", {})  # views published
+            clock.sleep(1.5)  # the sink's last batch and the closed-day views settle
+            params = {"from": day.isoformat(), "to": day.isoformat()}
+            report = client.get("/v1/reconcile", params=params).json()
+            assert report["ok"], report
+            assert report["windows"] == 2  # WS-R03 and WS-R04
+
+            # a row the log never had: the warehouse now disagrees with the live counters
+            forged = new_event(
+                p.CheckinRecorded(visit_id="x", venue_id="WS-R03-ACT"),
+                station_id="WS-R03",
+                source="console:s",
+                occurred_at=datetime.combine(day, time(10), TZ),
+                resident=f"{7:032x}",
+            )
+            warehouse = client.app.state.services.warehouse  # type: ignore[attr-defined]
+            warehouse.insert_json_rows(
+                f"{warehouse.database}.events", encode_rows([event_row(forged)])
+            )
+            report = client.get("/v1/reconcile", params=params).json()
+            assert not report["ok"]
+            assert {
+                (d["station_id"], d["counter"], d["live"], d["warehouse"])
+                for d in report["differences"]
+            } == {
+                ("WS-R03", "checkins", 5, 6),
+                ("WS-R03", "residents", 3, 4),
+            }
+        finally:
+            worker.kill()
+            worker.wait()
