@@ -1,5 +1,8 @@
 """The Faust worker: folds the event and telemetry topics into a ``LiveState`` and publishes
-the live views to the ``<prefix>.live`` topic twice a second (only views that changed).
+the live views to the ``<prefix>.live`` topic twice a second (only views that changed); alerts
+open and close on the same timer (so silence is noticed without an event) and go to
+``<prefix>.alerts`` and to the ``alerts`` view. A restarted worker re-opens the alerts that
+still hold, with a new start time.
 
 Recovery: the worker rebuilds its state from the log on every start — it joins with a fresh
 consumer group and reads the topics from the beginning — so a crashed or restarted worker
@@ -21,6 +24,7 @@ from sanjiang.events import EventError, decode_event
 from sanjiang.kafka.topics import Topics
 from sanjiang.network import Network, load_network
 from sanjiang.settings import Settings
+from streams.alerts import AlertRules, AlertTracker, conditions
 from streams.state import LiveState
 from streams.views import live_views
 
@@ -50,7 +54,12 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
         topics.events, topics.telemetry, key_type=bytes, value_type=bytes, value_serializer="raw"
     )
     live = app.topic(topics.live, key_type=bytes, value_type=bytes, value_serializer="raw")
+    alerts_topic = app.topic(
+        topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
     published: dict[str, bytes] = {}
+    tracker = AlertTracker()
+    rules = AlertRules()
 
     @app.agent(source)
     async def fold(stream: Any) -> None:
@@ -64,7 +73,11 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     @app.timer(PUBLISH_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def publish() -> None:
         now = datetime.now(UTC)
-        for name, document in live_views(state, now).items():
+        for alert in tracker.update(conditions(state, now, rules), now):
+            await alerts_topic.send(key=alert.key.encode(), value=orjson.dumps(alert.document()))
+        views = live_views(state, now)
+        views["alerts"] = {"open": [a.document() for a in tracker.open.values()]}
+        for name, document in views.items():
             document.pop("as_of", None)
             body = orjson.dumps(document)
             if published.get(name) != body:

@@ -49,6 +49,7 @@ class DayCounters:
     registration_cancellations: int = 0
     demands: int = 0
     late_events: int = 0
+    demand_by_category: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     #: (resident, activity) -> ((occurred_at, event_id), rating): the latest evaluation
     evaluations: dict[tuple[str, str], tuple[tuple[datetime, UUID], int]] = field(
         default_factory=dict
@@ -210,7 +211,9 @@ class LiveState:
         self.activities[p.activity_id].cancelled_registrations.add(p.registration_id)
 
     def _on_demand_submitted(self, event: Event, day: date) -> None:
-        self._counters(day, event.station_id).demands += 1
+        counters = self._counters(day, event.station_id)
+        counters.demands += 1
+        counters.demand_by_category[event.payload.category] += 1  # type: ignore[attr-defined]
 
     _on_demand_voted = _on_demand_submitted
 

@@ -14,7 +14,7 @@ from api.errors import api_error
 from api.schemas import ErrorResponse
 
 router = APIRouter(tags=["live"])
-VIEWS = ("network", "venues", "kiosks", "activities", "pipeline")
+VIEWS = ("network", "venues", "kiosks", "activities", "pipeline", "alerts")
 
 
 def _view(services: ServicesDep, name: str) -> dict[str, Any]:
@@ -82,7 +82,8 @@ async def live_stream(
         "`network`: today's counters (check-ins, distinct residents, bookings, registrations, "
         "evaluations and satisfaction); `venues`: occupancy now and venues over capacity; "
         "`kiosks`: offline kiosks; `activities`: hottest activities; `pipeline`: events "
-        "applied, too-late events and the stream's watermark."
+        "applied, too-late events and the stream's watermark; `alerts`: open alerts, each with "
+        "severity, scope, reason and start."
     ),
     responses={404: {"model": ErrorResponse}},
 )

@@ -65,11 +65,12 @@ EXPECTED = {
 }
 
 
-def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, **extra_env: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
         "SANJIANG_TOPIC_PREFIX": settings.topic_prefix,
+        **extra_env,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "sanjiang", "streams"],
@@ -163,3 +164,42 @@ def test_unknown_views(live_api: tuple[TestClient, Settings]) -> None:
     assert client.get("/v1/live/nothing").json()["error"] == "unknown_view"
     missing = client.get("/v1/live/stations/WS-R99")
     assert missing.status_code == 404 and "sanjiang streams" in missing.json()["detail"]
+
+
+def test_silent_kiosk_raises_its_alert_without_further_events(
+    live_api: tuple[TestClient, Settings], topics: Topics
+) -> None:
+    client, settings = live_api
+    beat = new_event(
+        p.KioskHeartbeat(kiosk_id="WS-R05-K1", app_version="1.0"),
+        station_id="WS-R05",
+        source="kiosk:WS-R05-K1",
+        occurred_at=datetime.now(UTC),
+    )
+
+    async def publish() -> None:
+        async with EventPublisher(settings, topics) as publisher:
+            await publisher.publish(beat)
+
+    asyncio.run(publish())
+    worker = start_worker(settings, SANJIANG_KIOSK_OFFLINE_AFTER_S="4")
+    try:
+        wait_for(client, "/v1/live/kiosks", {"known": 1})
+        deadline = time.monotonic() + 30
+        alerts: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not alerts:
+            response = client.get("/v1/live/alerts")
+            if response.status_code == 200:
+                alerts = [a for a in response.json()["open"] if a["kind"] == "kiosk_offline"]
+            time.sleep(0.3)
+        assert alerts, "no kiosk_offline alert"
+        (alert,) = alerts
+        assert (alert["scope"], alert["severity"], alert["ended_at"]) == (
+            "kiosk:WS-R05-K1",
+            "medium",
+            None,
+        )
+        assert "no heartbeat since" in alert["reason"]
+    finally:
+        worker.kill()
+        worker.wait()

@@ -1,0 +1,179 @@
+"""Alerts raised from the live state: pure rules, and a tracker that gives each a start and end.
+
+Rules (evaluated at ``now``):
+- ``over_capacity`` (high): more people checked in at a venue than its capacity;
+- ``kiosk_offline`` (medium): no heartbeat from a kiosk for the silence threshold — found by
+  the worker's timer, not by the next event;
+- ``low_satisfaction`` (medium): a station's satisfaction today below the threshold, over at
+  least ``min_evaluations`` evaluations;
+- ``no_show_spike`` (low): a station's booking no-shows today at least ``no_show_min`` and at
+  least ``no_show_share`` of its confirmed bookings;
+- ``demand_surge`` (low): a category's demand today across the network at least
+  ``surge_min`` and at least ``surge_factor`` × its daily mean over the previous 7 days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from streams.state import LiveState
+
+Severity = Literal["high", "medium", "low"]
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    satisfaction_below: float = 0.6
+    min_evaluations: int = 5
+    no_show_min: int = 3
+    no_show_share: float = 0.3
+    surge_min: int = 10
+    surge_factor: float = 3.0
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    kind: str
+    severity: Severity
+    scope: str
+    reason: str
+
+
+@dataclass
+class Alert:
+    key: str
+    kind: str
+    severity: Severity
+    scope: str
+    reason: str
+    started_at: str
+    ended_at: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def conditions(state: LiveState, now: datetime, rules: AlertRules) -> list[Condition]:
+    """Every alert condition that holds at ``now``."""
+    found: list[Condition] = []
+    venues = state.network.venues
+    for venue_id, people in state.occupancy(now).items():
+        venue = venues.get(venue_id)
+        if venue is not None and people > venue.capacity:
+            found.append(
+                Condition(
+                    f"over_capacity:{venue_id}",
+                    "over_capacity",
+                    "high",
+                    f"venue:{venue_id}",
+                    f"{people} people checked in, capacity {venue.capacity}",
+                )
+            )
+    for kiosk in state.offline_kiosks(now):
+        last, _station = state.kiosks[kiosk]
+        found.append(
+            Condition(
+                f"kiosk_offline:{kiosk}",
+                "kiosk_offline",
+                "medium",
+                f"kiosk:{kiosk}",
+                f"no heartbeat since {last.isoformat()}",
+            )
+        )
+    today = state.local_day(now)
+    for (day, station), counters in state.days.items():
+        if day != today:
+            continue
+        summary = counters.summary()
+        if (
+            summary["evaluations"] >= rules.min_evaluations
+            and summary["satisfaction"] < rules.satisfaction_below
+        ):
+            found.append(
+                Condition(
+                    f"low_satisfaction:{station}",
+                    "low_satisfaction",
+                    "medium",
+                    f"station:{station}",
+                    f"satisfaction {summary['satisfaction']:.0%} "
+                    f"over {summary['evaluations']} evaluations today",
+                )
+            )
+        if (
+            counters.no_shows >= rules.no_show_min
+            and counters.no_shows >= rules.no_show_share * max(1, counters.bookings_confirmed)
+        ):
+            found.append(
+                Condition(
+                    f"no_show_spike:{station}",
+                    "no_show_spike",
+                    "low",
+                    f"station:{station}",
+                    f"{counters.no_shows} no-shows of {counters.bookings_confirmed} "
+                    "confirmed bookings today",
+                )
+            )
+    found.extend(_demand_surges(state, now, rules))
+    return found
+
+
+def _demand_surges(state: LiveState, now: datetime, rules: AlertRules) -> list[Condition]:
+    today = state.local_day(now)
+    window = {today - timedelta(days=i) for i in range(1, 8)}
+    current: dict[str, int] = {}
+    before: dict[str, int] = {}
+    for (day, _station), counters in state.days.items():
+        target = current if day == today else before if day in window else None
+        if target is None:
+            continue
+        for category, n in counters.demand_by_category.items():
+            target[category] = target.get(category, 0) + n
+    surges = []
+    for category, n in current.items():
+        mean = before.get(category, 0) / 7
+        if n >= rules.surge_min and n >= rules.surge_factor * mean:
+            surges.append(
+                Condition(
+                    f"demand_surge:{category}",
+                    "demand_surge",
+                    "low",
+                    f"category:{category}",
+                    f"{n} demands today, {mean:.1f} a day over the last week",
+                )
+            )
+    return surges
+
+
+class AlertTracker:
+    """Opens an alert when its condition appears and closes it when it goes away."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, Alert] = {}
+
+    def update(self, found: list[Condition], now: datetime) -> list[Alert]:
+        """Apply the conditions holding now; returns the alerts that opened or closed."""
+        changed: list[Alert] = []
+        holding = {c.key: c for c in found}
+        for key, condition in holding.items():
+            alert = self.open.get(key)
+            if alert is None:
+                alert = Alert(
+                    condition.key,
+                    condition.kind,
+                    condition.severity,
+                    condition.scope,
+                    condition.reason,
+                    now.isoformat(),
+                )
+                self.open[key] = alert
+                changed.append(alert)
+            else:
+                alert.reason = condition.reason
+        for key in [k for k in self.open if k not in holding]:
+            alert = self.open.pop(key)
+            alert.ended_at = now.isoformat()
+            changed.append(alert)
+        return changed

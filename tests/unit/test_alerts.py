@@ -1,0 +1,64 @@
+"""Alert rules on hand-built live states, and the open/close lifecycle."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sanjiang.events import payloads as p
+from sanjiang.network import load_network
+from streams.alerts import AlertRules, AlertTracker, conditions
+from streams.state import LiveState
+from tests.warehouse.test_kpis import at, checkin, ev, evaluation
+
+NETWORK = load_network()
+RULES = AlertRules(min_evaluations=3, surge_min=4)
+
+
+def kinds(state: LiveState, minutes_after_nine: int = 0) -> set[str]:
+    return {c.key for c in conditions(state, at(9) + timedelta(minutes=minutes_after_nine), RULES)}
+
+
+def test_over_capacity_kiosk_silence_satisfaction_no_shows_and_surge() -> None:
+    state = LiveState(NETWORK, offline_after=timedelta(minutes=15))
+    for i in range(26):  # WS-R03-ACT holds 25
+        state.apply(checkin(f"p{i}", at(8, 40) + timedelta(seconds=i)))
+    state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1"), at(8, 50)))
+    for i in range(3):
+        state.apply(evaluation(f"e{i}", "A1", 2, at(8, 30 + i)))
+    for i in range(3):
+        state.apply(
+            ev(
+                p.BookingConfirmed(
+                    booking_id=f"b{i}", venue_id="WS-R03-ACT", starts_at=at(8), ends_at=at(8, 30)
+                ),
+                at(7),
+            )
+        )
+        state.apply(ev(p.BookingNoShow(booking_id=f"b{i}"), at(8, 31 + i)))
+    for i in range(4):
+        state.apply(
+            ev(p.DemandSubmitted(demand_id=f"d{i}", category="handcraft"), at(8, i), f"d{i}")
+        )
+    assert kinds(state, 0) == {
+        "over_capacity:WS-R03-ACT",
+        "low_satisfaction:WS-R03",
+        "no_show_spike:WS-R03",
+        "demand_surge:handcraft",
+    }
+    assert "kiosk_offline:WS-R03-K1" in kinds(state, 6)  # 16 minutes of silence
+
+
+def test_alerts_open_once_and_close_with_an_end() -> None:
+    state = LiveState(NETWORK, offline_after=timedelta(minutes=15))
+    state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1"), at(9)))
+    tracker = AlertTracker()
+    assert tracker.update(conditions(state, at(9, 10), RULES), at(9, 10)) == []
+    opened = tracker.update(conditions(state, at(9, 20), RULES), at(9, 20))
+    assert [(a.kind, a.severity, a.scope, a.ended_at) for a in opened] == [
+        ("kiosk_offline", "medium", "kiosk:WS-R03-K1", None)
+    ]
+    assert tracker.update(conditions(state, at(9, 21), RULES), at(9, 21)) == []  # still open
+    state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1"), at(9, 22)))
+    (closed,) = tracker.update(conditions(state, at(9, 23), RULES), at(9, 23))
+    assert closed.started_at == at(9, 20).isoformat() and closed.ended_at == at(9, 23).isoformat()
+    assert tracker.open == {}
