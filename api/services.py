@@ -61,7 +61,8 @@ class Services:
         self.warehouse = await asyncio.to_thread(
             _open_warehouse, self.settings, self.network, self.taxonomy
         )
-        if self.settings.clickhouse_url is None:  # embedded: this process owns chDB, so it sinks
+        if self.settings.clickhouse_url is None and self.settings.api_hosts_sink:
+            # embedded: this process owns chDB, so it runs the sink
             from projections.sink import WarehouseSink
 
             sink = WarehouseSink(self.settings, self.warehouse, report=log.info)

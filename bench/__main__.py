@@ -1,6 +1,9 @@
-"""Run the benchmarks: ``python -m bench [--events N]``; writes bench/reports/latest.{json,md}.
+"""Run the benchmarks: ``python -m bench [--suite kafka|ingest|warehouse|streams|all]``; writes
+bench/reports/latest.{json,md}.
 
-Starts a private local broker under var/bench (or uses SANJIANG_KAFKA_BOOTSTRAP) and stops it.
+Starts a private local broker under var/bench (or uses SANJIANG_KAFKA_BOOTSTRAP) when a suite
+first needs it, and stops it at the end. The warehouse suite needs Kafka only for its sink
+figure: its bulk-load and query parts run without a broker.
 """
 
 from __future__ import annotations
@@ -9,39 +12,82 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bench import ingest, kafka_produce
+from bench import ingest, kafka_produce, streams, warehouse
 from bench.report import Report
 from sanjiang.kafka.broker import LocalKafka
-from sanjiang.settings import load_settings
+from sanjiang.settings import Settings, load_settings
 
 REPORTS = Path(__file__).parent / "reports"
+SUITES = ("kafka", "ingest", "warehouse", "streams")
+
+
+class Broker:
+    """The broker the suites share, started on first use (never, if no suite asks)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._local: LocalKafka | None = None
+
+    def ensure(self) -> Settings:
+        if not self.settings.kafka_external and self._local is None:
+            local = LocalKafka(self.settings)
+            print(local.start(progress=print).describe(), flush=True)
+            self._local = local
+        return self.settings
+
+    def stop(self) -> None:
+        if self._local is not None:
+            self._local.stop()
+            self._local = None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--suite", choices=(*SUITES, "all"), default="all", help="what to run")
     parser.add_argument("--events", type=int, default=100_000, help="events per producer loop")
     parser.add_argument("--batch-events", type=int, default=200_000, help="events for batch ingest")
     parser.add_argument("--single-requests", type=int, default=5_000, help="single-event requests")
+    parser.add_argument(
+        "--warehouse-events", type=int, default=300_000, help="events for sink vs bulk load"
+    )
+    parser.add_argument(
+        "--rows", type=int, default=2_000_000, help="events in the query-latency dataset"
+    )
+    parser.add_argument(
+        "--stream-events", type=int, default=100_000, help="events for projection throughput"
+    )
     parser.add_argument("--out", type=Path, default=REPORTS, help="report folder")
     args = parser.parse_args()
+    suites = SUITES if args.suite == "all" else (args.suite,)
 
     settings = load_settings()
-    broker: LocalKafka | None = None
     if not settings.kafka_external:
         settings = load_settings(
             var_dir=settings.var_dir / "bench", kafka_port=19092, kafka_controller_port=19093
         )
-        broker = LocalKafka(settings)
-        print(broker.start(progress=print).describe(), flush=True)
+    broker = Broker(settings)
     report = Report()
     try:
-        print(f"producer throughput, {args.events:,} events per loop:", flush=True)
-        asyncio.run(kafka_produce.run(settings, report, args.events))
-        print("HTTP ingest and kiosk SDK:", flush=True)
-        asyncio.run(ingest.run(settings, report, args.batch_events, args.single_requests))
+        if "kafka" in suites:
+            print(f"producer throughput, {args.events:,} events per loop:", flush=True)
+            asyncio.run(kafka_produce.run(broker.ensure(), report, args.events))
+        if "ingest" in suites:
+            print("HTTP ingest and kiosk SDK:", flush=True)
+            asyncio.run(
+                ingest.run(broker.ensure(), report, args.batch_events, args.single_requests)
+            )
+        if "warehouse" in suites:
+            print(
+                f"warehouse: sink vs bulk load on {args.warehouse_events:,} events, "
+                f"queries on {args.rows:,}:",
+                flush=True,
+            )
+            warehouse.run(settings, report, args.warehouse_events, args.rows, broker.ensure)
+        if "streams" in suites:
+            print(f"stream processing on {args.stream_events:,} events, SSE latency:", flush=True)
+            asyncio.run(streams.run(broker.ensure(), report, args.stream_events))
     finally:
-        if broker is not None:
-            broker.stop()
+        broker.stop()
     json_path, md_path = report.write(args.out)
     print(f"report: {md_path} and {json_path}")
 

@@ -47,7 +47,7 @@ def kiosk_events(n: int) -> list[Event]:
             ),
             station_id=STATION,
             source=f"kiosk:{KIOSK}",
-            occurred_at=now + timedelta(milliseconds=i),
+            occurred_at=now - timedelta(milliseconds=i),  # all in the past: never "from the future"
             resident=uuid.UUID(int=i).hex,
         )
         for i in range(n)
@@ -80,7 +80,7 @@ async def _post_all(
     return elapsed
 
 
-def _start_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def _start_api(settings: Settings, port: int, hosts_sink: bool) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
@@ -88,6 +88,7 @@ def _start_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         "SANJIANG_VAR_DIR": str(settings.var_dir),
         "SANJIANG_INGEST_RATE_PER_KEY": "1000000000",
         "SANJIANG_INGEST_BURST_PER_KEY": "1000000000",
+        "SANJIANG_API_HOSTS_SINK": "true" if hosts_sink else "false",
     }
     return subprocess.Popen(
         [
@@ -129,7 +130,7 @@ async def run(settings: Settings, report: Report, batch_events: int, single_requ
     key = store.add(KIOSK, STATION)
     store.close()
     port = 18_000 + os.getpid() % 1000
-    server = _start_api(settings, port)
+    server = _start_api(settings, port, hosts_sink=False)
     base = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(base + "/healthz")
@@ -156,13 +157,36 @@ async def run(settings: Settings, report: Report, batch_events: int, single_requ
         server.terminate()
         server.wait(30)
 
+    # the embedded one-box profile: the API also runs the warehouse sink (chDB) in its process
+    embedded = kiosk_events(batch_events)
+    bodies = [
+        b"\n".join(encode_event(e) for e in embedded[i : i + batch])
+        for i in range(0, len(embedded), batch)
+    ]
+    server = _start_api(settings, port, hosts_sink=True)
+    try:
+        await _wait_ready(base + "/healthz")
+        with_sink = await _post_all(base + "/v1/events", key, bodies, 4, "application/x-ndjson")
+    finally:
+        server.terminate()
+        server.wait(30)
+
     n_batch, n_single = len(batched), len(singles)
+    report.add(
+        Figure(
+            "HTTP ingest, batches, API with the warehouse sink in-process (embedded profile)",
+            len(embedded) / with_sink,
+            "events/s",
+            f"{len(embedded):,} events, same batches; the sink writes chDB on the same 2 cores",
+        )
+    )
     report.add(
         Figure(
             "HTTP ingest, batches",
             n_batch / real_batch,
             "events/s",
-            f"{n_batch:,} events in NDJSON batches of {batch}, 4 concurrent, acked by Kafka",
+            f"{n_batch:,} events in NDJSON batches of {batch}, 4 concurrent, acked by Kafka; "
+            "API without the sink (as with a ClickHouse server)",
             baseline="no-op endpoint, same app and bodies",
             baseline_value=n_batch / noop_batch,
             target=f">= {TARGET_BATCH_EPS:,} events/s",

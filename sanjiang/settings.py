@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="…and at least this often while events arrive."
     )
 
+    api_hosts_sink: bool = Field(
+        default=True,
+        description="With embedded chDB, run the warehouse sink inside the API process "
+        "(it owns the data folder); false when the sink runs elsewhere.",
+    )
     live_grace_h: float = Field(
         default=6.0, ge=0, description="How long after its day ends a window takes late events."
     )

@@ -1,0 +1,266 @@
+"""Stream processing: projection throughput beside a bare aiokafka consume loop on the same
+topic, and event-to-SSE latency through the real worker and API at a steady 1,000 events/s.
+
+- bare loop: an aiokafka consumer reading the topic from the start, nothing else;
+- fold in process: the same consumer plus decoding and ``LiveState.apply`` (the projection);
+- Faust worker: ``sanjiang streams`` in its own process, timed from its first applied event
+  to the last through its ``pipeline`` view;
+- latency: events produced at 1,000/s while an SSE client of the API watches the
+  ``pipeline`` view; an event's latency is the time from its send to the first SSE message
+  whose ``applied`` count includes it (views publish every 0.5 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from bench.report import Figure, Report
+from sanjiang.events import Event, decode_event, encode_event
+from sanjiang.events import payloads as p
+from sanjiang.events.codec import new_event, stamp_received
+from sanjiang.kafka.client import make_producer
+from sanjiang.kafka.topics import Topics, ensure_topics
+from sanjiang.network import load_network
+from sanjiang.settings import Settings
+from streams.state import LiveState
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_SHARE, TARGET_EPS, TARGET_P99_S = 0.25, 10_000, 1.0
+
+
+def today_events(n: int) -> list[Event]:
+    now = datetime.now(UTC) - timedelta(seconds=5)
+    events = []
+    for i in range(n):
+        station = f"WS-R{i % 28 + 1:02d}"
+        payload: p.Payload
+        if i % 4 == 3:
+            payload = p.RegistrationSubmitted(registration_id=f"r{i}", activity_id=f"a{i % 300}")
+        else:
+            payload = p.CheckinRecorded(visit_id=f"v{i}", venue_id=f"{station}-ACT")
+        event = new_event(
+            payload,
+            station_id=station,
+            source="console:bench",
+            occurred_at=now,
+            resident=f"{i % 5000:032x}",
+        )
+        events.append(stamp_received(event, now, timedelta(minutes=5)))
+    return events
+
+
+async def _publish(settings: Settings, topic: str, bodies: list[tuple[bytes, bytes]]) -> None:
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in bodies]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _consume(settings: Settings, topic: str, n: int, fold: bool) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_poll_records=5000,
+    )
+    await consumer.start()
+    state = LiveState(load_network()) if fold else None
+    seen = 0
+    started = time.perf_counter()
+    try:
+        while seen < n:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                seen += len(records)
+                if state is not None:
+                    for record in records:
+                        state.apply(decode_event(record.value))
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - started
+
+
+def _env(settings: Settings, prefix: str, var_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
+        "SANJIANG_TOPIC_PREFIX": prefix,
+        "SANJIANG_VAR_DIR": str(var_dir),
+    }
+
+
+def _start(env: dict[str, str], command: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sanjiang", command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _pipeline_applied(client: httpx2.AsyncClient, url: str) -> int:
+    try:
+        response = await client.get(url)
+    except httpx2.HTTPError:
+        return -1
+    return int(response.json().get("applied", 0)) if response.status_code == 200 else -1
+
+
+async def run(
+    settings: Settings, report: Report, n: int = 100_000, latency_seconds: int = 20
+) -> None:
+    prefix = f"bench-streams-{uuid.uuid4().hex[:8]}"
+    topics = Topics(prefix, settings.event_partitions)
+    await ensure_topics(settings, topics)
+    events = today_events(n)
+    await _publish(settings, topics.events, [(e.key, encode_event(e)) for e in events])
+
+    bare = await _consume(settings, topics.events, n, fold=False)
+    folded = await _consume(settings, topics.events, n, fold=True)
+    report.add(
+        Figure("bare aiokafka consume loop", n / bare, "events/s", f"{n:,} events, same topic")
+    )
+    report.add(
+        Figure(
+            "live projection (decode + fold), in process",
+            n / folded,
+            "events/s",
+            f"{n:,} events",
+            baseline="bare aiokafka consume loop",
+            baseline_value=n / bare,
+            target=f">= {TARGET_SHARE:.0%} of bare and >= {TARGET_EPS:,}/s",
+            met=folded <= bare / TARGET_SHARE and n / folded >= TARGET_EPS,
+        )
+    )
+
+    var_dir = Path(tempfile.mkdtemp(prefix="sj-bench-streams-"))
+    port = 18_500 + os.getpid() % 400
+    env = {**_env(settings, prefix, var_dir), "SANJIANG_API_PORT": str(port)}
+    api, worker = _start(env, "api"), _start(env, "streams")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx2.AsyncClient(timeout=5) as client:
+            first_seen: float | None = None
+            first_applied = 0
+            deadline = time.monotonic() + 300
+            applied = 0
+            while time.monotonic() < deadline:
+                applied = await _pipeline_applied(client, base + "/v1/live/pipeline")
+                if applied > 0 and first_seen is None:
+                    first_seen, first_applied = time.perf_counter(), applied
+                if applied >= n:
+                    break
+                await asyncio.sleep(0.05)
+            if first_seen is None or applied < n:
+                raise RuntimeError(f"the worker applied {applied} of {n} events")
+            worker_eps = (n - first_applied) / max(1e-9, time.perf_counter() - first_seen)
+        report.add(
+            Figure(
+                "Faust worker, end to end",
+                worker_eps,
+                "events/s",
+                f"{n:,} events, first to last applied, seen through the API's live view",
+                baseline="bare aiokafka consume loop",
+                baseline_value=n / bare,
+                target=f">= {TARGET_EPS:,}/s",
+                met=worker_eps >= TARGET_EPS,
+            )
+        )
+        latencies = await _sse_latency(settings, topics, base, n, latency_seconds)
+        p50 = statistics.median(latencies)
+        p99 = statistics.quantiles(latencies, n=100)[98]
+        report.add(
+            Figure(
+                "event-to-SSE latency p50",
+                p50 * 1000,
+                "ms",
+                f"{len(latencies):,} events at 1,000/s",
+            )
+        )
+        report.add(
+            Figure(
+                "event-to-SSE latency p99",
+                p99 * 1000,
+                "ms",
+                f"{len(latencies):,} events at 1,000/s",
+                target=f"<= {TARGET_P99_S * 1000:.0f} ms",
+                met=p99 <= TARGET_P99_S,
+            )
+        )
+    finally:
+        for process in (worker, api):
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def _sse_latency(
+    settings: Settings, topics: Topics, base: str, already: int, seconds: int
+) -> list[float]:
+    rate = 1000
+    events = today_events(rate * seconds)
+    sent_at: list[float] = []
+    done = asyncio.Event()
+    arrivals: list[tuple[float, int]] = []
+
+    async def listen() -> None:
+        async with (
+            httpx2.AsyncClient(timeout=None) as client,
+            client.stream("GET", base + "/v1/live/stream") as response,
+        ):
+            event_name = ""
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    event_name = line[7:]
+                elif line.startswith("data: ") and event_name == "pipeline":
+                    arrivals.append(
+                        (time.perf_counter(), int(orjson.loads(line[6:])["applied"]) - already)
+                    )
+                    if arrivals[-1][1] >= len(events):
+                        done.set()
+                        return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(1.0)
+    producer = make_producer(settings, linger_ms=0)
+    await producer.start()
+    try:
+        start = time.perf_counter()
+        for i, event in enumerate(events):
+            target = start + i / rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent_at.append(time.perf_counter())
+            await producer.send(topics.events, encode_event(event), key=event.key)
+        await producer.flush()
+        await asyncio.wait_for(done.wait(), 60)
+    finally:
+        await producer.stop()
+        listener.cancel()
+    latencies = []
+    index = 0
+    for moment, applied in arrivals:
+        while index < min(applied, len(sent_at)):
+            latencies.append(moment - sent_at[index])
+            index += 1
+    return latencies
