@@ -29,7 +29,7 @@ activities held there (evaluations, registrations, capacity).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
 from projections.warehouse import Warehouse
@@ -51,11 +51,28 @@ class Period:
         if self.end <= self.start:
             raise ValueError("the period must end after it starts")
 
+    @classmethod
+    def parse(cls, start: str, end: str, tz: tzinfo) -> Period:
+        """From text: local dates (``end`` inclusive) or ISO date-times (local if naive).
+        Raises ValueError with a readable message."""
+        return cls(_moment(start, tz, end=False), _moment(end, tz, end=True))
+
     def local_days(self, network: Network) -> list[date]:
         """Every local date the period touches."""
         first = self.start.astimezone(network.tz).date()
         last = (self.end - timedelta(microseconds=1)).astimezone(network.tz).date()
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _moment(text: str, tz: tzinfo, end: bool) -> datetime:
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text) + (timedelta(days=1) if end else timedelta())
+            return datetime.combine(day, time(), tz)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected YYYY-MM-DD or an ISO date-time, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
 @dataclass(frozen=True)

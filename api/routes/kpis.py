@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
@@ -16,26 +15,10 @@ from projections.kpi import Period, Scope, compute_kpis
 router = APIRouter(tags=["kpis"])
 
 
-def _moment(text: str, services: ServicesDep, end: bool) -> datetime:
-    tz = services.network.tz
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text) + (timedelta(days=1) if end else timedelta())
-            return datetime.combine(day, time(), tz)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise api_error(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "bad_period",
-            f"expected YYYY-MM-DD or an ISO date-time, got {text!r}",
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-
-
 def period_of(from_: str, to: str, services: ServicesDep) -> Period:
     """A period from query parameters (local dates inclusive, or ISO date-times); 422 if bad."""
     try:
-        return Period(_moment(from_, services, False), _moment(to, services, True))
+        return Period.parse(from_, to, services.network.tz)
     except ValueError as exc:
         raise api_error(status.HTTP_422_UNPROCESSABLE_CONTENT, "bad_period", str(exc)) from None
 

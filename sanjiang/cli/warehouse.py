@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -87,18 +87,6 @@ def load_cmd(
     )
 
 
-def _parse_moment(text: str, tz: tzinfo, end: bool) -> datetime:
-    """A date (local midnight; an end date is inclusive) or an ISO datetime (local if naive)."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text) + (timedelta(days=1) if end else timedelta())
-            return datetime.combine(day, time(), tz)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"expected YYYY-MM-DD or an ISO date-time, got {text!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-
-
 def kpi(
     ctx: typer.Context,
     from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) or ISO start.")],
@@ -121,9 +109,7 @@ def kpi(
         else Scope.network()
     )
     try:
-        period = Period(
-            _parse_moment(from_, network.tz, False), _parse_moment(to, network.tz, True)
-        )
+        period = Period.parse(from_, to, network.tz)
         warehouse, _ = open_migrated(settings_of(ctx))
         try:
             report = compute_kpis(warehouse, network, load_taxonomy(), period, scope)
