@@ -38,9 +38,8 @@ topic's end offsets.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -200,9 +199,13 @@ class WarehouseSink:
             consumer = make_consumer(self.settings, group_id=self.group_id)
             consumer.subscribe([self.topics.events], listener=_Rebalance(self))
             publisher = EventPublisher(self.settings, self.topics)
-            if not await _unless_stopped(publisher.start(), stop):
+            # Starting is never cancelled half-way: aiokafka leaves connections open when a
+            # start is cancelled, so a stop that arrives meanwhile waits for it to finish.
+            await publisher.start()
+            if stop.is_set():
                 return
-            if not await _unless_stopped(consumer.start(), stop):  # joins the group
+            await consumer.start()  # joins the group
+            if stop.is_set():
                 return
             self._report(f"warehouse sink: consuming {self.topics.events} as group {self.group_id}")
             self._last_record = self._last_report = time.monotonic()
@@ -431,21 +434,3 @@ class WarehouseSink:
             )
         self._last_report = now
         self._reported_written = self.stats.events_written
-
-
-async def _unless_stopped(step: Coroutine[Any, Any, Any], stop: asyncio.Event) -> bool:
-    """Run ``step`` unless ``stop`` is set first (then cancel it); True if it completed."""
-    task = asyncio.ensure_future(step)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
-        return False
-    task.result()
-    return True
