@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 import orjson
 
 from bench.report import Figure, Report
-from projections.warehouse import ChdbWarehouse, QueryResult, Warehouse
+from projections.warehouse import ChdbWarehouse, QueryResult, Warehouse, WarehouseProxy
 from sanjiang.events import Event
 from sanjiang.settings import Settings
 
@@ -415,16 +415,12 @@ def _p95(samples: Sequence[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-class _Recorder:
+class _Recorder(WarehouseProxy):
     """A warehouse that times every query (to say which statement of a KPI call is slow)."""
 
     def __init__(self, inner: Warehouse) -> None:
-        self.inner = inner
-        self.database = inner.database
+        super().__init__(inner)
         self.calls: list[float] = []
-
-    def command(self, sql: str) -> None:
-        self.inner.command(sql)
 
     def query(
         self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
@@ -434,23 +430,6 @@ class _Recorder:
             return self.inner.query(sql, params, settings)
         finally:
             self.calls.append((time.perf_counter() - started) * 1000)
-
-    def query_bytes(
-        self,
-        sql: str,
-        fmt: str,
-        params: dict[str, Any] | None = None,
-        settings: dict[str, Any] | None = None,
-    ) -> bytes:
-        return self.inner.query_bytes(sql, fmt, params, settings)
-
-    def insert_json_rows(
-        self, table: str, rows: bytes, settings: dict[str, Any] | None = None
-    ) -> None:
-        self.inner.insert_json_rows(table, rows, settings)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def _build(warehouse: Warehouse, base: Sequence[_BaseRow], weeks: int) -> float:

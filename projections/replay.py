@@ -14,11 +14,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from projections.migrate import load_reference, migrate
 from projections.sink import WarehouseSink
-from projections.warehouse import QueryResult, Warehouse
+from projections.warehouse import Warehouse, WarehouseProxy
 from sanjiang.network import Network
 from sanjiang.settings import Settings
 from sanjiang.taxonomy import Taxonomy
@@ -27,34 +26,8 @@ from sanjiang.taxonomy import Taxonomy
 DATA_TABLES = ("events", "event_ids", "rollup_hourly", "rollup_daily", "sink_progress")
 
 
-class DatabaseView:
+class DatabaseView(WarehouseProxy):
     """The same warehouse connection, addressing another database."""
-
-    def __init__(self, warehouse: Warehouse, database: str) -> None:
-        self._warehouse = warehouse
-        self.database = database
-
-    def command(self, sql: str) -> None:
-        self._warehouse.command(sql)
-
-    def query(
-        self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
-    ) -> QueryResult:
-        return self._warehouse.query(sql, params, settings)
-
-    def query_bytes(
-        self,
-        sql: str,
-        fmt: str,
-        params: dict[str, Any] | None = None,
-        settings: dict[str, Any] | None = None,
-    ) -> bytes:
-        return self._warehouse.query_bytes(sql, fmt, params, settings)
-
-    def insert_json_rows(
-        self, table: str, rows: bytes, settings: dict[str, Any] | None = None
-    ) -> None:
-        self._warehouse.insert_json_rows(table, rows, settings)
 
     def close(self) -> None:
         """The connection belongs to the wrapped warehouse; nothing to close here."""

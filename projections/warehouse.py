@@ -106,6 +106,40 @@ class Warehouse(Protocol):
     def close(self) -> None: ...
 
 
+class WarehouseProxy:
+    """Passes every call to another warehouse; subclasses change only what they override
+    (another database, injected failures, timings)."""
+
+    def __init__(self, inner: Warehouse, database: str | None = None) -> None:
+        self.inner = inner
+        self.database = database or inner.database
+
+    def command(self, sql: str) -> None:
+        self.inner.command(sql)
+
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> QueryResult:
+        return self.inner.query(sql, params, settings)
+
+    def query_bytes(
+        self,
+        sql: str,
+        fmt: str,
+        params: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> bytes:
+        return self.inner.query_bytes(sql, fmt, params, settings)
+
+    def insert_json_rows(
+        self, table: str, rows: bytes, settings: dict[str, Any] | None = None
+    ) -> None:
+        self.inner.insert_json_rows(table, rows, settings)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class ChdbWarehouse:
     """Embedded ClickHouse (chDB) with its data in a folder; one owning process per folder."""
 

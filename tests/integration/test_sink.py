@@ -27,7 +27,7 @@ from aiokafka.errors import KafkaError
 from producers.simulator import simulate
 from projections.migrate import migrate
 from projections.sink import SinkBatch, WarehouseSink
-from projections.warehouse import ChdbWarehouse, QueryResult, WarehouseError
+from projections.warehouse import ChdbWarehouse, Warehouse, WarehouseError, WarehouseProxy
 from sanjiang.events import Event
 from sanjiang.kafka.client import admin_client, make_consumer, make_producer
 from sanjiang.kafka.publisher import EventPublisher
@@ -68,15 +68,15 @@ def migrated(path: Path) -> ChdbWarehouse:
     return warehouse
 
 
-def scalar(warehouse: ChdbWarehouse, sql: str) -> int:
+def scalar(warehouse: Warehouse, sql: str) -> int:
     return int(warehouse.query(sql.replace("{db}", warehouse.database)).scalar())
 
 
-def raw_count(warehouse: ChdbWarehouse) -> int:
+def raw_count(warehouse: Warehouse) -> int:
     return scalar(warehouse, "SELECT count() FROM {db}.events")
 
 
-def rollup_count(warehouse: ChdbWarehouse) -> int:
+def rollup_count(warehouse: Warehouse) -> int:
     return scalar(warehouse, "SELECT sum(events) FROM {db}.rollup_hourly")
 
 
@@ -232,7 +232,7 @@ def test_crash_between_write_and_commit_counts_nothing_twice(
     assert committed == end
 
 
-class FlakyWarehouse:
+class FlakyWarehouse(WarehouseProxy):
     """A real ChdbWarehouse whose inserts into ``events`` fail the first ``failures`` times,
     and each take ``delay_s`` longer.
 
@@ -241,29 +241,11 @@ class FlakyWarehouse:
     """
 
     def __init__(self, inner: ChdbWarehouse, failures: int = 0, delay_s: float = 0.0) -> None:
-        self.inner = inner
-        self.database = inner.database
+        super().__init__(inner)
         self.to_fail = failures
         self.delay_s = delay_s
         self.failed = 0
         self.succeeded = 0
-
-    def command(self, sql: str) -> None:
-        self.inner.command(sql)
-
-    def query(
-        self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
-    ) -> QueryResult:
-        return self.inner.query(sql, params, settings)
-
-    def query_bytes(
-        self,
-        sql: str,
-        fmt: str,
-        params: dict[str, Any] | None = None,
-        settings: dict[str, Any] | None = None,
-    ) -> bytes:
-        return self.inner.query_bytes(sql, fmt, params, settings)
 
     def insert_json_rows(
         self, table: str, rows: bytes, settings: dict[str, Any] | None = None
@@ -276,9 +258,6 @@ class FlakyWarehouse:
         self.inner.insert_json_rows(table, rows, settings)
         if table == f"{self.database}.events":
             self.succeeded += 1
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_warehouse_failures_back_off_and_commit_only_after_success(
