@@ -47,7 +47,13 @@ from typing import Any, TypeVar
 import orjson
 
 from bench.report import Figure, Report
-from projections.warehouse import ChdbWarehouse, QueryResult, Warehouse, WarehouseProxy
+from projections.warehouse import (
+    ChdbWarehouse,
+    QueryResult,
+    Warehouse,
+    WarehouseProxy,
+    ch_datetime,
+)
 from sanjiang.events import Event
 from sanjiang.settings import Settings
 
@@ -596,7 +602,7 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
                 )
             )
 
-        params = {k: _utc_text(v) for k, v in (("start", month.start), ("end", month.end))}
+        params = {k: ch_datetime(v) for k, v in (("start", month.start), ("end", month.end))}
         db = warehouse.database
         raw = warehouse.query(RAW_SQL.replace("{db}", db), params).rows
         rolled = warehouse.query(ROLLUP_SQL.replace("{db}", db), params).rows
@@ -668,12 +674,6 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
         return out.figures, out.notes
     finally:
         warehouse.close()
-
-
-def _utc_text(moment: datetime) -> str:
-    from datetime import UTC
-
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def query_latency(settings: Settings, rows: int) -> tuple[list[Figure], list[str]]:

@@ -3,11 +3,11 @@ and heat rankings (``sanjiang.heat``'s definition, as SQL)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from projections.kpi import Period
-from projections.warehouse import Warehouse
+from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, heat_sql_expression
 
 Interval = Literal["hour", "day"]
@@ -15,10 +15,6 @@ FunnelBy = Literal["category", "activity"]
 HeatLevel = Literal["activity", "station", "category"]
 #: Older events weigh less than 2^-10 of a new one: left out of heat sums.
 HEAT_HORIZON = timedelta(hours=HALF_LIFE_HOURS * 10)
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def timeseries(
@@ -49,8 +45,8 @@ def timeseries(
     filters = ["type = {type:String}", bounds]
     params: dict[str, Any] = {
         "type": event_type,
-        "start": _ts(period.start),
-        "end": _ts(period.end),
+        "start": ch_datetime(period.start),
+        "end": ch_datetime(period.end),
     }
     for column, value in (
         ("station_id", station),
@@ -75,7 +71,7 @@ def funnel(warehouse: Warehouse, period: Period, by: FunnelBy = "category") -> l
     evaluation, for events occurring in the period (activities mapped to their category).
     Demand is tied to categories, not activities: it is None in the per-activity funnel."""
     db = warehouse.database
-    params = {"start": _ts(period.start), "end": _ts(period.end)}
+    params = {"start": ch_datetime(period.start), "end": ch_datetime(period.end)}
     window = (
         "r.hour >= toStartOfHour({start:DateTime64(3,'UTC')}) "
         "AND r.hour < {end:DateTime64(3,'UTC')}"
@@ -134,8 +130,8 @@ def heat_ranking(
     """
     params = {
         "types": list(HEAT_TYPES),
-        "since": _ts(at - HEAT_HORIZON),
-        "at": _ts(at),
+        "since": ch_datetime(at - HEAT_HORIZON),
+        "at": ch_datetime(at),
         "limit": limit,
     }
     return warehouse.query(sql, params).dicts()

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
-from projections.warehouse import Warehouse
+from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.network import Network
 from sanjiang.taxonomy import Taxonomy
 
@@ -236,12 +236,6 @@ FROM (
 """
 
 
-def _ts(value: datetime) -> str:
-    from datetime import UTC
-
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
 def compute_kpis(
     warehouse: Warehouse, network: Network, taxonomy: Taxonomy, period: Period, scope: Scope
 ) -> KpiReport:
@@ -250,8 +244,8 @@ def compute_kpis(
     stations, venues = scope.stations(network), scope.venues(network)
     excluded = [c.id for c in taxonomy.categories if c.family in EXCLUDED_FAMILIES]
     params: dict[str, Any] = {
-        "start": _ts(period.start),
-        "end": _ts(period.end),
+        "start": ch_datetime(period.start),
+        "end": ch_datetime(period.end),
         "stations": stations,
         "venues": venues,
         "days": [d.isoformat() for d in period.local_days(network)],

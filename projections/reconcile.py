@@ -10,10 +10,10 @@ activity), the latest — and any difference is reported.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from projections.warehouse import Warehouse
+from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.network import Network
 
 COMPARED = (
@@ -69,17 +69,17 @@ class Difference:
     warehouse: int
 
 
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
 def warehouse_counts(
     warehouse: Warehouse, network: Network, day: date, grace: timedelta
 ) -> dict[str, dict[str, int]]:
     """Per station, the counters of one local day as the live fold defines them."""
     start = datetime.combine(day, time(), network.tz)
     end = start + timedelta(days=1)
-    params = {"start": _ts(start), "end": _ts(end), "closes": _ts(end + grace)}
+    params = {
+        "start": ch_datetime(start),
+        "end": ch_datetime(end),
+        "closes": ch_datetime(end + grace),
+    }
     db = warehouse.database
     counts: dict[str, dict[str, int]] = {}
     for row in warehouse.query(WAREHOUSE_COUNTS.replace("{db}", db), params).dicts():

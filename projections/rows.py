@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
+from projections.warehouse import ch_datetime
 from sanjiang.events import Event
 
 _TEXT_FIELDS = (
@@ -23,9 +24,7 @@ _TEXT_FIELDS = (
 
 
 def _ts(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return None if value is None else ch_datetime(value)
 
 
 def event_row(event: Event, partition: int = -1, offset: int = -1) -> dict[str, Any]:

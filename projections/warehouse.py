@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -26,6 +27,11 @@ class WarehouseError(RuntimeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message if len(message) <= 600 else message[:600] + " …")
+
+
+def ch_datetime(value: datetime) -> str:
+    """A tz-aware time as ClickHouse DateTime64(3, 'UTC') text (params and JSON rows)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def _param_text(value: Any) -> str:
