@@ -495,9 +495,8 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
     from projections.history import funnel, heat_ranking, timeseries
     from projections.kpi import Period, Scope, compute_kpis
     from sanjiang.network import load_network
-    from sanjiang.taxonomy import load_taxonomy
 
-    network, taxonomy = load_network(), load_taxonomy()
+    network = load_network()
     _progress("simulating the base week")
     base = _base_rows(base_week())
     weeks = math.ceil(rows / len(base))
@@ -549,7 +548,7 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
         for scope in (Scope.network(), Scope("station", station), Scope("venue", venue)):
             for label, period in (("7 days", week), ("1 day", day)):
                 name = f"KPIs {scope.kind}{' ' + scope.id if scope.id else ''}, {label}"
-                kpi = functools.partial(compute_kpis, recorder, network, taxonomy, period, scope)
+                kpi = functools.partial(compute_kpis, recorder, network, period, scope)
                 kpi_calls.append((name, kpi))
         dashboard: list[tuple[str, Callable[[], object]]] = [
             (

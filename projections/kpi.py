@@ -28,13 +28,12 @@ activities held there (evaluations, registrations, capacity).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.network import Network
-from sanjiang.taxonomy import Taxonomy
 
 ScopeKind = Literal["network", "station", "venue"]
 EXCLUDED_FAMILIES = frozenset({"venue_booking"})
@@ -135,34 +134,75 @@ class KpiReport:
         return asdict(self)
 
 
-def ratio(numerator: float, denominator: float) -> float | None:
-    """numerator ÷ denominator, or None when the denominator is zero (never 0 for "no data")."""
-    return None if denominator == 0 else numerator / denominator
+@dataclass(frozen=True)
+class KpiSql:
+    """How a KPI statement names its period and scope. The statements below are templates with
+    ``{db}``, ``{start}``, ``{end}`` (DateTime64 expressions), ``{stations}`` and ``{venues}``
+    (sets usable after ``IN``) and ``{venue_scope}`` (0 or 1); ``bound()`` fills them with
+    server-side query parameters (the API and CLI), ``dashboards`` with Grafana macros — so the
+    dashboards show the very numbers ``GET /v1/kpis`` returns."""
+
+    db: str
+    start: str
+    end: str
+    stations: str
+    venues: str
+    venue_scope: str
+
+    @classmethod
+    def bound(cls, db: str, venue_scope: bool) -> KpiSql:
+        """Placeholders for ``start``, ``end``, ``stations`` and ``venues`` query parameters."""
+        return cls(
+            db=db,
+            start="{start:DateTime64(3, 'UTC')}",
+            end="{end:DateTime64(3, 'UTC')}",
+            stations="{stations:Array(String)}",
+            venues="{venues:Array(String)}",
+            venue_scope="1" if venue_scope else "0",
+        )
+
+    def render(self, template: str) -> str:
+        text = template
+        for name in ("db", "start", "end", "stations", "venues", "venue_scope"):
+            text = text.replace("{" + name + "}", getattr(self, name))
+        return text
 
 
-UTILIZATION_SQL = """
+#: Local days the period touches (its end is exclusive).
+_DAYS = """arrayMap(i -> addDays(toDate({start}, 'Asia/Shanghai'), i), range(toUInt32(
+            dateDiff('day', toDate({start}, 'Asia/Shanghai'),
+                     toDate(subtractMilliseconds({end}, 1), 'Asia/Shanghai')) + 1)))"""
+
+#: Categories left out of precision: the venue-booking family (see the module docstring).
+_EXCLUDED = (
+    "(SELECT category FROM {db}.categories WHERE family IN ("
+    + ", ".join(f"'{family}'" for family in sorted(EXCLUDED_FAMILIES))
+    + "))"
+)
+
+UTILIZATION_SQL = f"""
 WITH
     opening AS (
         SELECT h.venue_id AS venue_id,
                toUInt32(intDiv(toUnixTimestamp(toDateTime(d, 'Asia/Shanghai')), 60)) AS midnight,
                arrayJoin(range(midnight + h.open_min, midnight + h.close_min)) AS minute
-        FROM {db}.venue_hours AS h
-        ARRAY JOIN {days:Array(Date)} AS d
-        WHERE h.venue_id IN {venues:Array(String)} AND toDayOfWeek(d) = h.weekday
+        FROM {{db}}.venue_hours AS h
+        ARRAY JOIN {_DAYS} AS d
+        WHERE h.venue_id IN {{venues}} AND toDayOfWeek(d) = h.weekday
     ),
     opening_in_period AS (
         SELECT venue_id, minute FROM opening
-        WHERE minute >= intDiv(toUnixTimestamp({start:DateTime64(3, 'UTC')}), 60)
-          AND minute < intDiv(toUnixTimestamp({end:DateTime64(3, 'UTC')}) + 59, 60)
+        WHERE minute >= intDiv(toUnixTimestamp({{start}}), 60)
+          AND minute < intDiv(toUnixTimestamp({{end}}) + 59, 60)
     ),
     taken AS (
-        SELECT venue_id, starts_at, ends_at FROM {db}.booking_state
-        WHERE confirmed AND NOT cancelled AND venue_id IN {venues:Array(String)}
-          AND starts_at < {end:DateTime64(3, 'UTC')} AND ends_at > {start:DateTime64(3, 'UTC')}
+        SELECT venue_id, starts_at, ends_at FROM {{db}}.booking_state
+        WHERE confirmed AND NOT cancelled AND venue_id IN {{venues}}
+          AND starts_at < {{end}} AND ends_at > {{start}}
         UNION ALL
-        SELECT venue_id, starts_at, ends_at FROM {db}.activity_state
-        WHERE published AND NOT cancelled AND venue_id IN {venues:Array(String)}
-          AND starts_at < {end:DateTime64(3, 'UTC')} AND ends_at > {start:DateTime64(3, 'UTC')}
+        SELECT venue_id, starts_at, ends_at FROM {{db}}.activity_state
+        WHERE published AND NOT cancelled AND venue_id IN {{venues}}
+          AND starts_at < {{end}} AND ends_at > {{start}}
     ),
     taken_minutes AS (
         SELECT DISTINCT venue_id,
@@ -171,115 +211,134 @@ WITH
                    toUInt32(intDiv(toUnixTimestamp(ends_at) + 59, 60))
                )) AS minute
         FROM taken
+    ),
+    counted AS (
+        SELECT count() AS open_minutes, countIf(t.venue_id != '') AS taken_minutes
+        FROM opening_in_period AS o
+        LEFT JOIN taken_minutes AS t ON o.venue_id = t.venue_id AND o.minute = t.minute
     )
-SELECT count() AS open_minutes, countIf(t.venue_id != '') AS taken_minutes
-FROM opening_in_period AS o
-LEFT JOIN taken_minutes AS t ON o.venue_id = t.venue_id AND o.minute = t.minute
+SELECT if(open_minutes = 0, NULL, taken_minutes / open_minutes) AS venue_utilization,
+       taken_minutes / 60 AS taken_hours, open_minutes / 60 AS open_hours
+FROM counted
 """
 
-PRECISION_SQL = """
+PRECISION_SQL = f"""
 WITH
     demand AS (
         SELECT category, count() AS n
-        FROM {db}.events
+        FROM {{db}}.events
         WHERE type IN ('demand.submitted', 'demand.voted')
-          AND occurred_at >= {start:DateTime64(3, 'UTC')}
-          AND occurred_at < {end:DateTime64(3, 'UTC')}
-          AND station_id IN {stations:Array(String)}
-          AND category NOT IN {excluded:Array(String)}
+          AND occurred_at >= {{start}} AND occurred_at < {{end}}
+          AND station_id IN {{stations}}
+          AND category NOT IN {_EXCLUDED}
         GROUP BY category
     ),
     supplied AS (
         SELECT activity_id, category, capacity
-        FROM {db}.activity_state
+        FROM {{db}}.activity_state
         WHERE published AND NOT cancelled
-          AND starts_at >= {start:DateTime64(3, 'UTC')} AND starts_at < {end:DateTime64(3, 'UTC')}
-          AND venue_id IN {venues:Array(String)}
-          AND category NOT IN {excluded:Array(String)}
+          AND starts_at >= {{start}} AND starts_at < {{end}}
+          AND venue_id IN {{venues}}
+          AND category NOT IN {_EXCLUDED}
     ),
     supply AS (SELECT category, sum(capacity) AS cap FROM supplied GROUP BY category),
     totals AS (
         SELECT (SELECT sum(n) FROM demand) AS d_total, (SELECT sum(cap) FROM supply) AS s_total
+    ),
+    counted AS (
+        SELECT
+            toUInt64(ifNull((SELECT d_total FROM totals), 0)) AS demand_events,
+            toUInt64(ifNull((SELECT s_total FROM totals), 0)) AS supplied_capacity,
+            ifNull((SELECT sum(least(d.n / (SELECT d_total FROM totals),
+                                     s.cap / (SELECT s_total FROM totals)))
+                    FROM demand AS d INNER JOIN supply AS s ON d.category = s.category), 0)
+                AS overlap,
+            (SELECT count() FROM {{db}}.registration_state
+               WHERE submitted AND NOT cancelled
+                 AND activity_id IN (SELECT activity_id FROM supplied)) AS registrations
     )
-SELECT
-    (SELECT d_total FROM totals) AS demand_events,
-    (SELECT s_total FROM totals) AS capacity,
-    (SELECT sum(least(d.n / (SELECT d_total FROM totals), s.cap / (SELECT s_total FROM totals)))
-       FROM demand AS d INNER JOIN supply AS s ON d.category = s.category) AS overlap,
-    (SELECT count() FROM {db}.registration_state
-       WHERE submitted AND NOT cancelled
-         AND activity_id IN (SELECT activity_id FROM supplied)) AS registrations
+SELECT if(demand_events = 0 OR supplied_capacity = 0, NULL, overlap) AS project_precision,
+       demand_events, supplied_capacity,
+       if(supplied_capacity = 0, NULL, registrations / supplied_capacity) AS fill_rate,
+       registrations
+FROM counted
 """
 
 PARTICIPATION_SQL = """
-SELECT uniqExact(resident)
-FROM {db}.events
-WHERE type = 'checkin.recorded'
-  AND occurred_at >= {start:DateTime64(3, 'UTC')} AND occurred_at < {end:DateTime64(3, 'UTC')}
-  AND station_id IN {stations:Array(String)}
-  AND ({venue_scope:UInt8} = 0 OR venue_id IN {venues:Array(String)})
-  AND resident != ''
+WITH counted AS (
+    SELECT
+        (SELECT uniqExact(resident)
+         FROM {db}.events
+         WHERE type = 'checkin.recorded'
+           AND occurred_at >= {start} AND occurred_at < {end}
+           AND station_id IN {stations}
+           AND ({venue_scope} = 0 OR venue_id IN {venues})
+           AND resident != '') AS participants,
+        (SELECT toUInt64(sum(population)) FROM {db}.stations
+         WHERE station_id IN (SELECT served_id FROM {db}.station_serves
+                              WHERE station_id IN {stations})) AS population
+)
+SELECT if(population = 0, NULL, participants / population) AS resident_participation,
+       participants, population
+FROM counted
 """
 
 SATISFACTION_SQL = """
-SELECT countIf(rating >= 4) AS satisfied, count() AS evaluations
-FROM (
-    SELECT resident, activity_id, argMax(rating, (occurred_at, event_id)) AS rating
-    FROM {db}.events
-    WHERE type = 'evaluation.submitted'
-      AND occurred_at >= {start:DateTime64(3, 'UTC')} AND occurred_at < {end:DateTime64(3, 'UTC')}
-      AND station_id IN {stations:Array(String)}
-      AND ({venue_scope:UInt8} = 0 OR activity_id IN (
-            SELECT activity_id FROM {db}.activity_state WHERE venue_id IN {venues:Array(String)}))
-    GROUP BY resident, activity_id
+WITH counted AS (
+    SELECT countIf(rating >= 4) AS satisfied_evaluations, count() AS evaluations
+    FROM (
+        SELECT resident, activity_id, argMax(rating, (occurred_at, event_id)) AS rating
+        FROM {db}.events
+        WHERE type = 'evaluation.submitted'
+          AND occurred_at >= {start} AND occurred_at < {end}
+          AND station_id IN {stations}
+          AND ({venue_scope} = 0 OR activity_id IN (
+                SELECT activity_id FROM {db}.activity_state WHERE venue_id IN {venues}))
+        GROUP BY resident, activity_id
+    )
 )
+SELECT if(evaluations = 0, NULL, satisfied_evaluations / evaluations) AS service_satisfaction,
+       satisfied_evaluations, evaluations
+FROM counted
 """
 
+#: The KPI statements in the order ``compute_kpis`` runs them.
+KPI_STATEMENTS: dict[str, str] = {
+    "utilization": UTILIZATION_SQL,
+    "precision": PRECISION_SQL,
+    "participation": PARTICIPATION_SQL,
+    "satisfaction": SATISFACTION_SQL,
+}
 
-def compute_kpis(
-    warehouse: Warehouse, network: Network, taxonomy: Taxonomy, period: Period, scope: Scope
-) -> KpiReport:
-    """All KPIs for one period and scope, from the warehouse."""
-    db = warehouse.database
-    stations, venues = scope.stations(network), scope.venues(network)
-    excluded = [c.id for c in taxonomy.categories if c.family in EXCLUDED_FAMILIES]
+
+def compute_kpis(warehouse: Warehouse, network: Network, period: Period, scope: Scope) -> KpiReport:
+    """All KPIs for one period and scope, from the warehouse (every ratio computed in SQL)."""
+    sql = KpiSql.bound(warehouse.database, venue_scope=scope.kind == "venue")
     params: dict[str, Any] = {
         "start": ch_datetime(period.start),
         "end": ch_datetime(period.end),
-        "stations": stations,
-        "venues": venues,
-        "days": [d.isoformat() for d in period.local_days(network)],
-        "excluded": excluded,
-        "venue_scope": 1 if scope.kind == "venue" else 0,
+        "stations": scope.stations(network),
+        "venues": scope.venues(network),
     }
-
-    def run(sql: str) -> list[Any]:
-        used = {k: v for k, v in params.items() if "{" + k + ":" in sql}
-        return warehouse.query(sql.replace("{db}", db), used).rows[0]
-
-    open_minutes, taken_minutes = run(UTILIZATION_SQL)
-    demand_events, capacity, overlap, registrations = run(PRECISION_SQL)
-    (participants,) = run(PARTICIPATION_SQL)
-    satisfied, evaluations = run(SATISFACTION_SQL)
-    population = scope.population(network)
-    demand_events, capacity = int(demand_events or 0), int(capacity or 0)
+    figures: dict[str, Any] = {}
+    for template in KPI_STATEMENTS.values():
+        text = sql.render(template)
+        used = {k: v for k, v in params.items() if "{" + k + ":" in text}
+        figures.update(warehouse.query(text, used).dicts()[0])
     return KpiReport(
         scope=scope.kind,
         scope_id=scope.id,
         start=period.start.isoformat(),
         end=period.end.isoformat(),
-        venue_utilization=ratio(taken_minutes, open_minutes),
-        taken_hours=taken_minutes / 60,
-        open_hours=open_minutes / 60,
-        project_precision=None if demand_events == 0 or capacity == 0 else float(overlap or 0.0),
-        demand_events=demand_events,
-        supplied_capacity=capacity,
-        fill_rate=ratio(int(registrations), capacity),
-        registrations=int(registrations),
-        resident_participation=ratio(int(participants), population),
-        participants=int(participants),
-        population=population,
-        service_satisfaction=ratio(int(satisfied), int(evaluations)),
-        satisfied_evaluations=int(satisfied),
-        evaluations=int(evaluations),
+        **{name: _plain(figures[name]) for name in _FIGURES},
     )
+
+
+_FIGURES = [
+    f.name for f in fields(KpiReport) if f.name not in {"scope", "scope_id", "start", "end"}
+]
+
+
+def _plain(value: Any) -> Any:
+    """JSON numbers as Python numbers (UInt64 arrives as text in ClickHouse JSON)."""
+    return int(value) if isinstance(value, str) else value

@@ -122,6 +122,11 @@ def load_reference(warehouse: Warehouse, network: Network, taxonomy: Taxonomy) -
         for day, intervals in v.opening_hours.items()
         for i in intervals
     ]
+    serves = [
+        {"station_id": s.id, "served_id": served}
+        for s in network.stations
+        for served in network.served_residential(s.id)
+    ]
     families = {f.id: f.name for f in taxonomy.families}
     categories = [
         {"category": c.id, "name": c.name, "family": c.family, "family_name": families[c.family]}
@@ -131,6 +136,7 @@ def load_reference(warehouse: Warehouse, network: Network, taxonomy: Taxonomy) -
         ("stations", stations),
         ("venues", venues),
         ("venue_hours", hours),
+        ("station_serves", serves),
         ("categories", categories),
     ):
         warehouse.command(f"TRUNCATE TABLE {db}.{table}")

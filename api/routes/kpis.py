@@ -55,9 +55,7 @@ async def get_kpis(
     period = period_of(from_, to, services)
     warehouse = services.require_warehouse()
     try:
-        report = await asyncio.to_thread(
-            compute_kpis, warehouse, services.network, services.taxonomy, period, scope
-        )
+        report = await asyncio.to_thread(compute_kpis, warehouse, services.network, period, scope)
     except KeyError as exc:
         raise api_error(status.HTTP_404_NOT_FOUND, "unknown_scope", str(exc.args[0])) from None
     return report.as_dict()

@@ -112,7 +112,7 @@ def kpi(
         period = Period.parse(from_, to, network.tz)
         warehouse, _ = open_migrated(settings_of(ctx))
         try:
-            report = compute_kpis(warehouse, network, load_taxonomy(), period, scope)
+            report = compute_kpis(warehouse, network, period, scope)
         finally:
             warehouse.close()
     except (KeyError, ValueError) as exc:

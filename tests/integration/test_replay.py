@@ -46,13 +46,9 @@ def test_replay_rebuilds_identical_kpis_and_swaps_tables(
                 Period(TUESDAY - timedelta(days=1), TUESDAY + timedelta(days=2)),
             ]
             scopes = [Scope.network(), Scope("station", "WS-R03"), Scope("venue", "WS-R03-ACT")]
-            live = [
-                compute_kpis(warehouse, NETWORK, TAXONOMY, p, s) for p in periods for s in scopes
-            ]
+            live = [compute_kpis(warehouse, NETWORK, p, s) for p in periods for s in scopes]
             result = await replay(settings, warehouse, NETWORK, TAXONOMY, idle_s=1.5)
-            rebuilt = [
-                compute_kpis(warehouse, NETWORK, TAXONOMY, p, s) for p in periods for s in scopes
-            ]
+            rebuilt = [compute_kpis(warehouse, NETWORK, p, s) for p in periods for s in scopes]
             return live, rebuilt, result
 
         live, rebuilt, result = asyncio.run(live_then_replay())

@@ -17,11 +17,10 @@ from sanjiang.events import payloads as p
 from sanjiang.events.codec import new_event, stamp_received
 from sanjiang.ids import uuid7_from_rng
 from sanjiang.network import load_network
-from sanjiang.taxonomy import load_taxonomy
 
 TZ = ZoneInfo("Asia/Shanghai")
 TUESDAY = datetime(2026, 11, 24, tzinfo=TZ)  # WS-R03-ACT opens 08:30-11:30 and 13:30-17:30
-NETWORK, TAXONOMY = load_network(), load_taxonomy()
+NETWORK = load_network()
 VENUE = "WS-R03-ACT"
 _seq = iter(range(1, 10**6))
 
@@ -171,7 +170,7 @@ def loaded(warehouse: ChdbWarehouse) -> ChdbWarehouse:
 
 
 def kpis(warehouse: ChdbWarehouse, scope: Scope, day: datetime = TUESDAY) -> KpiReport:
-    return compute_kpis(warehouse, NETWORK, TAXONOMY, Period(day, day + timedelta(days=1)), scope)
+    return compute_kpis(warehouse, NETWORK, Period(day, day + timedelta(days=1)), scope)
 
 
 def test_station_kpis_by_hand(loaded: ChdbWarehouse) -> None:
