@@ -63,10 +63,13 @@ class Services:
         )
         if self.settings.clickhouse_url is None and self.settings.api_hosts_sink:
             # embedded: this process owns chDB, so it runs the sink
+            from projections.ops_sink import OpsSink
             from projections.sink import WarehouseSink
 
             sink = WarehouseSink(self.settings, self.warehouse, report=log.info)
             self._tasks.append(asyncio.create_task(sink.run(self._stop)))
+            ops = OpsSink(self.settings, self.warehouse, report=log.info)
+            self._tasks.append(asyncio.create_task(ops.run(self._stop)))
         self._tasks.append(asyncio.create_task(self.live.run(self._stop)))
 
     async def stop(self) -> None:

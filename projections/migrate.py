@@ -132,12 +132,16 @@ def load_reference(warehouse: Warehouse, network: Network, taxonomy: Taxonomy) -
         {"category": c.id, "name": c.name, "family": c.family, "family_name": families[c.family]}
         for c in taxonomy.categories
     ]
+    programs = [
+        {"program": p.id, "name": p.name, "category": p.category} for p in taxonomy.programs
+    ]
     for table, rows in (
         ("stations", stations),
         ("venues", venues),
         ("venue_hours", hours),
         ("station_serves", serves),
         ("categories", categories),
+        ("programs", programs),
     ):
         warehouse.command(f"TRUNCATE TABLE {db}.{table}")
         warehouse.insert_json_rows(f"{db}.{table}", b"\n".join(orjson.dumps(r) for r in rows))

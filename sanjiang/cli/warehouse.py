@@ -148,10 +148,12 @@ def kpi(
 
 
 def sink(ctx: typer.Context) -> None:
-    """Run the warehouse sink alone (for a ClickHouse server; with chDB the API hosts it)."""
+    """Run the warehouse sink and the ops sink alone (for a ClickHouse server; with chDB the
+    API hosts them)."""
     import asyncio
     import contextlib
 
+    from projections.ops_sink import OpsSink
     from projections.sink import WarehouseSink
 
     settings = settings_of(ctx)
@@ -161,10 +163,17 @@ def sink(ctx: typer.Context) -> None:
             "run this only without the API"
         )
     warehouse, _ = open_migrated(settings)
-    stop = asyncio.Event()
+
+    async def both() -> None:
+        stop = asyncio.Event()
+        await asyncio.gather(
+            WarehouseSink(settings, warehouse, report=say).run(stop),
+            OpsSink(settings, warehouse, report=say).run(stop),
+        )
+
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(WarehouseSink(settings, warehouse, report=say).run(stop))
+            asyncio.run(both())
     finally:
         warehouse.close()
 
