@@ -7,7 +7,7 @@ reads the environment. Bad values fail fast with :class:`ConfigError` naming the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -125,8 +125,31 @@ class Settings(BaseSettings):
     analyst_max_memory_bytes: int = Field(
         default=1_000_000_000, ge=10_000_000, description="Memory an analyst query may use."
     )
+    grafana_url: str | None = Field(
+        default=None,
+        description="http(s)://[user:password@]host:port of the Grafana that "
+        "`sanjiang dashboards push` provisions.",
+    )
+    grafana_token: SecretStr | None = Field(
+        default=None, description="Grafana service-account token (instead of user:password)."
+    )
+    grafana_clickhouse_host: str = Field(
+        default="clickhouse", description="ClickHouse host as Grafana reaches it (datasource)."
+    )
+    grafana_clickhouse_port: Port = Field(
+        default=9000, description="ClickHouse port for Grafana (9000 native, 8123 HTTP)."
+    )
+    grafana_clickhouse_protocol: Literal["native", "http"] = Field(
+        default="native", description="How Grafana talks to ClickHouse."
+    )
+    grafana_clickhouse_user: str = Field(
+        default="grafana_ro", description="The read-only ClickHouse user Grafana queries as."
+    )
+    grafana_clickhouse_password: SecretStr | None = Field(
+        default=None, description="That user's password (kept in Grafana's secure fields)."
+    )
 
-    @field_validator("clickhouse_url")
+    @field_validator("clickhouse_url", "grafana_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if not value:

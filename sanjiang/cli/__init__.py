@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from sanjiang.cli import api, catalog, devices, kafka, simulate, streams, up, warehouse
+from sanjiang.cli import (
+    api,
+    catalog,
+    dashboards,
+    devices,
+    kafka,
+    simulate,
+    streams,
+    up,
+    warehouse,
+)
 from sanjiang.cli.common import fail
 from sanjiang.settings import ConfigError, load_settings
 
@@ -30,6 +40,7 @@ app.command("sink")(warehouse.sink)
 app.command("replay")(warehouse.replay)
 app.command("streams")(streams.streams)
 app.command("reconcile")(warehouse.reconcile_cmd)
+app.add_typer(dashboards.dashboards_app, name="dashboards")
 
 
 @app.callback()

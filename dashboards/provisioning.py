@@ -1,0 +1,104 @@
+"""Grafana provisioning for Sanjiang: the ClickHouse datasource (read-only user, fixed uid) and
+a file provider for the dashboards, plus `build` that writes them with the dashboard JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from dashboards.boards import all_dashboards
+from dashboards.model import DATASOURCE_TYPE, DATASOURCE_UID, Dashboard
+from sanjiang.kafka.topics import Topics
+from sanjiang.settings import Settings
+
+DATASOURCE_NAME = "Sanjiang ClickHouse"
+FOLDER_UID = "sanjiang"
+FOLDER_TITLE = "三江驿"
+#: Where the compose stack mounts the dashboard files inside the Grafana container.
+CONTAINER_DASHBOARDS = "/var/lib/grafana/dashboards"
+PASSWORD_ENV = "SANJIANG_GRAFANA_CLICKHOUSE_PASSWORD"
+
+
+def dashboards_for(settings: Settings) -> list[Dashboard]:
+    """Every dashboard for this deployment's database and topics."""
+    return all_dashboards(settings.clickhouse_database, Topics.from_settings(settings).events)
+
+
+def datasource(settings: Settings, password: str | None = None) -> dict[str, Any]:
+    """The datasource as Grafana's API and provisioning take it. Without ``password`` the
+    provisioning file reads it from Grafana's environment (``$PASSWORD_ENV``)."""
+    secret = password
+    if secret is None and settings.grafana_clickhouse_password is not None:
+        secret = settings.grafana_clickhouse_password.get_secret_value()
+    return {
+        "name": DATASOURCE_NAME,
+        "type": DATASOURCE_TYPE,
+        "uid": DATASOURCE_UID,
+        "access": "proxy",
+        "isDefault": True,
+        "editable": False,
+        "jsonData": {
+            "host": settings.grafana_clickhouse_host,
+            "port": settings.grafana_clickhouse_port,
+            "protocol": settings.grafana_clickhouse_protocol,
+            "secure": False,
+            "username": settings.grafana_clickhouse_user,
+            "defaultDatabase": settings.clickhouse_database,
+            "dialTimeout": "10",
+            "queryTimeout": "60",
+        },
+        "secureJsonData": {"password": secret if secret is not None else "${" + PASSWORD_ENV + "}"},
+    }
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    dashboards: list[Path]
+    provisioning: list[Path]
+
+
+def build(settings: Settings, out: Path) -> BuildResult:
+    """Write ``out/dashboards/<uid>.json`` and ``out/provisioning/{datasources,dashboards}/
+    sanjiang.yaml`` (the password stays an environment reference, never a literal)."""
+    board_dir = out / "dashboards"
+    board_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for dashboard in dashboards_for(settings):
+        path = board_dir / f"{dashboard.uid}.json"
+        path.write_bytes(
+            orjson.dumps(dashboard.render(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+            + b"\n"
+        )
+        written.append(path)
+    source = datasource(settings, password="${" + PASSWORD_ENV + "}")
+    datasources = {"apiVersion": 1, "datasources": [source]}
+    providers = {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": "sanjiang",
+                "orgId": 1,
+                "folder": FOLDER_TITLE,
+                "folderUid": FOLDER_UID,
+                "type": "file",
+                "disableDeletion": False,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 30,
+                "options": {"path": CONTAINER_DASHBOARDS},
+            }
+        ],
+    }
+    files = []
+    for kind, document in (("datasources", datasources), ("dashboards", providers)):
+        path = out / "provisioning" / kind / "sanjiang.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = (
+            "# Written by `sanjiang dashboards build`; edit the code in dashboards/, not this.\n"
+        )
+        path.write_text(header + yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
+        files.append(path)
+    return BuildResult(written, files)
