@@ -29,12 +29,9 @@ def dashboards_for(settings: Settings) -> list[Dashboard]:
 
 
 def datasource(settings: Settings, password: str | None = None) -> dict[str, Any]:
-    """The datasource as Grafana's API and provisioning take it. Without ``password`` the
-    provisioning file reads it from Grafana's environment (``$PASSWORD_ENV``)."""
-    secret = password
-    if secret is None and settings.grafana_clickhouse_password is not None:
-        secret = settings.grafana_clickhouse_password.get_secret_value()
-    return {
+    """The datasource as Grafana's API and provisioning take it; ``password`` goes to Grafana's
+    secure fields (provisioning passes an environment reference, never a literal)."""
+    source: dict[str, Any] = {
         "name": DATASOURCE_NAME,
         "type": DATASOURCE_TYPE,
         "uid": DATASOURCE_UID,
@@ -51,8 +48,10 @@ def datasource(settings: Settings, password: str | None = None) -> dict[str, Any
             "dialTimeout": "10",
             "queryTimeout": "60",
         },
-        "secureJsonData": {"password": secret if secret is not None else "${" + PASSWORD_ENV + "}"},
     }
+    if password is not None:
+        source["secureJsonData"] = {"password": password}
+    return source
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,12 @@ def push(ctx: typer.Context) -> None:
             "datasource gets no password"
         )
     token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
+    secret = settings.grafana_clickhouse_password
+    password = secret.get_secret_value() if secret is not None else None
     try:
         report = push_all(
             connect(settings.grafana_url, token),
-            datasource(settings, password=None),
+            datasource(settings, password),
             dashboards_for(settings),
             report=say,
         )
