@@ -10,7 +10,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import http_exception_handler
-from api.routes import health, history, ingest, kpis, live, reconcile, sql
+from api.routes import health, history, ingest, kpis, live, pages, reconcile, sql
 from api.services import Services
 from sanjiang import __version__
 from sanjiang.events import ANY_EVENT
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.include_router(sql.router)
     app.include_router(live.router)
     app.include_router(reconcile.router)
+    app.include_router(pages.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

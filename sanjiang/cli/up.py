@@ -46,6 +46,7 @@ def _banner(settings: Settings, simulate: bool, supervisor: Supervisor) -> str:
     lines = [
         "",
         "[bold]三江驿 Sanjiang is up.[/bold]",
+        f"  live page (实时态势)  {base}/live",
         f"  API docs (OpenAPI)   {base}/docs",
         f"  event ingest         POST {base}/v1/events  (keys: sanjiang kiosk add …)",
         f"  KPIs                 {base}/v1/kpis?from=YYYY-MM-DD&to=YYYY-MM-DD[&station=WS-C]",
