@@ -147,3 +147,41 @@ def test_sql_needs_an_analyst_key_and_is_read_only(
         '"WS-R03",5',
         '"WS-R04",1',
     ]  # R03: r1 twice, r2, r3, r5
+
+
+def test_dashboard_kpi_panels_show_what_the_kpi_endpoint_returns(
+    client_and_keys: tuple[TestClient, dict[str, str]],
+) -> None:
+    """The KPI panels' SQL, expanded as Grafana would for 2026-11-24 (Shanghai), run through
+    the read-only analyst endpoint, equals ``GET /v1/kpis`` for that day."""
+    from datetime import timedelta
+
+    from dashboards.boards.common import KPI_PANELS
+    from dashboards.check import time_range
+    from dashboards.macros import Selection, expand
+    from dashboards.provisioning import dashboards_for
+    from sanjiang.network import load_network
+    from tests.warehouse.test_kpis import TUESDAY
+
+    client, keys = client_and_keys
+    board = next(d for d in dashboards_for(Settings()) if d.uid == "sanjiang-station")
+    stations = tuple(s.id for s in load_network().stations)
+    window = time_range(TUESDAY, TUESDAY + timedelta(days=1))
+    for station in (None, "WS-R03"):
+        selection = (
+            Selection.everything(stations)
+            if station is None
+            else Selection((station,), options=stations)
+        )
+        params = {"from": "2026-11-24", "to": "2026-11-24"}
+        expected = client.get("/v1/kpis", params=params | ({"station": station} if station else {}))
+        assert expected.status_code == 200
+        for _, column, title, _ in KPI_PANELS:
+            panel = next(p for p in board.panels if p.title == title)
+            answer = sql(
+                client, keys["analyst"], expand(panel.query.sql, window, {"station": selection})
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            shown = body["data"][0][[m["name"] for m in body["meta"]].index(column)]
+            assert shown == pytest.approx(expected.json()[column]), (title, station)
