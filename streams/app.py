@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -32,13 +33,22 @@ log = logging.getLogger(__name__)
 PUBLISH_INTERVAL_S = 0.5
 
 
+def streams_datadir(settings: Settings) -> Path:
+    """The worker's Faust data directory: under the var folder, one for every start (the app
+    id changes per start, the folder does not)."""
+    return settings.var_dir / "streams"
+
+
 def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     """A Faust app for this deployment; nothing connects until the worker starts."""
     topics = Topics.from_settings(settings)
+    datadir = streams_datadir(settings)
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust itself only makes the last level
     app = faust.App(
         f"{settings.topic_prefix}-streams-{int(time.time() * 1000)}",
         broker=f"kafka://{settings.bootstrap_servers}",
         store="memory://",
+        datadir=datadir,  # not Faust's default, ``<app id>-data`` in the working directory
         web_enabled=False,
         topic_replication_factor=1,
         topic_disable_leader=True,
