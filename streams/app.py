@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import orjson
 
 from sanjiang.events import EventError, decode_event
 from sanjiang.kafka.topics import Topics
 from sanjiang.network import Network, load_network
 from sanjiang.settings import Settings
-from streams.alerts import AlertRules, AlertTracker, conditions
+from streams.publish import LivePublisher
 from streams.state import LiveState
-from streams.views import live_views
 
 log = logging.getLogger(__name__)
 PUBLISH_INTERVAL_S = 0.5
@@ -67,9 +65,7 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     alerts_topic = app.topic(
         topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw"
     )
-    published: dict[str, bytes] = {}
-    tracker = AlertTracker()
-    rules = AlertRules()
+    publisher = LivePublisher()
 
     @app.agent(source)
     async def fold(stream: Any) -> None:
@@ -82,18 +78,11 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
 
     @app.timer(PUBLISH_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def publish() -> None:
-        now = datetime.now(UTC)
-        for alert in tracker.update(conditions(state, now, rules), now):
-            await alerts_topic.send(key=alert.key.encode(), value=orjson.dumps(alert.document()))
-        views = live_views(state, now)
-        views["alerts"] = {"open": [a.document() for a in tracker.open.values()]}
-        for name, document in views.items():
-            document.pop("as_of", None)
-            body = orjson.dumps(document)
-            if published.get(name) != body:
-                published[name] = body
-                stamped = orjson.dumps({"view": name, "as_of": now.isoformat(), **document})
-                await live.send(key=name.encode(), value=stamped)
+        tick = publisher.tick(state, datetime.now(UTC))
+        for key, value in tick.alerts:
+            await alerts_topic.send(key=key, value=value)
+        for key, value in tick.views:
+            await live.send(key=key, value=value)
 
     app.live_state = state  # type: ignore[attr-defined]  # for tests and introspection
     return app
