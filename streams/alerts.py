@@ -14,6 +14,7 @@ Rules (evaluated at ``now``):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -56,11 +57,18 @@ class Alert:
         return asdict(self)
 
 
-def conditions(state: LiveState, now: datetime, rules: AlertRules) -> list[Condition]:
-    """Every alert condition that holds at ``now``."""
+def conditions(
+    state: LiveState,
+    now: datetime,
+    rules: AlertRules,
+    occupancy: Mapping[str, int] | None = None,
+) -> list[Condition]:
+    """Every alert condition that holds at ``now`` (``occupancy``: the caller's reading of
+    ``state.occupancy(now)``, if it has one)."""
     found: list[Condition] = []
     venues = state.network.venues
-    for venue_id, people in state.occupancy(now).items():
+    occupancy = state.occupancy(now) if occupancy is None else occupancy
+    for venue_id, people in sorted(occupancy.items()):
         venue = venues.get(venue_id)
         if venue is not None and people > venue.capacity:
             found.append(
@@ -84,10 +92,9 @@ def conditions(state: LiveState, now: datetime, rules: AlertRules) -> list[Condi
             )
         )
     today = state.local_day(now)
-    for (day, station), counters in state.days.items():
-        if day != today:
-            continue
-        summary = counters.summary()
+    for station in sorted(state.stations_on.get(today, ())):
+        counters = state.days[(today, station)]
+        summary = state.summary(today, station)
         if (
             summary["evaluations"] >= rules.min_evaluations
             and summary["satisfaction"] < rules.satisfaction_below
@@ -125,12 +132,11 @@ def _demand_surges(state: LiveState, now: datetime, rules: AlertRules) -> list[C
     window = {today - timedelta(days=i) for i in range(1, 8)}
     current: dict[str, int] = {}
     before: dict[str, int] = {}
-    for (day, _station), counters in state.days.items():
-        target = current if day == today else before if day in window else None
-        if target is None:
-            continue
-        for category, n in counters.demand_by_category.items():
-            target[category] = target.get(category, 0) + n
+    for day in (today, *window):
+        target = current if day == today else before
+        for station in state.stations_on.get(day, ()):
+            for category, n in state.days[(day, station)].demand_by_category.items():
+                target[category] = target.get(category, 0) + n
     surges = []
     for category, n in current.items():
         mean = before.get(category, 0) / 7

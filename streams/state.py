@@ -11,7 +11,10 @@ numbers for the same events in any order and with any duplicates (within the gra
 - Duplicates (same ``event_id``) count once.
 - Occupancy: a check-in opens a visit at a venue, its check-out (same ``visit_id``) closes it;
   a visit nobody checked out closes automatically at the end of the opening interval it began
-  in, so a forgotten check-out does not inflate occupancy forever.
+  in, so a forgotten check-out does not inflate occupancy forever. Occupancy is kept per venue
+  and station as events arrive and as time passes (``Occupancy``), not recounted per read.
+- Revisions: every change of a station's day counters bumps their revision and their day's, and
+  heat has one revision, so readers can skip what has not changed since they last looked.
 - Satisfaction counts one evaluation per (resident, activity): the latest by
   (occurred_at, event_id), as the KPI does.
 - Heat uses ``sanjiang.heat``: Σ weight × 2^(−age / half-life), kept as a sum scaled to a fixed
@@ -21,15 +24,18 @@ numbers for the same events in any order and with any duplicates (within the gra
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sanjiang.events import Event
-from sanjiang.heat import HALF_LIFE_HOURS, weight
+from sanjiang.events.catalog import EVENT_TYPES
+from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, weight
 from sanjiang.network import Network
 
 #: Heat sums are scaled to this instant: value(t) = stored × 2^(−(t − REF) / half-life).
@@ -49,6 +55,7 @@ class DayCounters:
     registration_cancellations: int = 0
     demands: int = 0
     late_events: int = 0
+    revision: int = 0  #: bumped by every change (see ``LiveState._counters``)
     demand_by_category: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     #: (resident, activity) -> ((occurred_at, event_id), rating): the latest evaluation
     evaluations: dict[tuple[str, str], tuple[tuple[datetime, UUID], int]] = field(
@@ -80,6 +87,89 @@ class Visit:
     checkin_at: datetime | None = None
     closes_at: datetime | None = None  #: end of the opening interval the check-in fell in
     checked_out_at: datetime | None = None
+    counted_in: str | None = None  #: the venue whose occupancy counts it now (``Occupancy.at``)
+
+    def inside(self, now: datetime) -> bool:
+        """Checked in by ``now``, and neither checked out nor closed automatically by then."""
+        return (
+            self.checkin_at is not None
+            and self.checkin_at <= now
+            and (self.checked_out_at is None or now < self.checked_out_at)
+            and (self.closes_at is None or now < self.closes_at)
+        )
+
+
+class Occupancy:
+    """People in each venue and station at the instant ``at``, kept up to date incrementally.
+
+    A visit counts while ``checkin_at <= at < min(checked_out_at, closes_at)``. A check-in or
+    check-out re-counts its visit at ``at``; the instants at which a visit may start or stop
+    counting (a check-in or check-out stamped later than ``at``, its closing time) wait in a
+    heap and are worked off when ``at`` moves forward, so the automatic check-out at closing
+    time happens without an event. Moving ``at`` backwards (reading an earlier instant, as a
+    replay or a test may) recounts every visit once; the worker's clock only moves forward.
+    """
+
+    def __init__(self, venue_station: Mapping[str, str]) -> None:
+        self.venue_station = venue_station
+        self.at: datetime | None = None
+        self.venues: dict[str, int] = {}
+        self.stations: dict[str, int] = {}
+        self.revision = 0  #: bumped whenever a count changes
+        self._due: list[tuple[datetime, str]] = []  #: (instant, visit id), a heap
+
+    def changed(self, visit_id: str, visit: Visit) -> None:
+        """A visit was checked in or out: count it again (at ``at``) and note its instants."""
+        if self.at is None:
+            return  # nothing counted yet: the first read counts everything
+        self._recount(visit, self.at)
+        self._schedule(visit_id, visit, self.at)
+
+    def advance(self, now: datetime, visits: Mapping[str, Visit]) -> None:
+        """Make the counts those of ``now``."""
+        if self.at is None or now < self.at:
+            self._rebuild(now, visits)
+            return
+        due = self._due
+        while due and due[0][0] <= now:
+            _, visit_id = heapq.heappop(due)
+            self._recount(visits[visit_id], now)
+        self.at = now
+
+    def _schedule(self, visit_id: str, visit: Visit, after: datetime) -> None:
+        for moment in (visit.checkin_at, visit.checked_out_at, visit.closes_at):
+            if moment is not None and moment > after:
+                heapq.heappush(self._due, (moment, visit_id))
+
+    def _recount(self, visit: Visit, now: datetime) -> None:
+        venue = visit.venue_id if visit.inside(now) else None
+        if venue == visit.counted_in:
+            return
+        if visit.counted_in is not None:
+            self._add(visit.counted_in, -1)
+        if venue is not None:
+            self._add(venue, 1)
+        visit.counted_in = venue
+        self.revision += 1
+
+    def _add(self, venue: str, n: int) -> None:
+        for counts, key in ((self.venues, venue), (self.stations, self.venue_station.get(venue))):
+            if key is None:
+                continue
+            total = counts.get(key, 0) + n
+            if total:
+                counts[key] = total
+            else:
+                del counts[key]
+
+    def _rebuild(self, now: datetime, visits: Mapping[str, Visit]) -> None:
+        self.venues, self.stations, self._due = {}, {}, []
+        for visit_id, visit in visits.items():
+            visit.counted_in = None
+            self._recount(visit, now)
+            self._schedule(visit_id, visit, now)
+        self.at = now
+        self.revision += 1
 
 
 @dataclass
@@ -137,6 +227,23 @@ class LiveState:
     watermark: datetime | None = None  #: the latest occurred_at seen: the stream's clock
     too_late: int = 0
     applied: int = 0
+    #: day -> revision of all its counters (each ``DayCounters`` has its own revision)
+    day_revisions: dict[date, int] = field(default_factory=lambda: defaultdict(int))
+    heat_revision: int = 0
+    #: day -> stations with counters that day (an index of ``days``)
+    stations_on: dict[date, set[str]] = field(default_factory=lambda: defaultdict(set))
+    _occupancy: Occupancy = field(init=False, repr=False)
+    _summaries: dict[tuple[date, str], tuple[int, dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _window_ends: dict[date, datetime] = field(default_factory=dict, init=False, repr=False)
+    _openings: dict[tuple[str, date], list[tuple[datetime, datetime]] | None] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        self._occupancy = Occupancy(self.network.venue_station)
+        self._tz = self.network.tz
 
     # --- the fold -----------------------------------------------------------------------
 
@@ -153,24 +260,36 @@ class LiveState:
         self.applied += 1
         if self.watermark is None or event.occurred_at > self.watermark:
             self.watermark = event.occurred_at
-        handler = getattr(self, "_on_" + event.type.replace(".", "_"), None)
+        handler = _HANDLERS.get(event.type)
         if handler is not None:
-            handler(event, day)
+            handler(self, event, day)
         if event.late:
             self._counters(day, event.station_id).late_events += 1
-        self._add_heat(event)
+        if event.type in HEAT_TYPES:
+            self._add_heat(event)
         return True
 
     def local_day(self, moment: datetime) -> date:
-        return moment.astimezone(self.network.tz).date()
+        return moment.astimezone(self._tz).date()
 
     def window_closed(self, day: date, now: datetime) -> bool:
         """True once ``day``'s window no longer takes events (its end plus the grace)."""
-        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.network.tz)
-        return now > end + self.grace
+        closes = self._window_ends.get(day)
+        if closes is None:
+            end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz)
+            closes = self._window_ends[day] = end + self.grace
+        return now > closes
 
     def _counters(self, day: date, station: str) -> DayCounters:
-        return self.days[(day, station)]
+        """The counters of a station's day, about to be changed: bumps their revisions (every
+        change of counters goes through here; readers use ``days`` or ``summary``)."""
+        counters = self.days.get((day, station))
+        if counters is None:
+            counters = self.days[(day, station)] = DayCounters()
+            self.stations_on[day].add(station)
+        counters.revision += 1
+        self.day_revisions[day] += 1
+        return counters
 
     def _on_checkin_recorded(self, event: Event, day: date) -> None:
         p: Any = event.payload
@@ -182,6 +301,7 @@ class LiveState:
         visit.venue_id = p.venue_id
         visit.checkin_at = event.occurred_at
         visit.closes_at = self._closing_time(p.venue_id, event.occurred_at)
+        self._occupancy.changed(p.visit_id, visit)
         if p.activity_id and event.resident:
             self.activities[p.activity_id].attendees.add(event.resident)
 
@@ -190,6 +310,7 @@ class LiveState:
         visit = self.visits.setdefault(p.visit_id, Visit(p.venue_id))
         if visit.checked_out_at is None or event.occurred_at < visit.checked_out_at:
             visit.checked_out_at = event.occurred_at
+            self._occupancy.changed(p.visit_id, visit)
 
     def _on_booking_requested(self, event: Event, day: date) -> None:
         self._counters(day, event.station_id).bookings_requested += 1
@@ -251,44 +372,69 @@ class LiveState:
             self.kiosks[kiosk_id] = (event.occurred_at, event.station_id)
 
     def _add_heat(self, event: Event) -> None:
-        rating = getattr(event.payload, "rating", 0)
-        w = weight(event.type, rating)
+        p: Any = event.payload
+        w = weight(event.type, p.rating if event.type == "evaluation.submitted" else 0)
         if w == 0:
             return
         hours = (event.occurred_at - HEAT_REFERENCE).total_seconds() / 3600
         scaled = w * math.pow(2.0, hours / HALF_LIFE_HOURS)
+        self.heat_revision += 1
         self.heat[("station", event.station_id)] += scaled
         activity_id = getattr(event.payload, "activity_id", None)
         if activity_id:
             self.heat[("activity", activity_id)] += scaled
 
     def _closing_time(self, venue_id: str, moment: datetime) -> datetime | None:
-        venue = self.network.venues.get(venue_id)
-        if venue is None:
+        local = moment.astimezone(self._tz)
+        key = (venue_id, local.date())
+        if key not in self._openings:
+            venue = self.network.venues.get(venue_id)
+            self._openings[key] = (
+                None
+                if venue is None
+                else [
+                    (
+                        datetime.combine(key[1], interval.start, self._tz),
+                        datetime.combine(key[1], interval.end, self._tz),
+                    )
+                    for interval in venue.intervals_on(key[1])
+                ]
+            )
+        openings = self._openings[key]
+        if openings is None:
             return None
-        local = moment.astimezone(self.network.tz)
-        for interval in venue.intervals_on(local.date()):
-            end = datetime.combine(local.date(), interval.end, self.network.tz)
-            start = datetime.combine(local.date(), interval.start, self.network.tz)
+        for start, end in openings:
             if start <= local < end:
                 return end
         return local.replace(hour=23, minute=59, second=59)  # outside hours: closes at midnight
 
     # --- reading ------------------------------------------------------------------------
 
+    def summary(self, day: date, station: str) -> dict[str, Any]:
+        """One station's counters of one day (computed once per revision; do not modify)."""
+        counters = self.days.get((day, station))
+        if counters is None:
+            return DayCounters().summary()
+        cached = self._summaries.get((day, station))
+        if cached is not None and cached[0] == counters.revision:
+            return cached[1]
+        summary = counters.summary()
+        self._summaries[(day, station)] = (counters.revision, summary)
+        return summary
+
+    def revision(self, day: date, station: str) -> int:
+        """The revision of a station's counters of one day (0: none yet)."""
+        counters = self.days.get((day, station))
+        return 0 if counters is None else counters.revision
+
     def today(self, now: datetime, station: str | None = None) -> dict[str, Any]:
         """Today's counters (local day of ``now``) for a station, or the network summed."""
         day = self.local_day(now)
         if station is not None:
-            return (
-                self._counters(day, station).summary()
-                if (day, station) in self.days
-                else DayCounters().summary()
-            )
+            return dict(self.summary(day, station))
         total = DayCounters()
-        for (d, _), counters in self.days.items():
-            if d != day:
-                continue
+        for station_id in self.stations_on.get(day, ()):
+            counters = self.days[(day, station_id)]
             total.checkins += counters.checkins
             total.residents |= counters.residents
             total.bookings_requested += counters.bookings_requested
@@ -305,16 +451,13 @@ class LiveState:
 
     def occupancy(self, now: datetime) -> dict[str, int]:
         """People in each venue now: open visits begun by ``now`` and not auto-closed."""
-        counts: dict[str, int] = defaultdict(int)
-        for visit in self.visits.values():
-            if visit.checkin_at is None or visit.checkin_at > now:
-                continue
-            if visit.checked_out_at is not None and visit.checked_out_at <= now:
-                continue
-            if visit.closes_at is not None and visit.closes_at <= now:
-                continue
-            counts[visit.venue_id] += 1
-        return dict(counts)
+        self._occupancy.advance(now, self.visits)
+        return dict(self._occupancy.venues)
+
+    def station_occupancy(self, now: datetime) -> dict[str, int]:
+        """People in each station's venues now."""
+        self._occupancy.advance(now, self.visits)
+        return dict(self._occupancy.stations)
 
     def heat_at(self, level: str, key: str, now: datetime) -> float:
         hours = (now - HEAT_REFERENCE).total_seconds() / 3600
@@ -322,3 +465,11 @@ class LiveState:
 
     def offline_kiosks(self, now: datetime) -> list[str]:
         return sorted(k for k, (last, _) in self.kiosks.items() if now - last > self.offline_after)
+
+
+#: event type -> its handler in the fold
+_HANDLERS: dict[str, Callable[[LiveState, Event, date], None]] = {
+    name: getattr(LiveState, "_on_" + name.replace(".", "_"))
+    for name in EVENT_TYPES
+    if hasattr(LiveState, "_on_" + name.replace(".", "_"))
+}

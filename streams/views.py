@@ -1,58 +1,114 @@
-"""The live views the command center reads, rendered from a ``LiveState`` at a given ``now``."""
+"""The live views the command center reads, rendered from a ``LiveState`` at a given ``now``.
+
+``live_views`` renders every view. The worker's ``ViewRenderer`` renders, at each tick, only
+the views whose inputs changed since it last rendered them: today's counters of the network and
+of each station by their revision, closed days (which only a replay of old events still changes)
+likewise, the ranking of the hottest activities only when heat was added (decay alone never
+reorders it: every activity decays by the same factor). The views that depend on the clock
+itself (venues, kiosks, activities' decayed heat) and the pipeline are rendered at every tick;
+they are small.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import heapq
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from streams.state import LiveState
 
+HOTTEST = 20  #: activities in the ``activities`` view
+
 
 def live_views(state: LiveState, now: datetime) -> dict[str, dict[str, Any]]:
     """View name -> JSON-ready document: ``network``, ``station:<id>``, ``venues``,
-    ``kiosks``, ``activities``, ``pipeline``."""
-    occupancy = state.occupancy(now)
-    views: dict[str, dict[str, Any]] = {
-        "network": {"as_of": now.isoformat(), **state.today(now)},
-        "venues": {
-            "as_of": now.isoformat(),
-            "occupancy": occupancy,
+    ``kiosks``, ``activities``, ``pipeline``, and ``day:<date>:<station>`` for closed days."""
+    return ViewRenderer().render(state, now)
+
+
+class ViewRenderer:
+    """Renders the views at successive ticks, leaving out those that cannot have changed since
+    this renderer last rendered them (a new renderer renders them all)."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[str, tuple[Any, ...]] = {}
+        self._hottest: tuple[int, list[str]] = (-1, [])
+
+    def _changed(self, name: str, inputs: tuple[Any, ...]) -> bool:
+        if self._inputs.get(name) == inputs:
+            return False
+        self._inputs[name] = inputs
+        return True
+
+    def render(
+        self, state: LiveState, now: datetime, occupancy: Mapping[str, int] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The views that may have changed; ``occupancy`` if the caller already read it."""
+        as_of = now.isoformat()
+        today = state.local_day(now)
+        views: dict[str, dict[str, Any]] = {}
+        if self._changed("network", (today, state.day_revisions.get(today, 0))):
+            views["network"] = {"as_of": as_of, **state.today(now)}
+        venues = state.network.venues
+        occupancy = state.occupancy(now) if occupancy is None else occupancy
+        views["venues"] = {
+            "as_of": as_of,
+            "occupancy": dict(sorted(occupancy.items())),
+            "stations": dict(sorted(state.station_occupancy(now).items())),
             "over_capacity": sorted(
-                v
-                for v, n in occupancy.items()
-                if v in state.network.venues and n > state.network.venues[v].capacity
+                v for v, n in occupancy.items() if v in venues and n > venues[v].capacity
             ),
-        },
-        "kiosks": {
-            "as_of": now.isoformat(),
+        }
+        views["kiosks"] = {
+            "as_of": as_of,
             "known": len(state.kiosks),
             "offline": state.offline_kiosks(now),
-        },
-        "activities": {
-            "as_of": now.isoformat(),
+        }
+        views["activities"] = {
+            "as_of": as_of,
             "hottest": [
                 {"activity_id": key, "heat": round(state.heat_at("activity", key, now), 3)}
-                for _, key in sorted(
-                    (k for k in state.heat if k[0] == "activity"),
-                    key=lambda k: -state.heat_at(k[0], k[1], now),
-                )[:20]
+                for key in self._hottest_activities(state)
             ],
-        },
-        "pipeline": {
-            "as_of": now.isoformat(),
+        }
+        views["pipeline"] = {
+            "as_of": as_of,
             "applied": state.applied,
             "too_late": state.too_late,
             "watermark": state.watermark.isoformat() if state.watermark else None,
-        },
-    }
-    for station in state.network.stations:
-        views[f"station:{station.id}"] = {"as_of": now.isoformat(), **state.today(now, station.id)}
-    for (day, station_id), counters in state.days.items():
-        if state.window_closed(day, now):  # final: reconciled against the warehouse
-            views[f"day:{day.isoformat()}:{station_id}"] = {
-                "as_of": now.isoformat(),
-                "day": day.isoformat(),
-                "station_id": station_id,
-                **counters.summary(),
-            }
-    return views
+        }
+        for station in state.network.stations:
+            name = f"station:{station.id}"
+            if self._changed(name, (today, state.revision(today, station.id))):
+                views[name] = {"as_of": as_of, **state.summary(today, station.id)}
+        for day in sorted(state.stations_on):
+            if state.window_closed(day, now):  # final: reconciled against the warehouse
+                self._render_day(state, day, as_of, views)
+        return views
+
+    def _render_day(
+        self, state: LiveState, day: date, as_of: str, views: dict[str, dict[str, Any]]
+    ) -> None:
+        for station_id in sorted(state.stations_on[day]):
+            name = f"day:{day.isoformat()}:{station_id}"
+            if self._changed(name, (state.revision(day, station_id),)):
+                views[name] = {
+                    "as_of": as_of,
+                    "day": day.isoformat(),
+                    "station_id": station_id,
+                    **state.summary(day, station_id),
+                }
+
+    def _hottest_activities(self, state: LiveState) -> list[str]:
+        """Activity ids by heat, hottest first. The stored sums are all scaled to one reference
+        time, so their order is the order at any ``now``; it changes only when heat is added."""
+        revision, ranking = self._hottest
+        if revision != state.heat_revision:
+            heat = state.heat
+            keys = heapq.nlargest(
+                HOTTEST, (k for k in heat if k[0] == "activity"), key=heat.__getitem__
+            )
+            ranking = [key for _, key in keys]
+            self._hottest = (state.heat_revision, ranking)
+        return ranking

@@ -80,7 +80,8 @@ async def live_stream(
     summary="A live view: network, venues, kiosks, activities or pipeline",
     description=(
         "`network`: today's counters (check-ins, distinct residents, bookings, registrations, "
-        "evaluations and satisfaction); `venues`: occupancy now and venues over capacity; "
+        "evaluations and satisfaction); `venues`: occupancy now per venue and per station, "
+        "and venues over capacity; "
         "`kiosks`: offline kiosks; `activities`: hottest activities; `pipeline`: events "
         "applied, too-late events and the stream's watermark; `alerts`: open alerts, each with "
         "severity, scope, reason and start."

@@ -70,6 +70,7 @@ def start_worker(settings: Settings, **extra_env: str) -> subprocess.Popen[bytes
         **os.environ,
         "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
         "SANJIANG_TOPIC_PREFIX": settings.topic_prefix,
+        "SANJIANG_VAR_DIR": str(settings.var_dir),
         **extra_env,
     }
     return subprocess.Popen(
@@ -122,6 +123,7 @@ def test_worker_numbers_survive_kill_9(
         before = wait_for(client, "/v1/live/stations/WS-R03", EXPECTED)
         assert before["satisfaction"] == pytest.approx(0.5)
         assert wait_for(client, "/v1/live/venues", {})["occupancy"] == {"WS-R03-ACT": 6}
+        assert (settings.var_dir / "streams").is_dir()  # Faust's data folder, not in the cwd
     finally:
         worker.kill()
         worker.wait()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -88,6 +89,53 @@ def test_occupancy_closes_forgotten_visits_at_closing_time() -> None:
     assert state.occupancy(at(9, 45)) == {"WS-R03-ACT": 2}
     assert state.occupancy(at(10, 15)) == {"WS-R03-ACT": 1}
     assert state.occupancy(at(11, 31)) == {}  # r1 never checked out: closed at 11:30
+
+
+def scanned_occupancy(state: LiveState, now: datetime) -> dict[str, int]:
+    """The definition: every visit checked in by ``now``, not checked out or closed by then."""
+    counts: dict[str, int] = {}
+    for visit in state.visits.values():
+        if visit.inside(now):
+            counts[visit.venue_id] = counts.get(visit.venue_id, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_incremental_occupancy_equals_a_full_scan(seed: int) -> None:
+    rng = random.Random(seed)
+    emissions = [e.event for e in simulate_day(seed)]
+    emissions += rng.sample(emissions, len(emissions) // 10)  # duplicates
+    rng.shuffle(emissions)  # check-outs before their check-ins, late check-ins...
+    start = min(e.occurred_at for e in emissions)
+    state = LiveState(NETWORK)
+    now = start
+    for i, event in enumerate(emissions):
+        state.apply(event)
+        if i % 97 == 0:
+            now += timedelta(minutes=rng.uniform(0, 20))  # the worker's clock: forwards
+            read_at = now if rng.random() < 0.8 else now - timedelta(hours=rng.uniform(0, 3))
+            assert state.occupancy(read_at) == scanned_occupancy(state, read_at)
+            by_station: dict[str, int] = {}
+            for venue, n in state.occupancy(read_at).items():
+                station = NETWORK.venue_station[venue]
+                by_station[station] = by_station.get(station, 0) + n
+            assert state.station_occupancy(read_at) == by_station
+    for hour in range(30):  # after the last event: closing times pass without events
+        moment = start + timedelta(hours=hour)
+        assert state.occupancy(moment) == scanned_occupancy(state, moment)
+
+
+def simulate_day(seed: int) -> list[Any]:
+    return list(
+        simulate(
+            NETWORK,
+            load_taxonomy(),
+            start=date(2026, 11, 18),
+            days=1,
+            seed=seed,
+            pseudonymize=Pseudonymizer(b"k" * 32),
+        )
+    )
 
 
 def test_events_after_the_grace_period_are_counted_as_too_late() -> None:
