@@ -463,6 +463,20 @@ class LiveState:
         hours = (now - HEAT_REFERENCE).total_seconds() / 3600
         return self.heat.get((level, key), 0.0) * math.pow(2.0, -hours / HALF_LIFE_HOURS)
 
+    def heat_by(self, level: str, now: datetime) -> dict[str, float]:
+        """Heat at ``now`` of every station or category (a category's is the sum over its
+        activities, whichever order their publication and heat events arrived in)."""
+        factor = math.pow(2.0, -(now - HEAT_REFERENCE).total_seconds() / 3600 / HALF_LIFE_HOURS)
+        sums: dict[str, float] = defaultdict(float)
+        for (kind, key), scaled in self.heat.items():
+            if level == "station" and kind == "station":
+                sums[key] += scaled
+            elif level == "category" and kind == "activity":
+                category = self.activities[key].category if key in self.activities else ""
+                if category:
+                    sums[category] += scaled
+        return {key: total * factor for key, total in sums.items()}
+
     def offline_kiosks(self, now: datetime) -> list[str]:
         return sorted(k for k, (last, _) in self.kiosks.items() if now - last > self.offline_after)
 

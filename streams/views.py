@@ -71,6 +71,15 @@ class ViewRenderer:
                 {"activity_id": key, "heat": round(state.heat_at("activity", key, now), 3)}
                 for key in self._hottest_activities(state)
             ],
+            **{
+                f"{level}_heat": [
+                    {level: key, "heat": round(value, 3)}
+                    for key, value in sorted(
+                        state.heat_by(level, now).items(), key=lambda kv: (-kv[1], kv[0])
+                    )
+                ]
+                for level in ("station", "category")
+            },
         }
         views["pipeline"] = {
             "as_of": as_of,

@@ -82,7 +82,8 @@ async def live_stream(
         "`network`: today's counters (check-ins, distinct residents, bookings, registrations, "
         "evaluations and satisfaction); `venues`: occupancy now per venue and per station, "
         "and venues over capacity; "
-        "`kiosks`: offline kiosks; `activities`: hottest activities; `pipeline`: events "
+        "`kiosks`: offline kiosks; `activities`: hottest activities and heat by station and "
+        "category; `pipeline`: events "
         "applied, too-late events and the stream's watermark; `alerts`: open alerts, each with "
         "severity, scope, reason and start."
     ),

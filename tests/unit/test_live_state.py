@@ -165,3 +165,49 @@ def test_live_heat_equals_the_shared_definition() -> None:
         if getattr(e.payload, "activity_id", None) == "A1"
     ]
     assert state.heat_at("activity", "A1", now) == pytest.approx(heat(mine, now))
+
+
+def test_category_and_station_heat_in_any_order() -> None:
+    """A category's heat is the sum of its activities' (sanjiang.heat), even when the heat
+    events arrive before the activity's publication; a station's is its events'."""
+    events = the_day()
+    # the fold counts an id once, and not the check-in uploaded past the grace period
+    unique = [
+        e
+        for e in {e.event_id: e for e in events}.values()
+        if e.received_at is None or e.received_at - e.occurred_at < timedelta(hours=12)
+    ]
+    now = TUESDAY + timedelta(days=2)
+    category = {
+        e.payload.activity_id: e.payload.category  # type: ignore[attr-defined]
+        for e in events
+        if e.type == "activity.published"
+    }
+    expected: dict[str, float] = {}
+    for activity, cat in category.items():
+        mine = [
+            (e.type, getattr(e.payload, "rating", 0), e.occurred_at)
+            for e in unique
+            if getattr(e.payload, "activity_id", None) == activity
+        ]
+        expected[cat] = expected.get(cat, 0.0) + heat(mine, now)
+    stations = {
+        e.station_id: heat(
+            [
+                (x.type, getattr(x.payload, "rating", 0), x.occurred_at)
+                for x in unique
+                if x.station_id == e.station_id
+            ],
+            now,
+        )
+        for e in events
+    }
+    for order in (events, list(reversed(events))):
+        state = folded(order)
+        got = state.heat_by("category", now)
+        assert got.keys() == {c for c, h in expected.items() if h}
+        for cat, value in got.items():
+            assert value == pytest.approx(expected[cat])
+        assert state.heat_by("station", now) == pytest.approx(
+            {s: h for s, h in stations.items() if h}
+        )
