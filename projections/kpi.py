@@ -187,16 +187,14 @@ _EXCLUDED = (
     + "))"
 )
 
-#: Ids of activities whose latest start may lie before the period's end and latest end after
-#: its start. Each latest value is one of the values the ``activity_states`` rows hold (an
-#: event that did not set it holds 1900-01-01, which never passes ``> start`` nor ``>= start``),
-#: so these rows tell which activities can qualify; their latest state is then looked up by id
-#: and filtered exactly. The activities starting in the period are found the same way.
+#: Ids of activities whose latest end may lie after the period's start. The latest end is one
+#: of the values the ``activity_states`` rows hold (a row whose events did not set it holds
+#: 1900-01-01, which never passes), so these rows tell which activities can qualify; their
+#: latest state is then looked up by id and filtered exactly. (Testing the start as well would
+#: cost a second pass over the ids for a few rows less.) The activities starting in the period
+#: are found the same way.
 _ACTIVITIES_OVERLAPPING = """(
-            SELECT activity_id FROM {db}.activity_states
-            WHERE starts_v.3 < {end}
-              AND activity_id IN (SELECT activity_id FROM {db}.activity_states
-                                  WHERE ends_v.3 > {start}))"""
+            SELECT activity_id FROM {db}.activity_states WHERE ends_v.3 > {start})"""
 _ACTIVITIES_STARTING = """(
             SELECT activity_id FROM {db}.activity_states
             WHERE starts_v.3 >= {start} AND starts_v.3 < {end})"""
