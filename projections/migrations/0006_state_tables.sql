@@ -118,7 +118,9 @@ CREATE TABLE IF NOT EXISTS {db}.registration_states
     cancelled        SimpleAggregateFunction(max, UInt8)
 )
 ENGINE = AggregatingMergeTree
-ORDER BY (activity_id, registration_id);
+ORDER BY (activity_id, registration_id)
+-- Small granules: a period's activities pick out a few rows each from a table of millions.
+SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.registration_states_mv TO {db}.registration_states AS
 SELECT
