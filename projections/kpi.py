@@ -246,13 +246,19 @@ WITH
                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
         FROM reached
     ),
-    merged AS (SELECT venue_id, min(s) AS s, max(e) AS e FROM islands GROUP BY venue_id, island),
+    merged AS (
+        SELECT venue_id, groupArray((s, e)) AS spans
+        FROM (SELECT venue_id, min(s) AS s, max(e) AS e FROM islands GROUP BY venue_id, island)
+        GROUP BY venue_id
+    ),
     counted AS (
+        -- each opening interval once, with the venue's taken spans (none: an empty array)
         SELECT
-            toUInt64((SELECT sum(greatest(hi - lo, 0)) FROM opening)) AS open_minutes,
-            toUInt64((SELECT sum(greatest(least(o.hi, m.e) - greatest(o.lo, m.s), 0))
-                      FROM opening AS o INNER JOIN merged AS m ON o.venue_id = m.venue_id))
+            toUInt64(sum(greatest(o.hi - o.lo, 0))) AS open_minutes,
+            toUInt64(sum(arraySum(arrayMap(
+                t -> greatest(least(o.hi, t.2) - greatest(o.lo, t.1), 0), m.spans))))
                 AS taken_minutes
+        FROM opening AS o LEFT JOIN merged AS m ON o.venue_id = m.venue_id
     )
 SELECT if(open_minutes = 0, NULL, taken_minutes / open_minutes) AS venue_utilization,
        taken_minutes / 60 AS taken_hours, open_minutes / 60 AS open_hours
