@@ -217,48 +217,46 @@ WITH
         ARRAY JOIN {_DAYS} AS d
         WHERE h.venue_id IN {{venues}} AND toDayOfWeek(d) = h.weekday
     ),
+    -- The latest state of the candidates, folded from the state tables as the *_state views
+    -- fold it (read directly: the views' NULL for "never set" cannot occur here, since a
+    -- confirmation and a publication set venue, start and end).
     taken AS (
-        SELECT venue_id, starts_at, ends_at FROM {{db}}.booking_state
+        SELECT max(confirmed_v).3 AS venue_id, max(confirmed_v).4 AS starts_at,
+               max(confirmed_v).5 AS ends_at
+        FROM {{db}}.booking_states
         WHERE booking_id IN {_BOOKINGS_OVERLAPPING}
-          AND confirmed AND NOT cancelled AND venue_id IN {{venues}}
-          AND starts_at < {{end}} AND ends_at > {{start}}
+        GROUP BY booking_id
+        HAVING max(confirmed) = 1 AND max(cancelled) = 0 AND venue_id IN {{venues}}
+           AND starts_at < {{end}} AND ends_at > {{start}}
         UNION ALL
-        SELECT venue_id, starts_at, ends_at FROM {{db}}.activity_state
+        SELECT max(venue_v).3 AS venue_id, max(starts_v).3 AS starts_at,
+               max(ends_v).3 AS ends_at
+        FROM {{db}}.activity_states
         WHERE activity_id IN {_ACTIVITIES_OVERLAPPING}
-          AND published AND NOT cancelled AND venue_id IN {{venues}}
-          AND starts_at < {{end}} AND ends_at > {{start}}
+        GROUP BY activity_id
+        HAVING max(published) = 1 AND max(cancelled) = 0 AND venue_id IN {{venues}}
+           AND starts_at < {{end}} AND ends_at > {{start}}
     ),
+    -- each venue's taken intervals in whole minutes (every minute they touch), by start
     spans AS (
         SELECT venue_id,
-               toInt64(intDiv(toUnixTimestamp(assumeNotNull(starts_at)), 60)) AS s,
-               toInt64(intDiv(toUnixTimestamp(assumeNotNull(ends_at)) + 59, 60)) AS e
+               arraySort(groupArray((
+                   toInt64(intDiv(toUnixTimestamp(starts_at), 60)),
+                   toInt64(intDiv(toUnixTimestamp(ends_at) + 59, 60))))) AS spans
         FROM taken
-    ),
-    reached AS (
-        SELECT venue_id, s, e,
-               max(e) OVER (PARTITION BY venue_id ORDER BY s, e
-                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-        FROM spans
-    ),
-    islands AS (
-        SELECT venue_id, s, e,
-               sum(s > reach) OVER (PARTITION BY venue_id ORDER BY s, e
-                                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
-        FROM reached
-    ),
-    merged AS (
-        SELECT venue_id, groupArray((s, e)) AS spans
-        FROM (SELECT venue_id, min(s) AS s, max(e) AS e FROM islands GROUP BY venue_id, island)
         GROUP BY venue_id
     ),
     counted AS (
-        -- each opening interval once, with the venue's taken spans (none: an empty array)
+        -- Each opening interval [lo, hi) once, with the minutes of it its venue's spans cover:
+        -- a fold over the spans in start order adds what each adds past the reach of those
+        -- before it, so overlaps count once. No spans: an empty array, nothing taken.
         SELECT
             toUInt64(sum(greatest(o.hi - o.lo, 0))) AS open_minutes,
-            toUInt64(sum(arraySum(arrayMap(
-                t -> greatest(least(o.hi, t.2) - greatest(o.lo, t.1), 0), m.spans))))
-                AS taken_minutes
-        FROM opening AS o LEFT JOIN merged AS m ON o.venue_id = m.venue_id
+            toUInt64(sum(arrayFold(
+                (acc, t) -> (acc.1 + greatest(least(t.2, o.hi) - greatest(t.1, acc.2), 0),
+                             greatest(acc.2, least(t.2, o.hi))),
+                s.spans, (toInt64(0), o.lo)).1)) AS taken_minutes
+        FROM opening AS o LEFT JOIN spans AS s ON o.venue_id = s.venue_id
     )
 SELECT if(open_minutes = 0, NULL, taken_minutes / open_minutes) AS venue_utilization,
        taken_minutes / 60 AS taken_hours, open_minutes / 60 AS open_hours
@@ -267,15 +265,20 @@ FROM counted
 
 PRECISION_SQL = f"""
 WITH
-    -- the supplied activities, computed once (a scalar subquery) as (id, category, capacity)
+    -- the supplied activities, computed once (a scalar subquery) as (id, category, capacity),
+    -- folded from activity_states as the activity_state view folds them
     (
         SELECT groupArray((activity_id, category, capacity))
-        FROM {{db}}.activity_state
-        WHERE activity_id IN {_ACTIVITIES_STARTING}
-          AND published AND NOT cancelled
-          AND starts_at >= {{start}} AND starts_at < {{end}}
-          AND venue_id IN {{venues}}
-          AND category NOT IN {_EXCLUDED}
+        FROM (
+            SELECT activity_id, max(published_v).4 AS category, max(capacity_v).3 AS capacity
+            FROM {{db}}.activity_states
+            WHERE activity_id IN {_ACTIVITIES_STARTING}
+            GROUP BY activity_id
+            HAVING max(published) = 1 AND max(cancelled) = 0
+               AND max(starts_v).3 >= {{start}} AND max(starts_v).3 < {{end}}
+               AND max(venue_v).3 IN {{venues}}
+               AND category NOT IN {_EXCLUDED}
+        )
     ) AS supplied,
     arrayMap(a -> a.1, supplied) AS supplied_ids,
     demand AS (
