@@ -86,7 +86,15 @@ def funnel(warehouse: Warehouse, period: Period, by: FunnelBy = "category") -> l
                sumIf(r.events, r.type = 'evaluation.submitted') AS evaluations,
                sumIf(r.satisfied, r.type = 'evaluation.submitted') AS satisfied
         FROM {db}.rollup_hourly AS r
-        INNER JOIN {db}.activity_state AS a ON a.activity_id = r.activity_id
+        INNER JOIN (
+            -- only the activities of the window: the view folds just those
+            SELECT activity_id, category FROM {db}.activity_state
+            WHERE activity_id IN (
+                SELECT activity_id FROM {db}.rollup_hourly AS r
+                WHERE r.type IN ('registration.submitted', 'checkin.recorded',
+                                 'evaluation.submitted')
+                  AND {window} AND r.activity_id != '')
+        ) AS a ON a.activity_id = r.activity_id
         WHERE r.type IN ('registration.submitted', 'checkin.recorded', 'evaluation.submitted')
           AND {window} AND r.activity_id != ''
         GROUP BY key
@@ -121,7 +129,16 @@ def heat_ranking(
     sql = f"""
         SELECT {key} AS key, round({heat_sql_expression()}, 3) AS heat, count() AS events
         FROM {db}.events AS e
-        LEFT JOIN {db}.activity_state AS a ON a.activity_id = e.activity_id
+        LEFT JOIN (
+            -- only the activities of the window: the view folds just those
+            SELECT activity_id, category FROM {db}.activity_state
+            WHERE activity_id IN (
+                SELECT activity_id FROM {db}.events
+                WHERE type IN {{types:Array(String)}}
+                  AND occurred_at > {{since:DateTime64(3,'UTC')}}
+                  AND occurred_at <= {{at:DateTime64(3,'UTC')}}
+                  AND activity_id != '')
+        ) AS a ON a.activity_id = e.activity_id
         WHERE e.type IN {{types:Array(String)}}
           AND e.occurred_at > {{since:DateTime64(3,'UTC')}}
           AND e.occurred_at <= {{at:DateTime64(3,'UTC')}}

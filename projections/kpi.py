@@ -20,7 +20,14 @@ and a scope (the network, a station, or a venue). A KPI whose denominator is zer
 - 服务满意率 service satisfaction: of the evaluations occurring in the period in the scope, one
   per (resident, activity) — the latest by (occurred_at, event_id) — the share rated 4 or 5.
 
-Activities, bookings and registrations count in their latest state (the ``*_state`` views).
+Activities, bookings and registrations count in their latest state (the ``*_state`` views over
+the ``*_states`` tables of migration 0006). The statements never fold all of history: they find
+the few activities and bookings a period can involve from the state tables' rows, then fold just
+those (a filter on a view's GROUP BY key is pushed into it). The fill rate folds each
+registration over its rows filed under the supplied activities (by the activity each event
+names): a registration whose events name different activities — a cancellation naming another
+activity than the submission did — is folded from the rows under the supplied ones only, where
+``registration_state`` would fold all of them.
 Scope: a station's events are those its kiosks and consoles emitted (``station_id``); its
 venues are its own; a venue scope takes the events at that venue (check-ins) or about the
 activities held there (evaluations, registrations, capacity).
@@ -180,42 +187,76 @@ _EXCLUDED = (
     + "))"
 )
 
+#: Ids of activities whose latest end may lie after the period's start. The latest end is one
+#: of the values the ``activity_states`` rows hold (a row whose events did not set it holds
+#: 1900-01-01, which never passes), so these rows tell which activities can qualify; their
+#: latest state is then looked up by id and filtered exactly. (Testing the start as well would
+#: cost a second pass over the ids for a few rows less.) The activities starting in the period
+#: are found the same way.
+_ACTIVITIES_OVERLAPPING = """(
+            SELECT activity_id FROM {db}.activity_states WHERE ends_v.3 > {start})"""
+_ACTIVITIES_STARTING = """(
+            SELECT activity_id FROM {db}.activity_states
+            WHERE starts_v.3 >= {start} AND starts_v.3 < {end})"""
+#: Bookings whose latest confirmation may overlap the period (venue, start and end come from
+#: one confirmation, so some confirmation overlaps it).
+_BOOKINGS_OVERLAPPING = """(
+            SELECT booking_id FROM {db}.booking_states
+            WHERE confirmed_v.4 < {end} AND confirmed_v.5 > {start})"""
+
 UTILIZATION_SQL = f"""
 WITH
     opening AS (
         SELECT h.venue_id AS venue_id,
-               toUInt32(intDiv(toUnixTimestamp(toDateTime(d, 'Asia/Shanghai')), 60)) AS midnight,
-               arrayJoin(range(midnight + h.open_min, midnight + h.close_min)) AS minute
+               toInt64(intDiv(toUnixTimestamp(toDateTime(d, 'Asia/Shanghai')), 60)) AS midnight,
+               greatest(midnight + h.open_min, toInt64(intDiv(toUnixTimestamp({{start}}), 60)))
+                   AS lo,
+               least(midnight + h.close_min,
+                     toInt64(intDiv(toUnixTimestamp({{end}}) + 59, 60))) AS hi
         FROM {{db}}.venue_hours AS h
         ARRAY JOIN {_DAYS} AS d
         WHERE h.venue_id IN {{venues}} AND toDayOfWeek(d) = h.weekday
     ),
-    opening_in_period AS (
-        SELECT venue_id, minute FROM opening
-        WHERE minute >= intDiv(toUnixTimestamp({{start}}), 60)
-          AND minute < intDiv(toUnixTimestamp({{end}}) + 59, 60)
-    ),
+    -- The latest state of the candidates, folded from the state tables as the *_state views
+    -- fold it (read directly: the views' NULL for "never set" cannot occur here, since a
+    -- confirmation and a publication set venue, start and end).
     taken AS (
-        SELECT venue_id, starts_at, ends_at FROM {{db}}.booking_state
-        WHERE confirmed AND NOT cancelled AND venue_id IN {{venues}}
-          AND starts_at < {{end}} AND ends_at > {{start}}
+        SELECT max(confirmed_v).3 AS venue_id, max(confirmed_v).4 AS starts_at,
+               max(confirmed_v).5 AS ends_at
+        FROM {{db}}.booking_states
+        WHERE booking_id IN {_BOOKINGS_OVERLAPPING}
+        GROUP BY booking_id
+        HAVING max(confirmed) = 1 AND max(cancelled) = 0 AND venue_id IN {{venues}}
+           AND starts_at < {{end}} AND ends_at > {{start}}
         UNION ALL
-        SELECT venue_id, starts_at, ends_at FROM {{db}}.activity_state
-        WHERE published AND NOT cancelled AND venue_id IN {{venues}}
-          AND starts_at < {{end}} AND ends_at > {{start}}
+        SELECT max(venue_v).3 AS venue_id, max(starts_v).3 AS starts_at,
+               max(ends_v).3 AS ends_at
+        FROM {{db}}.activity_states
+        WHERE activity_id IN {_ACTIVITIES_OVERLAPPING}
+        GROUP BY activity_id
+        HAVING max(published) = 1 AND max(cancelled) = 0 AND venue_id IN {{venues}}
+           AND starts_at < {{end}} AND ends_at > {{start}}
     ),
-    taken_minutes AS (
-        SELECT DISTINCT venue_id,
-               arrayJoin(range(
-                   toUInt32(intDiv(toUnixTimestamp(starts_at), 60)),
-                   toUInt32(intDiv(toUnixTimestamp(ends_at) + 59, 60))
-               )) AS minute
+    -- each venue's taken intervals in whole minutes (every minute they touch), by start
+    spans AS (
+        SELECT venue_id,
+               arraySort(groupArray((
+                   toInt64(intDiv(toUnixTimestamp(starts_at), 60)),
+                   toInt64(intDiv(toUnixTimestamp(ends_at) + 59, 60))))) AS spans
         FROM taken
+        GROUP BY venue_id
     ),
     counted AS (
-        SELECT count() AS open_minutes, countIf(t.venue_id != '') AS taken_minutes
-        FROM opening_in_period AS o
-        LEFT JOIN taken_minutes AS t ON o.venue_id = t.venue_id AND o.minute = t.minute
+        -- Each opening interval [lo, hi) once, with the minutes of it its venue's spans cover:
+        -- a fold over the spans in start order adds what each adds past the reach of those
+        -- before it, so overlaps count once. No spans: an empty array, nothing taken.
+        SELECT
+            toUInt64(sum(greatest(o.hi - o.lo, 0))) AS open_minutes,
+            toUInt64(sum(arrayFold(
+                (acc, t) -> (acc.1 + greatest(least(t.2, o.hi) - greatest(t.1, acc.2), 0),
+                             greatest(acc.2, least(t.2, o.hi))),
+                s.spans, (toInt64(0), o.lo)).1)) AS taken_minutes
+        FROM opening AS o LEFT JOIN spans AS s ON o.venue_id = s.venue_id
     )
 SELECT if(open_minutes = 0, NULL, taken_minutes / open_minutes) AS venue_utilization,
        taken_minutes / 60 AS taken_hours, open_minutes / 60 AS open_hours
@@ -224,38 +265,67 @@ FROM counted
 
 PRECISION_SQL = f"""
 WITH
+    -- the supplied activities, computed once (a scalar subquery) as (id, category, capacity),
+    -- folded from activity_states as the activity_state view folds them
+    (
+        SELECT groupArray((activity_id, category, capacity))
+        FROM (
+            SELECT activity_id, max(published_v).4 AS category, max(capacity_v).3 AS capacity
+            FROM {{db}}.activity_states
+            WHERE activity_id IN {_ACTIVITIES_STARTING}
+            GROUP BY activity_id
+            HAVING max(published) = 1 AND max(cancelled) = 0
+               AND max(starts_v).3 >= {{start}} AND max(starts_v).3 < {{end}}
+               AND max(venue_v).3 IN {{venues}}
+               AND category NOT IN {_EXCLUDED}
+        )
+    ) AS supplied,
+    arrayMap(a -> a.1, supplied) AS supplied_ids,
     demand AS (
-        SELECT category, count() AS n
-        FROM {{db}}.events
-        WHERE type IN ('demand.submitted', 'demand.voted')
-          AND occurred_at >= {{start}} AND occurred_at < {{end}}
-          AND station_id IN {{stations}}
-          AND category NOT IN {_EXCLUDED}
-        GROUP BY category
+        SELECT groupArray(category) AS categories, groupArray(n) AS counts, sum(n) AS total
+        FROM (
+            SELECT category, count() AS n
+            FROM {{db}}.events
+            WHERE type IN ('demand.submitted', 'demand.voted')
+              AND occurred_at >= {{start}} AND occurred_at < {{end}}
+              AND station_id IN {{stations}}
+              AND category NOT IN {_EXCLUDED}
+            GROUP BY category
+        )
     ),
-    supplied AS (
-        SELECT activity_id, category, capacity
-        FROM {{db}}.activity_state
-        WHERE published AND NOT cancelled
-          AND starts_at >= {{start}} AND starts_at < {{end}}
-          AND venue_id IN {{venues}}
-          AND category NOT IN {_EXCLUDED}
+    supply AS (
+        SELECT groupArray(category) AS categories, groupArray(cap) AS capacities,
+               sum(cap) AS total
+        FROM (
+            SELECT a.2 AS category, sum(a.3) AS cap
+            FROM (SELECT arrayJoin(supplied) AS a)
+            GROUP BY category
+        )
     ),
-    supply AS (SELECT category, sum(capacity) AS cap FROM supplied GROUP BY category),
-    totals AS (
-        SELECT (SELECT sum(n) FROM demand) AS d_total, (SELECT sum(cap) FROM supply) AS s_total
+    -- Registrations not cancelled of these activities: the registration rows filed under them
+    -- (by the activity each event names), each registration folded over its rows.
+    registered AS (
+        SELECT count() AS n
+        FROM (
+            SELECT registration_id
+            FROM {{db}}.registration_states
+            WHERE activity_id IN (SELECT arrayJoin(supplied_ids))
+            GROUP BY registration_id
+            HAVING max(submitted) = 1 AND max(cancelled) = 0
+        )
     ),
     counted AS (
         SELECT
-            toUInt64(ifNull((SELECT d_total FROM totals), 0)) AS demand_events,
-            toUInt64(ifNull((SELECT s_total FROM totals), 0)) AS supplied_capacity,
-            ifNull((SELECT sum(least(d.n / (SELECT d_total FROM totals),
-                                     s.cap / (SELECT s_total FROM totals)))
-                    FROM demand AS d INNER JOIN supply AS s ON d.category = s.category), 0)
-                AS overlap,
-            (SELECT count() FROM {{db}}.registration_state
-               WHERE submitted AND NOT cancelled
-                 AND activity_id IN (SELECT activity_id FROM supplied)) AS registrations
+            toUInt64(demand.total) AS demand_events,
+            toUInt64(supply.total) AS supplied_capacity,
+            arraySum(arrayMap(
+                (c, n) -> if(has(supply.categories, c),
+                             least(n / demand.total,
+                                   supply.capacities[indexOf(supply.categories, c)] / supply.total),
+                             0),
+                demand.categories, demand.counts)) AS overlap,
+            registered.n AS registrations
+        FROM demand CROSS JOIN supply CROSS JOIN registered
     )
 SELECT if(demand_events = 0 OR supplied_capacity = 0, NULL, overlap) AS project_precision,
        demand_events, supplied_capacity,
@@ -293,7 +363,13 @@ WITH counted AS (
           AND occurred_at >= {start} AND occurred_at < {end}
           AND station_id IN {stations}
           AND ({venue_scope} = 0 OR activity_id IN (
-                SELECT activity_id FROM {db}.activity_state WHERE venue_id IN {venues}))
+                SELECT activity_id FROM {db}.activity_state
+                WHERE activity_id IN (
+                        SELECT activity_id FROM {db}.events
+                        WHERE type = 'evaluation.submitted'
+                          AND occurred_at >= {start} AND occurred_at < {end}
+                          AND station_id IN {stations})
+                  AND venue_id IN {venues}))
         GROUP BY resident, activity_id
     )
 )

@@ -3,11 +3,19 @@
 Migrations are the ``NNNN_name.sql`` files beside this module; ``{db}`` stands for the
 warehouse database. Each applied file is recorded with its checksum in
 ``schema_migrations``; an applied file that changed afterwards is reported, never re-run.
+
+A materialized view only sees rows inserted after it exists, so when a migration creates one
+(``CREATE MATERIALIZED VIEW … TO target AS SELECT …``) the rows its source already holds are
+inserted into the target right after, through the view's own SELECT: a view added to a
+warehouse with history covers that history. Run migrations with the sink stopped (the API and
+the CLI migrate before anything writes); an insert racing the backfill would reach the target
+twice, which only idempotent targets (max/min/argMax states) shrug off.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -34,6 +42,22 @@ class Migration:
             line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
         )
         return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+
+
+_VIEW = re.compile(
+    r"CREATE\s+MATERIALIZED\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\s+TO\s+(\S+)\s+AS\s+(SELECT\b.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def backfill_statement(statement: str) -> str | None:
+    """For a statement creating a materialized view with a ``TO`` table, the INSERT that feeds
+    the table from what the view's source holds already; None for any other statement."""
+    match = _VIEW.match(statement.strip())
+    if match is None:
+        return None
+    target, select = match.groups()
+    return f"INSERT INTO {target} {select}"
 
 
 def migrations() -> list[Migration]:
@@ -77,6 +101,9 @@ def migrate(warehouse: Warehouse, report: Callable[[str], None] = lambda _: None
         report(f"applying {label}")
         for statement in migration.statements(db):
             warehouse.command(statement)
+            backfill = backfill_statement(statement)
+            if backfill is not None:
+                warehouse.command(backfill)
         row = {"version": migration.version, "name": migration.name, "checksum": migration.checksum}
         warehouse.insert_json_rows(f"{db}.schema_migrations", orjson.dumps(row))
         applied.append(label)

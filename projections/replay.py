@@ -23,7 +23,16 @@ from sanjiang.settings import Settings
 from sanjiang.taxonomy import Taxonomy
 
 #: Tables that hold data derived from the log (reference tables are reloaded, not replayed).
-DATA_TABLES = ("events", "event_ids", "rollup_hourly", "rollup_daily", "sink_progress")
+DATA_TABLES = (
+    "events",
+    "event_ids",
+    "rollup_hourly",
+    "rollup_daily",
+    "activity_states",
+    "booking_states",
+    "registration_states",
+    "sink_progress",
+)
 
 
 class DatabaseView(WarehouseProxy):
