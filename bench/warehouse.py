@@ -494,9 +494,11 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
     """Build the large dataset, then time every KPI and dashboard query on it."""
     import chdb
 
+    from bench.dashboards import panel_figures
     from projections.history import funnel, heat_ranking, timeseries
     from projections.kpi import Period, Scope, compute_kpis
     from sanjiang.network import load_network
+    from sanjiang.settings import load_settings
 
     network = load_network()
     _progress("simulating the base week")
@@ -671,6 +673,13 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
                 "no data read",
             )
         )
+        _progress("timing every dashboard panel (station = All and = one station)")
+        panel_figs, panel_notes = panel_figures(
+            warehouse, load_settings(), week.start, week.end, station, size, _time, _p95
+        )
+        for figure in panel_figs:
+            out.add(figure)
+        out.notes.extend(panel_notes)
         out.notes.insert(
             0,
             f"warehouse queries ran on {total:,} events ({weeks} copies of one simulated "
