@@ -39,24 +39,69 @@ def kpi_statement(db: str, name: str, variable: str | None = STATION) -> str:
     return kpi_sql(db, variable).render(KPI_STATEMENTS[name])
 
 
+def _heat_window(db: str) -> str:
+    types = ", ".join(f"'{t}'" for t in HEAT_TYPES)
+    horizon_h = int(HEAT_HORIZON.total_seconds() // 3600)
+    return (
+        f"e.type IN ({types}) AND e.occurred_at > $__toTime - INTERVAL {horizon_h} HOUR "
+        "AND e.occurred_at <= $__toTime"
+    )
+
+
 def heat(db: str, key: str, join_activities: bool = False, where: str = "1=1") -> str:
     """Heat (``sanjiang.heat``) at the end of the panel's range, by ``key`` of ``events AS e``
-    (or ``activity_state AS a`` with ``join_activities``)."""
+    (or ``a`` = the activity's latest state with ``join_activities``: only the activities of
+    the heat window are folded)."""
+    window = _heat_window(db)
     join = (
-        f"LEFT JOIN {db}.activity_state AS a ON a.activity_id = e.activity_id"
+        f"""LEFT JOIN (
+            SELECT activity_id, category, program FROM {db}.activity_state
+            WHERE activity_id IN (
+                SELECT activity_id FROM {db}.events AS e WHERE {window} AND activity_id != '')
+        ) AS a ON a.activity_id = e.activity_id"""
         if join_activities
         else ""
     )
-    types = ", ".join(f"'{t}'" for t in HEAT_TYPES)
-    horizon_h = int(HEAT_HORIZON.total_seconds() // 3600)
     return f"""
         SELECT {key} AS key, round({heat_sql_expression("$__toTime")}, 2) AS heat
         FROM {db}.events AS e {join}
-        WHERE e.type IN ({types})
-          AND e.occurred_at > $__toTime - INTERVAL {horizon_h} HOUR
-          AND e.occurred_at <= $__toTime
-          AND {key} != '' AND {where}
+        WHERE {window} AND {key} != '' AND {where}
         GROUP BY key"""
+
+
+def activities_of(db: str, keys: str) -> str:
+    """The latest state of the activities whose ids ``keys`` (a subquery) lists; the view
+    folds only those."""
+    return f"""(
+        SELECT activity_id, program, category, station_id, venue_id, starts_at, capacity
+        FROM {db}.activity_state WHERE activity_id IN {keys})"""
+
+
+def held_activities(db: str, where: str) -> str:
+    """Published, not cancelled activities starting in the panel's range (``where`` on the
+    activity's latest state), found through ``activity_states`` so the view folds only them."""
+    return f"""
+        SELECT activity_id, program, category, station_id, venue_id, starts_at, capacity
+        FROM {db}.activity_state
+        WHERE activity_id IN (
+                SELECT activity_id FROM {db}.activity_states
+                WHERE starts_v.3 >= $__fromTime AND starts_v.3 < $__toTime)
+          AND published AND NOT cancelled
+          AND starts_at >= $__fromTime AND starts_at < $__toTime AND {where}"""
+
+
+def registrations_of(db: str, activities: str) -> str:
+    """Registrations not cancelled per activity, for the activities ``activities`` (a
+    subquery) lists: each registration folded over its rows filed under them (as the KPI)."""
+    return f"""
+        SELECT activity_id, count() AS n
+        FROM (
+            SELECT activity_id, registration_id FROM {db}.registration_states
+            WHERE activity_id IN {activities}
+            GROUP BY activity_id, registration_id
+            HAVING max(submitted) = 1 AND max(cancelled) = 0
+        )
+        GROUP BY activity_id"""
 
 
 def live_view(db: str, view: str) -> str:

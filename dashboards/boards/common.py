@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from dashboards.model import Panel, Query, Threshold
-from dashboards.sql import STATION, heat, kpi_statement, live_view, station_filter
+from dashboards.sql import (
+    STATION,
+    activities_of,
+    heat,
+    kpi_statement,
+    live_view,
+    station_filter,
+)
 
 #: Default targets drawn beside each KPI. The source article names the KPIs but no numbers;
 #: these are the project's starting points — operators set their own here.
@@ -118,16 +125,18 @@ def hot_activities(db: str, variable: str | None = STATION, width: int = 12) -> 
         description="热度：报名 +1、取消 −1、签到 +2、评价 每星 +0.4，按 72 小时半衰期衰减。",
         query=Query(
             f"""
+            WITH h AS (
+                {heat(db, "e.activity_id", where=station_filter("e.station_id", variable))}
+                ORDER BY heat DESC, key LIMIT 10
+            )
             SELECT h.key AS `活动`, p.name AS `项目`, c.name AS `类别`, s.name AS `站点`,
                    a.starts_at AS `开始时间`, h.heat AS `热度`
-            FROM ({heat(db, "e.activity_id", where=station_filter("e.station_id", variable))})
-                 AS h
-            LEFT JOIN {db}.activity_state AS a ON a.activity_id = h.key
+            FROM h
+            LEFT JOIN {activities_of(db, "(SELECT key FROM h)")} AS a ON a.activity_id = h.key
             LEFT JOIN {db}.programs AS p ON p.program = a.program
             LEFT JOIN {db}.categories AS c ON c.category = a.category
             LEFT JOIN {db}.stations AS s ON s.station_id = a.station_id
             ORDER BY `热度` DESC, `活动`
-            LIMIT 10
             """,
             columns=("活动", "项目", "类别", "站点", "开始时间", "热度"),
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboards.boards.station import station_variable
 from dashboards.model import Dashboard, Panel, Query
-from dashboards.sql import TZ, heat, station_filter
+from dashboards.sql import TZ, activities_of, heat, station_filter
 from sanjiang.heat import EVALUATION_WEIGHT_PER_STAR, WEIGHTS
 
 _WEEKDAYS = "['一', '二', '三', '四', '五', '六', '日']"
@@ -63,15 +63,19 @@ def heat_analysis(db: str) -> Dashboard:
             type="table",
             query=Query(
                 f"""
+                WITH h AS (
+                    {heat(db, "e.activity_id", where=station_filter("e.station_id"))}
+                    ORDER BY heat DESC, key LIMIT 50
+                )
                 SELECT h.key AS `活动`, p.name AS `项目`, c.name AS `类别`, s.name AS `站点`,
                        h.heat AS `热度`
-                FROM ({heat(db, "e.activity_id", where=station_filter("e.station_id"))}) AS h
-                LEFT JOIN {db}.activity_state AS a ON a.activity_id = h.key
+                FROM h
+                LEFT JOIN {activities_of(db, "(SELECT key FROM h)")} AS a
+                     ON a.activity_id = h.key
                 LEFT JOIN {db}.programs AS p ON p.program = a.program
                 LEFT JOIN {db}.categories AS c ON c.category = a.category
                 LEFT JOIN {db}.stations AS s ON s.station_id = a.station_id
                 ORDER BY `热度` DESC, `活动`
-                LIMIT 50
                 """,
                 columns=("活动", "项目", "类别", "站点", "热度"),
             ),

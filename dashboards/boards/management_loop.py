@@ -5,7 +5,7 @@ from __future__ import annotations
 from dashboards.boards.common import hot_activities
 from dashboards.boards.station import station_variable
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query
-from dashboards.sql import TZ, heat, station_filter
+from dashboards.sql import TZ, heat, held_activities, registrations_of, station_filter
 
 
 def management_loop(db: str) -> Dashboard:
@@ -79,25 +79,17 @@ def management_loop(db: str) -> Dashboard:
         Panel(
             title="动态监测：活动报名与到场",
             type="table",
-            description="期间开始的活动：名额、有效报名、签到（到场 ÷ 报名）。",
+            description="期间开始的活动：名额、有效报名、签到（到场 ÷ 报名；计至期末后两天）。",
             query=Query(
                 f"""
-                WITH held AS (
-                    SELECT activity_id, program, station_id, starts_at, capacity
-                    FROM {db}.activity_state
-                    WHERE published AND NOT cancelled
-                      AND starts_at >= $__fromTime AND starts_at < $__toTime
-                      AND {station_filter("station_id")}
-                ),
-                regs AS (
-                    SELECT activity_id, count() AS n FROM {db}.registration_state
-                    WHERE submitted AND NOT cancelled
-                      AND activity_id IN (SELECT activity_id FROM held)
-                    GROUP BY activity_id
-                ),
+                WITH held AS ({held_activities(db, station_filter("station_id"))}),
+                regs AS ({registrations_of(db, "(SELECT activity_id FROM held)")}),
                 visits AS (
+                    -- check-ins of those activities, recorded up to two days after the range
                     SELECT activity_id, sum(events) AS n FROM {db}.rollup_hourly
                     WHERE type = 'checkin.recorded'
+                      AND hour >= toStartOfHour($__fromTime)
+                      AND hour < $__toTime + INTERVAL 2 DAY
                       AND activity_id IN (SELECT activity_id FROM held)
                     GROUP BY activity_id
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dashboards.boards.common import hot_activities, kpi_row, occupancy_now
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query, Variable
-from dashboards.sql import station_filter
+from dashboards.sql import held_activities, registrations_of, station_filter
 
 
 def station_variable(db: str) -> Variable:
@@ -90,24 +90,14 @@ def station(db: str) -> Dashboard:
             description="期间开始的已发布、未取消活动及其报名（有效报名 ÷ 名额）。",
             query=Query(
                 f"""
-                WITH held AS (
-                    SELECT activity_id, program, category, station_id, starts_at, capacity
-                    FROM {db}.activity_state
-                    WHERE published AND NOT cancelled
-                      AND starts_at >= $__fromTime AND starts_at < $__toTime
-                      AND {station_filter("station_id")}
-                )
+                WITH held AS ({held_activities(db, station_filter("station_id"))})
                 SELECT h.activity_id AS `活动`, p.name AS `项目`, c.name AS `类别`,
                        s.name AS `站点`, h.starts_at AS `开始时间`, h.capacity AS `名额`,
                        ifNull(r.n, 0) AS `报名`,
                        if(h.capacity = 0, NULL, `报名` / h.capacity) AS `满员率`
                 FROM held AS h
-                LEFT JOIN (
-                    SELECT activity_id, count() AS n FROM {db}.registration_state
-                    WHERE submitted AND NOT cancelled
-                      AND activity_id IN (SELECT activity_id FROM held)
-                    GROUP BY activity_id
-                ) AS r ON r.activity_id = h.activity_id
+                LEFT JOIN ({registrations_of(db, "(SELECT activity_id FROM held)")}) AS r
+                     ON r.activity_id = h.activity_id
                 LEFT JOIN {db}.programs AS p ON p.program = h.program
                 LEFT JOIN {db}.categories AS c ON c.category = h.category
                 LEFT JOIN {db}.stations AS s ON s.station_id = h.station_id
