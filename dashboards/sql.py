@@ -78,16 +78,27 @@ def activities_of(db: str, keys: str) -> str:
 
 
 def held_activities(db: str, where: str) -> str:
-    """Published, not cancelled activities starting in the panel's range (``where`` on the
-    activity's latest state), found through ``activity_states`` so the view folds only them."""
+    """WITH-clause items for the published, not cancelled activities starting in the panel's
+    range (``where`` on their latest state): ``held_rows`` (computed once, as a scalar),
+    ``held_ids`` and the table ``held`` (activity_id, program, category, station_id,
+    starts_at, capacity). They are found through ``activity_states``, so the latest-state view
+    folds only the candidates."""
     return f"""
-        SELECT activity_id, program, category, station_id, venue_id, starts_at, capacity
+    (
+        SELECT groupArray((activity_id, program, category, station_id, starts_at, capacity))
         FROM {db}.activity_state
         WHERE activity_id IN (
                 SELECT activity_id FROM {db}.activity_states
                 WHERE starts_v.3 >= $__fromTime AND starts_v.3 < $__toTime)
           AND published AND NOT cancelled
-          AND starts_at >= $__fromTime AND starts_at < $__toTime AND {where}"""
+          AND starts_at >= $__fromTime AND starts_at < $__toTime AND {where}
+    ) AS held_rows,
+    arrayMap(a -> a.1, held_rows) AS held_ids,
+    held AS (
+        SELECT a.1 AS activity_id, a.2 AS program, a.3 AS category, a.4 AS station_id,
+               a.5 AS starts_at, a.6 AS capacity
+        FROM (SELECT arrayJoin(held_rows) AS a)
+    )"""
 
 
 def registrations_of(db: str, activities: str) -> str:

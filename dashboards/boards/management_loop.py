@@ -42,7 +42,10 @@ def management_loop(db: str) -> Dashboard:
                 FROM (
                     SELECT dateDiff('second', designed_at, published_at) / 3600 AS lead_h
                     FROM {db}.activity_state
-                    WHERE published AND designed_at > toDateTime64(0, 3)
+                    WHERE activity_id IN (
+                            SELECT activity_id FROM {db}.activity_states
+                            WHERE published_at >= $__fromTime AND published_at < $__toTime)
+                      AND published AND designed_at > toDateTime64(0, 3)
                       AND published_at >= $__fromTime AND published_at < $__toTime
                       AND {station_filter("station_id")}
                 )
@@ -82,15 +85,15 @@ def management_loop(db: str) -> Dashboard:
             description="期间开始的活动：名额、有效报名、签到（到场 ÷ 报名；计至期末后两天）。",
             query=Query(
                 f"""
-                WITH held AS ({held_activities(db, station_filter("station_id"))}),
-                regs AS ({registrations_of(db, "(SELECT activity_id FROM held)")}),
+                WITH {held_activities(db, station_filter("station_id"))},
+                regs AS ({registrations_of(db, "(SELECT arrayJoin(held_ids))")}),
                 visits AS (
                     -- check-ins of those activities, recorded up to two days after the range
                     SELECT activity_id, sum(events) AS n FROM {db}.rollup_hourly
                     WHERE type = 'checkin.recorded'
                       AND hour >= toStartOfHour($__fromTime)
                       AND hour < $__toTime + INTERVAL 2 DAY
-                      AND activity_id IN (SELECT activity_id FROM held)
+                      AND activity_id IN (SELECT arrayJoin(held_ids))
                     GROUP BY activity_id
                 )
                 SELECT h.activity_id AS `活动`, p.name AS `项目`, s.name AS `站点`,

@@ -90,13 +90,13 @@ def station(db: str) -> Dashboard:
             description="期间开始的已发布、未取消活动及其报名（有效报名 ÷ 名额）。",
             query=Query(
                 f"""
-                WITH held AS ({held_activities(db, station_filter("station_id"))})
+                WITH {held_activities(db, station_filter("station_id"))}
                 SELECT h.activity_id AS `活动`, p.name AS `项目`, c.name AS `类别`,
                        s.name AS `站点`, h.starts_at AS `开始时间`, h.capacity AS `名额`,
                        ifNull(r.n, 0) AS `报名`,
                        if(h.capacity = 0, NULL, `报名` / h.capacity) AS `满员率`
                 FROM held AS h
-                LEFT JOIN ({registrations_of(db, "(SELECT activity_id FROM held)")}) AS r
+                LEFT JOIN ({registrations_of(db, "(SELECT arrayJoin(held_ids))")}) AS r
                      ON r.activity_id = h.activity_id
                 LEFT JOIN {db}.programs AS p ON p.program = h.program
                 LEFT JOIN {db}.categories AS c ON c.category = h.category

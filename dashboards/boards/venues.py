@@ -47,7 +47,10 @@ def venues(db: str) -> Dashboard:
                                         least(ends_at, $__toTime))) / 3600 AS hours,
                            countIf(no_show) AS no_shows
                     FROM {db}.booking_state
-                    WHERE confirmed AND NOT cancelled
+                    WHERE booking_id IN (
+                            SELECT booking_id FROM {db}.booking_states
+                            WHERE confirmed_v.4 < $__toTime AND confirmed_v.5 > $__fromTime)
+                      AND confirmed AND NOT cancelled
                       AND starts_at < $__toTime AND ends_at > $__fromTime
                     GROUP BY venue_id
                 ),
