@@ -103,16 +103,17 @@ def held_activities(db: str, where: str) -> str:
 
 def registrations_of(db: str, activities: str) -> str:
     """Registrations not cancelled per activity, for the activities ``activities`` (a
-    subquery) lists: each registration folded over its rows filed under them (as the KPI)."""
+    subquery) lists: submitted under the activity and not cancelled under it (as the KPI)."""
     return f"""
-        SELECT activity_id, count() AS n
+        SELECT activity_id,
+               length(submitted) - length(arrayIntersect(submitted, cancelled)) AS n
         FROM (
-            SELECT activity_id, registration_id FROM {db}.registration_states
+            SELECT activity_id, groupUniqArrayArray(submitted) AS submitted,
+                   groupUniqArrayArray(cancelled) AS cancelled
+            FROM {db}.activity_registrations
             WHERE activity_id IN {activities}
-            GROUP BY activity_id, registration_id
-            HAVING max(submitted) = 1 AND max(cancelled) = 0
-        )
-        GROUP BY activity_id"""
+            GROUP BY activity_id
+        )"""
 
 
 def live_view(db: str, view: str) -> str:

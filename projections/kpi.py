@@ -23,11 +23,12 @@ and a scope (the network, a station, or a venue). A KPI whose denominator is zer
 Activities, bookings and registrations count in their latest state (the ``*_state`` views over
 the ``*_states`` tables of migration 0006). The statements never fold all of history: they find
 the few activities and bookings a period can involve from the state tables' rows, then fold just
-those (a filter on a view's GROUP BY key is pushed into it). The fill rate folds each
-registration over its rows filed under the supplied activities (by the activity each event
-names): a registration whose events name different activities — a cancellation naming another
-activity than the submission did — is folded from the rows under the supplied ones only, where
-``registration_state`` would fold all of them.
+those (a filter on a view's GROUP BY key is pushed into it). The fill rate counts the
+registrations submitted under one of the supplied activities and cancelled under none of them
+(by the activity each event names; ``activity_registrations``, migration 0012, keeps both sets
+per activity): a registration whose events name different activities — a cancellation naming
+another activity than the submission did — is judged from the events under the supplied ones
+only, where ``registration_state`` would fold all of them.
 Scope: a station's events are those its kiosks and consoles emitted (``station_id``); its
 venues are its own; a venue scope takes the events at that venue (check-ins) or about the
 activities held there (evaluations, registrations, capacity).
@@ -302,16 +303,15 @@ WITH
             GROUP BY category
         )
     ),
-    -- Registrations not cancelled of these activities: the registration rows filed under them
-    -- (by the activity each event names), each registration folded over its rows.
+    -- Registrations not cancelled of these activities: submitted under one of them and
+    -- cancelled under none (activity_registrations keeps both sets per activity).
     registered AS (
-        SELECT count() AS n
+        SELECT length(submitted) - length(arrayIntersect(submitted, cancelled)) AS n
         FROM (
-            SELECT registration_id
-            FROM {{db}}.registration_states
+            SELECT groupUniqArrayArray(submitted) AS submitted,
+                   groupUniqArrayArray(cancelled) AS cancelled
+            FROM {{db}}.activity_registrations
             WHERE activity_id IN (SELECT arrayJoin(supplied_ids))
-            GROUP BY registration_id
-            HAVING max(submitted) = 1 AND max(cancelled) = 0
         )
     ),
     counted AS (

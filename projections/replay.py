@@ -31,6 +31,7 @@ DATA_TABLES = (
     "activity_states",
     "booking_states",
     "registration_states",
+    "activity_registrations",
     "sink_progress",
 )
 

@@ -110,3 +110,27 @@ def test_views_keep_feeding_the_live_tables_after_a_replay_swap(warehouse: ChdbW
         assert current(warehouse, view) == folded_by_0003(warehouse, view), view
     # the tables swapped out kept only what they held
     assert warehouse.query("SELECT count() FROM sanjiang_replay.events").scalar() == 10
+
+
+def test_activity_registrations_count_what_the_registration_fold_counts(
+    warehouse: ChdbWarehouse,
+) -> None:
+    """Per activity, submitted-and-never-cancelled from 0012's sets equals the fold of 0003's
+    registration_state; storing every event twice changes nothing."""
+    events = the_day()
+    writer = EventWriter(warehouse)
+    writer.write([Positioned(e) for e in events])
+    by_fold = warehouse.query(
+        f"SELECT activity_id, countIf(submitted AND NOT cancelled) FROM "
+        f"({select_0003(warehouse, 'registration_state')}) GROUP BY activity_id ORDER BY 1"
+    ).rows
+    sets = """
+        SELECT activity_id, length(s) - length(arrayIntersect(s, c))
+        FROM (SELECT activity_id, groupUniqArrayArray(submitted) AS s,
+                     groupUniqArrayArray(cancelled) AS c
+              FROM sanjiang.activity_registrations GROUP BY activity_id)
+        ORDER BY 1"""
+    assert by_fold and warehouse.query(sets).rows == by_fold
+    assert {a: int(n) for a, n in by_fold}["A1"] == 4  # R1-R5, one cancelled
+    warehouse.insert_json_rows("sanjiang.events", encode_rows([event_row(e) for e in events]))
+    assert warehouse.query(sets).rows == by_fold
