@@ -60,6 +60,15 @@ class BrokerStatus:
         return f"kafka: running, pid {self.pid}, {state} on {self.bootstrap}"
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: 22 URL-safe base64 characters, never starting with "-"
+    (the storage tool would read it as an option; Kafka's own Uuid.randomUuid avoids it too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class LocalKafka:
     """Lifecycle of the local broker: ``start``, ``stop``, ``status``."""
 
@@ -186,7 +195,7 @@ class LocalKafka:
 
     def format_storage(self) -> None:
         """Format the KRaft storage once, with a fresh cluster id."""
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         cmd = self._java_cmd(
             "kafka.tools.StorageTool",
             "format",
