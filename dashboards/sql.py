@@ -19,6 +19,11 @@ def station_filter(column: str = "station_id", variable: str | None = STATION) -
     return f"$__conditionalAll({column} IN (${{{variable}:singlequote}}), ${variable})"
 
 
+def local_days(column: str) -> str:
+    """``column`` (a local Date, as in rollup_daily) within the panel's range, by local day."""
+    return f"{column} >= toDate($__fromTime, '{TZ}') AND {column} <= toDate($__toTime, '{TZ}')"
+
+
 def kpi_sql(db: str, variable: str | None = STATION) -> KpiSql:
     """The KPI statements' period and scope as Grafana fills them: the panel's time range
     ``[from, to)`` and the selected stations (all of them without a variable)."""

@@ -52,6 +52,34 @@ KPI_PANELS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+#: Stat panels showing several counts, each with its name.
+COUNTS_STAT = {"colorMode": "value", "graphMode": "none", "textMode": "value_and_name"}
+
+
+def heat_bars(
+    db: str, title: str, label: str, key: str, names: str, join_activities: bool = False
+) -> Panel:
+    """Heat by ``key`` (see ``dashboards.sql.heat``) as horizontal bars, labelled from the
+    reference table ``names`` (its first column the key, ``name`` the label)."""
+    table, key_column = names.split(".")
+    return Panel(
+        title=title,
+        type="barchart",
+        query=Query(
+            f"""
+            SELECT n.name AS `{label}`, sum(h.heat) AS `热度`
+            FROM ({heat(db, key, join_activities, station_filter("e.station_id"))}) AS h
+            INNER JOIN {db}.{table} AS n ON n.{key_column} = h.key
+            GROUP BY `{label}` ORDER BY `热度` DESC
+            """,
+            columns=(label, "热度"),
+        ),
+        width=12,
+        height=10,
+        options={"orientation": "horizontal", "xField": label},
+    )
+
+
 def kpi_thresholds(column: str) -> tuple[Threshold, ...]:
     target = KPI_TARGETS[column]
     return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dashboards.boards.common import heat_bars
 from dashboards.boards.station import station_variable
 from dashboards.model import Dashboard, Panel, Query
 from dashboards.sql import TZ, activities_of, heat, station_filter
@@ -22,42 +23,8 @@ def _weighted() -> str:
 def heat_analysis(db: str) -> Dashboard:
     hours = ",\n".join(f"round(sumIf(w, h = {h}), 1) AS `{h:02d}时`" for h in range(24))
     panels = [
-        Panel(
-            title="类别热度",
-            type="barchart",
-            query=Query(
-                f"""
-                SELECT c.name AS `类别`, sum(h.heat) AS `热度`
-                FROM ({
-                    heat(
-                        db, "a.category", join_activities=True, where=station_filter("e.station_id")
-                    )
-                }) AS h
-                INNER JOIN {db}.categories AS c ON c.category = h.key
-                GROUP BY `类别` ORDER BY `热度` DESC
-                """,
-                columns=("类别", "热度"),
-            ),
-            width=12,
-            height=10,
-            options={"orientation": "horizontal", "xField": "类别"},
-        ),
-        Panel(
-            title="站点热度",
-            type="barchart",
-            query=Query(
-                f"""
-                SELECT s.name AS `站点`, h.heat AS `热度`
-                FROM ({heat(db, "e.station_id", where=station_filter("e.station_id"))}) AS h
-                INNER JOIN {db}.stations AS s ON s.station_id = h.key
-                ORDER BY `热度` DESC
-                """,
-                columns=("站点", "热度"),
-            ),
-            width=12,
-            height=10,
-            options={"orientation": "horizontal", "xField": "站点"},
-        ),
+        heat_bars(db, "类别热度", "类别", "a.category", "categories.category", True),
+        heat_bars(db, "站点热度", "站点", "e.station_id", "stations.station_id"),
         Panel(
             title="活动热度排行",
             type="table",

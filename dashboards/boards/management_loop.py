@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dashboards.boards.common import hot_activities
+from dashboards.boards.common import COUNTS_STAT, heat_bars, hot_activities
 from dashboards.boards.station import station_variable
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query
-from dashboards.sql import TZ, heat, held_activities, registrations_of, station_filter
+from dashboards.sql import TZ, held_activities, local_days, registrations_of, station_filter
 
 
 def management_loop(db: str) -> Dashboard:
@@ -29,7 +29,7 @@ def management_loop(db: str) -> Dashboard:
             ),
             width=12,
             height=5,
-            options={"colorMode": "value", "graphMode": "none", "textMode": "value_and_name"},
+            options=COUNTS_STAT,
         ),
         Panel(
             title="设计到发布用时",
@@ -56,7 +56,7 @@ def management_loop(db: str) -> Dashboard:
             height=5,
             unit="h",
             decimals=1,
-            options={"colorMode": "value", "graphMode": "none", "textMode": "value_and_name"},
+            options=COUNTS_STAT,
         ),
         Panel(
             title="设计、发布与取消（按日）",
@@ -69,7 +69,7 @@ def management_loop(db: str) -> Dashboard:
                        sumIf(events, type = 'activity.cancelled') AS `取消`
                 FROM {db}.rollup_daily AS r
                 WHERE type IN ('activity.designed', 'activity.published', 'activity.cancelled')
-                  AND day >= toDate($__fromTime, '{TZ}') AND day <= toDate($__toTime, '{TZ}')
+                  AND {local_days("day")}
                   AND {where}
                 GROUP BY time ORDER BY time
                 """,
@@ -113,26 +113,7 @@ def management_loop(db: str) -> Dashboard:
             width=12,
             height=10,
         ),
-        Panel(
-            title="项目热度",
-            type="barchart",
-            query=Query(
-                f"""
-                SELECT p.name AS `项目`, sum(h.heat) AS `热度`
-                FROM ({
-                    heat(
-                        db, "a.program", join_activities=True, where=station_filter("e.station_id")
-                    )
-                }) AS h
-                INNER JOIN {db}.programs AS p ON p.program = h.key
-                GROUP BY `项目` ORDER BY `热度` DESC
-                """,
-                columns=("项目", "热度"),
-            ),
-            width=12,
-            height=10,
-            options={"orientation": "horizontal", "xField": "项目"},
-        ),
+        heat_bars(db, "项目热度", "项目", "a.program", "programs.program", True),
         hot_activities(db, width=24),
     ]
     return Dashboard(

@@ -3,10 +3,9 @@ dead letters, late events, the live worker)."""
 
 from __future__ import annotations
 
+from dashboards.boards.common import COUNTS_STAT
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query, Threshold
 from dashboards.sql import live_view
-
-_STAT = {"colorMode": "value", "graphMode": "none", "textMode": "value_and_name"}
 
 
 def operations(db: str, events_topic: str) -> Dashboard:
@@ -25,7 +24,7 @@ def operations(db: str, events_topic: str) -> Dashboard:
             ),
             width=8,
             height=5,
-            options=_STAT,
+            options=COUNTS_STAT,
         ),
         Panel(
             title="实时管道",
@@ -42,7 +41,7 @@ def operations(db: str, events_topic: str) -> Dashboard:
             ),
             width=8,
             height=5,
-            options=_STAT,
+            options=COUNTS_STAT,
         ),
         Panel(
             title="仓库写入积压",

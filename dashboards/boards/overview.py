@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dashboards.boards.common import hot_activities, kpi_row, occupancy_now
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query
-from dashboards.sql import TZ, heat, live_view
+from dashboards.sql import TZ, heat, live_view, local_days
 
 
 def overview(db: str) -> Dashboard:
@@ -46,7 +46,7 @@ def overview(db: str) -> Dashboard:
                            CAST(NULL AS Nullable(Float64)) AS satisfaction
                     FROM {db}.rollup_daily
                     WHERE type = 'checkin.recorded'
-                      AND day >= toDate($__fromTime, '{TZ}') AND day <= toDate($__toTime, '{TZ}')
+                      AND {local_days("day")}
                     GROUP BY day
                     UNION ALL
                     SELECT day, CAST(NULL AS Nullable(Float64)),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dashboards.boards.common import COUNTS_STAT
 from dashboards.boards.station import station_variable
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query
-from dashboards.sql import TZ, station_filter
+from dashboards.sql import TZ, local_days, station_filter
 
 _STAGES = """
     sumIf(r.events, r.type IN ('demand.submitted', 'demand.voted')) AS `需求`,
@@ -56,7 +57,7 @@ def service_loop(db: str) -> Dashboard:
             height=5,
             unit="percentunit",
             decimals=1,
-            options={"colorMode": "value", "graphMode": "none", "textMode": "value_and_name"},
+            options=COUNTS_STAT,
         ),
         Panel(
             title="服务闭环（按类别）",
@@ -95,7 +96,7 @@ def service_loop(db: str) -> Dashboard:
                 SELECT toDateTime(r.day, '{TZ}') AS time, {_STAGES}
                 FROM {db}.rollup_daily AS r
                 WHERE r.type IN {_TYPES}
-                  AND r.day >= toDate($__fromTime, '{TZ}') AND r.day <= toDate($__toTime, '{TZ}')
+                  AND {local_days("r.day")}
                   AND {where}
                 GROUP BY time ORDER BY time
                 """,

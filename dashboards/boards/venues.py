@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.boards.common import kpi_row, occupancy_now
+from dashboards.boards.common import COUNTS_STAT, kpi_row, occupancy_now
 from dashboards.boards.station import station_variable
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query
 from dashboards.sql import station_filter
@@ -30,7 +30,7 @@ def venues(db: str) -> Dashboard:
             ),
             width=18,
             height=5,
-            options={"colorMode": "value", "graphMode": "none", "textMode": "value_and_name"},
+            options=COUNTS_STAT,
         ),
         Panel(
             title="各场馆预约与实到",
