@@ -459,14 +459,18 @@ class LiveState:
         self._occupancy.advance(now, self.visits)
         return dict(self._occupancy.stations)
 
-    def heat_at(self, level: str, key: str, now: datetime) -> float:
+    def heat_decay(self, now: datetime) -> float:
+        """The factor taking the heat sums, kept at ``HEAT_REFERENCE``, to ``now``."""
         hours = (now - HEAT_REFERENCE).total_seconds() / 3600
-        return self.heat.get((level, key), 0.0) * math.pow(2.0, -hours / HALF_LIFE_HOURS)
+        return math.pow(2.0, -hours / HALF_LIFE_HOURS)
 
-    def heat_by(self, level: str, now: datetime) -> dict[str, float]:
-        """Heat at ``now`` of every station or category (a category's is the sum over its
-        activities, whichever order their publication and heat events arrived in)."""
-        factor = math.pow(2.0, -(now - HEAT_REFERENCE).total_seconds() / 3600 / HALF_LIFE_HOURS)
+    def heat_at(self, level: str, key: str, now: datetime) -> float:
+        return self.heat.get((level, key), 0.0) * self.heat_decay(now)
+
+    def scaled_heat_by(self, level: str) -> dict[str, float]:
+        """Heat sums of every station or category at ``HEAT_REFERENCE`` (a category's is the
+        sum over its activities, whichever order their publication and heat events arrived
+        in); every key decays by the same factor, so their order holds at any time."""
         sums: dict[str, float] = defaultdict(float)
         for (kind, key), scaled in self.heat.items():
             if level == "station" and kind == "station":
@@ -475,7 +479,12 @@ class LiveState:
                 category = self.activities[key].category if key in self.activities else ""
                 if category:
                     sums[category] += scaled
-        return {key: total * factor for key, total in sums.items()}
+        return dict(sums)
+
+    def heat_by(self, level: str, now: datetime) -> dict[str, float]:
+        """Heat at ``now`` of every station or category."""
+        factor = self.heat_decay(now)
+        return {key: total * factor for key, total in self.scaled_heat_by(level).items()}
 
     def offline_kiosks(self, now: datetime) -> list[str]:
         return sorted(k for k, (last, _) in self.kiosks.items() if now - last > self.offline_after)

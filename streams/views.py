@@ -34,6 +34,7 @@ class ViewRenderer:
     def __init__(self) -> None:
         self._inputs: dict[str, tuple[Any, ...]] = {}
         self._hottest: tuple[int, list[str]] = (-1, [])
+        self._heat_ranks: tuple[int, dict[str, list[tuple[str, float]]]] = (-1, {})
 
     def _changed(self, name: str, inputs: tuple[Any, ...]) -> bool:
         if self._inputs.get(name) == inputs:
@@ -65,6 +66,7 @@ class ViewRenderer:
             "known": len(state.kiosks),
             "offline": state.offline_kiosks(now),
         }
+        decay = state.heat_decay(now)
         views["activities"] = {
             "as_of": as_of,
             "hottest": [
@@ -73,12 +75,9 @@ class ViewRenderer:
             ],
             **{
                 f"{level}_heat": [
-                    {level: key, "heat": round(value, 3)}
-                    for key, value in sorted(
-                        state.heat_by(level, now).items(), key=lambda kv: (-kv[1], kv[0])
-                    )
+                    {level: key, "heat": round(scaled * decay, 3)} for key, scaled in ranked
                 ]
-                for level in ("station", "category")
+                for level, ranked in self._heat_ranking(state).items()
             },
         }
         views["pipeline"] = {
@@ -108,6 +107,18 @@ class ViewRenderer:
                     "station_id": station_id,
                     **state.summary(day, station_id),
                 }
+
+    def _heat_ranking(self, state: LiveState) -> dict[str, list[tuple[str, float]]]:
+        """Stations and categories by heat sum, hottest first; recomputed only after an event
+        was applied (a publication can move an activity's heat into its category)."""
+        applied, ranking = self._heat_ranks
+        if applied != state.applied:
+            ranking = {
+                level: sorted(state.scaled_heat_by(level).items(), key=lambda kv: (-kv[1], kv[0]))
+                for level in ("station", "category")
+            }
+            self._heat_ranks = (state.applied, ranking)
+        return ranking
 
     def _hottest_activities(self, state: LiveState) -> list[str]:
         """Activity ids by heat, hottest first. The stored sums are all scaled to one reference
