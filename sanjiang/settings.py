@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     kiosk_offline_after_s: float = Field(
         default=900.0, gt=0, description="A kiosk silent this long is offline."
     )
+    live_checkpoint_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the stream worker checkpoints its state (if it changed); a "
+        "restarted worker re-reads at most this much of the log.",
+    )
     analyst_max_rows: int = Field(
         default=100_000, ge=1, description="Rows an analyst query may return."
     )

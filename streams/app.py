@@ -1,39 +1,41 @@
-"""The Faust worker: folds the event and telemetry topics into a ``LiveState`` and publishes
-the live views to the ``<prefix>.live`` topic four times a second (only views that changed); alerts
-open and close on the same timer (so silence is noticed without an event) and go to
-``<prefix>.alerts`` and to the ``alerts`` view. A restarted worker re-opens the alerts that
-still hold, with a new start time.
+"""The Faust worker: folds the event and telemetry topics into a ``LiveState``
+(``streams.worker``) and publishes the live views to the ``<prefix>.live`` topic four times a
+second (only views that changed); alerts open and close on the same timer (so silence is noticed
+without an event) and go to ``<prefix>.alerts`` and to the ``alerts`` view. A restarted worker
+re-opens the alerts that still hold, with a new start time.
 
-Recovery: the worker rebuilds its state from the log on every start — it joins with a fresh
-consumer group and reads the topics from the beginning — so a crashed or restarted worker
-ends with exactly the numbers of a from-scratch replay; the fold's dedup on ``event_id`` makes
-re-reading harmless. (One worker per deployment for now: the state is not partitioned.)
+Recovery: every ``live_checkpoint_s`` the state and the source offsets it reflects are
+checkpointed to the compacted ``<prefix>.streams-changelog`` topic (``streams.checkpoint``). A
+crashed or restarted worker loads the latest checkpoint and reads on from its offsets, so it
+ends with exactly the numbers of a from-scratch replay, having re-read only what came after the
+checkpoint. Views are published only once the checkpoint is restored.
+
+Rejected events are counted per day and reason by a Faust agent over ``<prefix>.deadletter``
+into a Faust table with a changelog (``streams.rejections``), shown in the ``pipeline`` view.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import faust
 
-from sanjiang.events import EventError, decode_event
-from sanjiang.kafka.topics import Topics
+from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.network import Network, load_network
 from sanjiang.settings import Settings
 from streams.publish import LivePublisher
+from streams.rejections import counted, header_pairs, rejection_day, rejection_reason
 from streams.state import LiveState
+from streams.worker import LiveWorker
 
 log = logging.getLogger(__name__)
 #: How often views are published. An event waits for the next tick: up to this long. A tick
 #: costs ~1-2 ms (only views that can have changed are rendered), so 4 a second is cheap.
 PUBLISH_INTERVAL_S = 0.25
-#: The fold takes events in batches of up to FOLD_BATCH, or what arrived within FOLD_WITHIN_S:
-#: under load batches fill at once; at low rates the window bounds how long an event waits.
-FOLD_BATCH, FOLD_WITHIN_S = 2000, 0.02
 
 
 def streams_datadir(settings: Settings) -> Path:
@@ -48,53 +50,80 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     datadir = streams_datadir(settings)
     datadir.mkdir(parents=True, exist_ok=True)  # Faust itself only makes the last level
     app = faust.App(
-        f"{settings.topic_prefix}-streams-{int(time.time() * 1000)}",
+        f"{settings.topic_prefix}-streams",
         broker=f"kafka://{settings.bootstrap_servers}",
         store="memory://",
         datadir=datadir,  # not Faust's default, ``<app id>-data`` in the working directory
         web_enabled=False,
         topic_replication_factor=1,
         topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
+        # a worker killed without leaving its group holds the dead-letter partition until
+        # the broker gives up on it: 10 s, not Faust's 60
+        broker_session_timeout=10.0,
     )
-    state = LiveState(
-        network or load_network(),
-        grace=timedelta(hours=settings.live_grace_h),
-        offline_after=timedelta(seconds=settings.kiosk_offline_after_s),
-    )
-    invalid = {"count": 0}
-    source = app.topic(
-        topics.events, topics.telemetry, key_type=bytes, value_type=bytes, value_serializer="raw"
+    network = network or load_network()
+    worker = LiveWorker(
+        settings,
+        lambda: LiveState(
+            network,
+            grace=timedelta(hours=settings.live_grace_h),
+            offline_after=timedelta(seconds=settings.kiosk_offline_after_s),
+        ),
     )
     live = app.topic(topics.live, key_type=bytes, value_type=bytes, value_serializer="raw")
     alerts_topic = app.topic(
         topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw"
     )
     publisher = LivePublisher()
+    rejections = app.Table("rejections", partitions=1, key_type=str)  # JSON values
+    deadletter = app.topic(
+        topics.deadletter, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
 
-    @app.agent(source)
-    async def fold(stream: Any) -> None:
-        async for values in stream.take(FOLD_BATCH, within=FOLD_WITHIN_S):
-            for value in values:
-                try:
-                    state.apply(decode_event(value))
-                except EventError:
-                    invalid["count"] += 1
+    @app.agent(deadletter)
+    async def count_rejections(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            headers = header_pairs(message.headers)
+            day = rejection_day(headers, message.timestamp, network.tz).isoformat()
+            updated = counted(rejections.get(day), rejection_reason(headers), message.offset)
+            if updated is not None:
+                rejections[day] = updated
+
+    def worker_status() -> dict[str, Any]:
+        today = datetime.now(network.tz).date().isoformat()
+        counts = rejections.get(today) or {}
+        return {
+            **worker.status.document(),
+            "rejected_today": counts.get("count", 0),
+            "rejected_by_reason": counts.get("by_reason", {}),
+        }
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def fold() -> None:
+        await worker.run()
 
     @app.timer(PUBLISH_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def publish() -> None:
-        tick = publisher.tick(state, datetime.now(UTC))
+        if not worker.ready.is_set():
+            return  # not before the checkpoint is restored: it would publish empty views
+        tick = publisher.tick(worker.state, datetime.now(UTC), worker_status())
         for key, value in tick.alerts:
             await alerts_topic.send(key=key, value=value)
         for key, value in tick.views:
             await live.send(key=key, value=value)
 
-    app.live_state = state  # type: ignore[attr-defined]  # for tests and introspection
+    @app.timer(settings.live_checkpoint_s)  # type: ignore[untyped-decorator]
+    async def checkpoint() -> None:
+        await worker.checkpoint()
+
+    app.live_worker = worker  # type: ignore[attr-defined]  # for tests and introspection
     return app
 
 
 def run_worker(settings: Settings) -> None:
     """Run the worker in this process until interrupted (``sanjiang streams``)."""
+    asyncio.run(ensure_topics(settings))  # before Faust subscribes to them
     app = create_app(settings)
     worker = faust.Worker(app, loglevel="WARN")
     worker.execute_from_commandline()

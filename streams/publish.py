@@ -9,8 +9,10 @@ only if their bytes differ from what was sent last for that view.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -34,13 +36,19 @@ class LivePublisher:
         self.renderer = ViewRenderer()
         self.published: dict[str, bytes] = {}  #: view -> its last document sent (no ``as_of``)
 
-    def tick(self, state: LiveState, now: datetime) -> Tick:
+    def tick(
+        self, state: LiveState, now: datetime, worker: Mapping[str, Any] | None = None
+    ) -> Tick:
+        """What to send at ``now``; ``worker`` (the worker's own status) joins the
+        ``pipeline`` view."""
         out = Tick()
         occupancy = state.occupancy(now)
         for alert in self.tracker.update(conditions(state, now, self.rules, occupancy), now):
             out.alerts.append((alert.key.encode(), orjson.dumps(alert.document())))
         views = self.renderer.render(state, now, occupancy)
         views["alerts"] = {"open": [a.document() for a in self.tracker.open.values()]}
+        if worker:
+            views["pipeline"].update(worker)
         as_of = now.isoformat()
         for name, document in views.items():
             document.pop("as_of", None)

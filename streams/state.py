@@ -8,7 +8,14 @@ numbers for the same events in any order and with any duplicates (within the gra
   that reached the platform (``received_at``) after its window closed is not counted and is
   counted in ``too_late`` instead. Judging by arrival time, not by the order a consumer reads
   partitions in, keeps a replay identical to the live run.
-- Duplicates (same ``event_id``) count once.
+- Duplicates (same ``event_id``) count once. The arrival check comes first, so a copy that
+  arrived after its window closed counts in ``too_late`` whether or not the original counted:
+  the result does not depend on which copy a consumer read first.
+- Memory stays bounded: ``prune(horizon)`` forgets the event ids of days whose window closed
+  more than ``PRUNE_MARGIN`` before ``horizon`` (no record arriving after that can count on
+  those days anyway), and visits that ended before it. The worker passes the arrival time up to
+  which it has read every partition, so ids are forgotten only once no unread record can still
+  need them.
 - Occupancy: a check-in opens a visit at a venue, its check-out (same ``visit_id``) closes it;
   a visit nobody checked out closes automatically at the end of the opening interval it began
   in, so a forgotten check-out does not inflate occupancy forever. Occupancy is kept per venue
@@ -29,7 +36,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +45,9 @@ from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, weight
 from sanjiang.network import Network
 
+#: How long after a day's window closed its event ids are kept: covers clocks of API instances
+#: that stamp ``received_at`` disagreeing, and records of a partition not quite in arrival order.
+PRUNE_MARGIN = timedelta(hours=1)
 #: Heat sums are scaled to this instant: value(t) = stored × 2^(−(t − REF) / half-life).
 HEAT_REFERENCE = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 
@@ -133,8 +143,18 @@ class Occupancy:
         due = self._due
         while due and due[0][0] <= now:
             _, visit_id = heapq.heappop(due)
-            self._recount(visits[visit_id], now)
+            visit = visits.get(visit_id)
+            if visit is not None:  # else pruned (``forget``)
+                self._recount(visit, now)
         self.at = now
+
+    def forget(self, visits: Mapping[str, Visit]) -> None:
+        """Visits dropped from the state: stop counting any that still counted."""
+        for visit in visits.values():
+            if visit.counted_in is not None:
+                self._add(visit.counted_in, -1)
+                visit.counted_in = None
+                self.revision += 1
 
     def _schedule(self, visit_id: str, visit: Visit, after: datetime) -> None:
         for moment in (visit.checkin_at, visit.checked_out_at, visit.closes_at):
@@ -216,7 +236,8 @@ class LiveState:
     network: Network
     grace: timedelta = timedelta(hours=6)
     offline_after: timedelta = timedelta(minutes=15)
-    seen: set[UUID] = field(default_factory=set)
+    #: event id -> the local day it counted on (kept until that day is pruned)
+    seen: dict[UUID, date] = field(default_factory=dict)
     days: dict[tuple[date, str], DayCounters] = field(
         default_factory=lambda: defaultdict(DayCounters)
     )
@@ -225,6 +246,8 @@ class LiveState:
     heat: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     kiosks: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     watermark: datetime | None = None  #: the latest occurred_at seen: the stream's clock
+    arrival_clock: datetime | None = None  #: the latest arrival (received_at) seen
+    pruned_before: datetime | None = None  #: the horizon of the last ``prune``
     too_late: int = 0
     applied: int = 0
     #: day -> revision of all its counters (each ``DayCounters`` has its own revision)
@@ -237,6 +260,7 @@ class LiveState:
         default_factory=dict, init=False, repr=False
     )
     _window_ends: dict[date, datetime] = field(default_factory=dict, init=False, repr=False)
+    _day_objects: dict[date, date] = field(default_factory=dict, init=False, repr=False)
     _openings: dict[tuple[str, date], list[tuple[datetime, datetime]] | None] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -249,14 +273,16 @@ class LiveState:
 
     def apply(self, event: Event) -> bool:
         """Fold one event in; False if it was a duplicate or too late to count."""
-        if event.event_id in self.seen:
-            return False
         day = self.local_day(event.occurred_at)
         arrived = event.received_at or event.occurred_at
+        if self.arrival_clock is None or arrived > self.arrival_clock:
+            self.arrival_clock = arrived
         if self.window_closed(day, arrived):  # judged by arrival, not by reading order
             self.too_late += 1
             return False
-        self.seen.add(event.event_id)
+        if event.event_id in self.seen:
+            return False
+        self.seen[event.event_id] = self._day_key(day)
         self.applied += 1
         if self.watermark is None or event.occurred_at > self.watermark:
             self.watermark = event.occurred_at
@@ -271,6 +297,36 @@ class LiveState:
 
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self._tz).date()
+
+    def _day_key(self, day: date) -> date:
+        """One ``date`` object per day (``seen`` holds one reference per event)."""
+        return self._day_objects.setdefault(day, day)
+
+    def prune(self, horizon: datetime) -> int:
+        """Forget the event ids of days whose window closed more than ``PRUNE_MARGIN`` before
+        ``horizon``, and the visits whose every instant lies on such a day; returns how many
+        ids were dropped.
+
+        ``horizon`` must be an arrival time such that every record not read yet arrived after
+        it (the worker's reading position), else a re-read copy could count twice. Whatever
+        arrives after it for a forgotten day is too late to count, so nothing is lost."""
+        cutoff = horizon - PRUNE_MARGIN
+        closed = {day for day in self._day_objects if self.window_closed(day, cutoff)}
+        before = len(self.seen)
+        if closed:
+            self.seen = {key: day for key, day in self.seen.items() if day not in closed}
+            for day in closed:
+                del self._day_objects[day]
+        ended = {
+            key: visit
+            for key, visit in self.visits.items()
+            if self.window_closed(self.local_day(_last_instant(visit)), cutoff)
+        }
+        for key in ended:
+            del self.visits[key]
+        self._occupancy.forget(ended)
+        self.pruned_before = horizon
+        return before - len(self.seen)
 
     def window_closed(self, day: date, now: datetime) -> bool:
         """True once ``day``'s window no longer takes events (its end plus the grace)."""
@@ -488,6 +544,12 @@ class LiveState:
 
     def offline_kiosks(self, now: datetime) -> list[str]:
         return sorted(k for k, (last, _) in self.kiosks.items() if now - last > self.offline_after)
+
+
+def _last_instant(visit: Visit) -> datetime:
+    """The latest instant a visit has (it has at least one: a check-in or a check-out)."""
+    instants = [t for t in (visit.checkin_at, visit.checked_out_at, visit.closes_at) if t]
+    return max(instants) if instants else datetime.min.replace(tzinfo=UTC)
 
 
 #: event type -> its handler in the fold

@@ -84,7 +84,9 @@ async def live_stream(
         "and venues over capacity; "
         "`kiosks`: offline kiosks; `activities`: hottest activities and heat by station and "
         "category; `pipeline`: events "
-        "applied, too-late events and the stream's watermark; `alerts`: open alerts, each with "
+        "applied, too-late and undecodable events, the stream's watermark, the worker's lag, "
+        "its last checkpoint and the one it started from, and events rejected today by "
+        "reason; `alerts`: open alerts, each with "
         "severity, scope, reason and start."
     ),
     responses={404: {"model": ErrorResponse}},

@@ -7,6 +7,8 @@
   rejection can always be explained and, after a fix, re-driven.
 - ``<prefix>.alerts``: alerts raised by the stream processor.
 - ``<prefix>.live``: the stream processor's current views, compacted (latest per view).
+- ``<prefix>.streams-changelog``: the stream processor's state checkpoints (``streams.checkpoint``),
+  compacted; segments roll hourly or at 64 MiB so superseded checkpoints are cleaned up soon.
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ class Topics:
         """Snapshots of the live views, keyed by view name (compacted: the latest per view)."""
         return f"{self.prefix}.live"
 
+    @property
+    def streams_changelog(self) -> str:
+        """Checkpoints of the stream worker's state (compacted: the latest per key)."""
+        return f"{self.prefix}.streams-changelog"
+
     def for_event(self, event: Event) -> str:
         """The topic an event is written to."""
         return self.telemetry if event.type == "kiosk.heartbeat" else self.events
@@ -78,6 +85,15 @@ class Topics:
             TopicSpec(self.alerts, 1, {"retention.ms": str(90 * 24 * 3600 * 1000)}),
             TopicSpec(
                 self.live, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+            ),
+            TopicSpec(
+                self.streams_changelog,
+                1,
+                {
+                    "cleanup.policy": "compact",
+                    "segment.ms": str(3600 * 1000),
+                    "segment.bytes": str(64 * 1024 * 1024),
+                },
             ),
         ]
 
@@ -118,5 +134,21 @@ async def ensure_topics(settings: Settings, topics: Topics | None = None) -> Ens
                         f"{spec.partitions} (adding partitions would move station keys; left alone)"
                     )
         return EnsureResult([s.name for s in missing], [s.name for s in existing], warnings)
+    finally:
+        await admin.close()
+
+
+async def partition_counts(settings: Settings, names: list[str]) -> dict[str, int]:
+    """The number of partitions of each named topic (0 for a topic that does not exist)."""
+    from sanjiang.kafka.client import admin_client
+
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        present = set(await admin.list_topics())
+        wanted = [name for name in names if name in present]
+        described = await admin.describe_topics(wanted) if wanted else []
+        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        return {name: counts.get(name, 0) for name in names}
     finally:
         await admin.close()

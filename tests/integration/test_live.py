@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from producers.simulator import simulate
 from sanjiang.events import Event
 from sanjiang.events import payloads as p
 from sanjiang.events.codec import new_event, stamp_received
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.kafka.topics import Topics
+from sanjiang.network import load_network
+from sanjiang.pseudonym import Pseudonymizer
 from sanjiang.settings import Settings
+from sanjiang.taxonomy import load_taxonomy
+from streams.state import LiveState
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,34 +114,149 @@ def live_api(
         yield client, settings
 
 
+def second_sequence() -> list[Event]:
+    """Check-ins at another station, published while the worker is down."""
+    now = datetime.now(UTC) - timedelta(seconds=2)
+    events = []
+    for i in range(5):
+        event = new_event(
+            p.CheckinRecorded(visit_id=f"w{i}", venue_id="WS-R07-ACT"),
+            station_id="WS-R07",
+            source="kiosk:WS-R07-K1",
+            occurred_at=now,
+            resident=f"{i:032x}",
+        )
+        events.append(stamp_received(event, now, timedelta(minutes=5)))
+    return events
+
+
+def replayed(events: list[Event], station: str) -> dict[str, Any]:
+    """A from-scratch replay of ``events`` by the same fold."""
+    state = LiveState(load_network(), grace=timedelta(hours=6))
+    for event in events:
+        state.apply(event)
+    return state.today(datetime.now(UTC), station)
+
+
 def test_worker_numbers_survive_kill_9(
     live_api: tuple[TestClient, Settings], topics: Topics
 ) -> None:
     client, settings = live_api
+    first, second = known_sequence(), second_sequence()
 
-    async def publish() -> None:
+    async def publish(events: list[Event], rejected: int = 0) -> None:
         async with EventPublisher(settings, topics) as publisher:
-            await publisher.publish_many(known_sequence())
+            await publisher.publish_many(events)
+            for i in range(rejected):
+                await publisher.dead_letter(b"{", "invalid_json", f"test {i}", "test")
 
-    asyncio.run(publish())
-    worker = start_worker(settings)
+    asyncio.run(publish(first, rejected=3))
+    worker = start_worker(settings, SANJIANG_LIVE_CHECKPOINT_S="0.5")
     try:
         before = wait_for(client, "/v1/live/stations/WS-R03", EXPECTED)
         assert before["satisfaction"] == pytest.approx(0.5)
         assert wait_for(client, "/v1/live/venues", {})["occupancy"] == {"WS-R03-ACT": 6}
         assert (settings.var_dir / "streams").is_dir()  # Faust's data folder, not in the cwd
+        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 11, "rejected_today": 3})
+        assert pipeline["rejected_by_reason"] == {"invalid_json": 3}
+        deadline = time.monotonic() + 30
+        while pipeline["checkpoint"] is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+            pipeline = client.get("/v1/live/pipeline").json()
+        assert pipeline["checkpoint"] is not None, pipeline
+        assert pipeline["restored_from_checkpoint"] is None  # a first start: from offset 0
     finally:
         worker.kill()
         worker.wait()
-    restarted = start_worker(settings)  # rebuilds from the log: the same numbers
+    asyncio.run(publish(second + first[:3], rejected=2))  # while it is down, with duplicates
+    restarted = start_worker(settings, SANJIANG_LIVE_CHECKPOINT_S="0.5")
     try:
-        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 11})
-        assert pipeline["too_late"] == 0
+        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 16, "rejected_today": 5})
+        # it went on from its checkpoint instead of refolding the log
+        assert pipeline["restored_from_checkpoint"] is not None
+        assert pipeline["restored_applied"] > 0
+        assert pipeline["too_late"] == 0 and pipeline["invalid"] == 0
+        assert pipeline["rejected_by_reason"] == {"invalid_json": 5}
         after = wait_for(client, "/v1/live/stations/WS-R03", EXPECTED)
         assert {k: after[k] for k in EXPECTED} == {k: before[k] for k in EXPECTED}
-        events = read_sse(client, 60)  # the current state of every view comes first
+        everything = first + second + first[:3]
+        for station in ("WS-R03", "WS-R07"):
+            live = wait_for(client, f"/v1/live/stations/{station}", {})
+            assert {k: live[k] for k in EXPECTED} == {
+                k: replayed(everything, station)[k] for k in EXPECTED
+            }
+        assert wait_for(client, "/v1/live/stations/WS-R07", {"checkins": 5})["residents"] == 5
+        events = read_sse(client, 40)  # the current state of every view comes first
         assert any(e["event"] == "station:WS-R03" for e in events)
         assert all(e["id"].isdigit() for e in events)
+    finally:
+        restarted.kill()
+        restarted.wait()
+
+
+def test_kill_9_mid_stream_ends_like_a_replay(
+    live_api: tuple[TestClient, Settings], topics: Topics
+) -> None:
+    """A simulated day (today) streams in while the worker is killed, after at least one
+    checkpoint; the restarted worker ends with the numbers of a from-scratch replay."""
+    client, settings = live_api
+    network = load_network()
+    today = datetime.now(network.tz).date()
+    events = [
+        e.event
+        for e in simulate(
+            network,
+            load_taxonomy(),
+            start=today,
+            days=1,
+            seed=3,
+            pseudonymize=Pseudonymizer(b"k" * 32),
+        )
+    ]
+    events += events[::50]  # re-sent copies
+    state = LiveState(network, grace=timedelta(hours=6))
+    for event in events:
+        state.apply(event)
+
+    async def publish(done: threading.Event) -> None:
+        async with EventPublisher(settings, topics) as publisher:
+            for i in range(0, len(events), 250):
+                await publisher.publish_many(events[i : i + 250])
+                await asyncio.sleep(0.1)
+        done.set()
+
+    done = threading.Event()
+    feeder = threading.Thread(target=lambda: asyncio.run(publish(done)))
+    worker = start_worker(settings, SANJIANG_LIVE_CHECKPOINT_S="0.2")
+    feeder.start()
+    try:
+        deadline = time.monotonic() + 60
+        pipeline: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            response = client.get("/v1/live/pipeline")
+            pipeline = response.json() if response.status_code == 200 else {}
+            if pipeline.get("checkpoint") and pipeline.get("applied", 0) > 1000:
+                break
+            time.sleep(0.05)
+        assert pipeline.get("checkpoint"), pipeline
+    finally:
+        worker.kill()
+        worker.wait()
+    assert not done.is_set(), "the feed ended before the kill: not mid-stream"
+    feeder.join(120)
+    restarted = start_worker(settings)
+    try:
+        pipeline = wait_for(
+            client, "/v1/live/pipeline", {"applied": state.applied, "too_late": state.too_late}, 120
+        )
+        assert pipeline["restored_from_checkpoint"] is not None  # this worker's view
+        assert 0 < pipeline["restored_applied"] < state.applied
+        now = datetime.now(UTC)
+        for station in network.stations:
+            live = wait_for(client, f"/v1/live/stations/{station.id}", {})
+            live.pop("view"), live.pop("as_of")
+            assert live == state.today(now, station.id), station.id
+        assert wait_for(client, "/v1/live/network", {})["checkins"] == state.today(now)["checkins"]
     finally:
         restarted.kill()
         restarted.wait()

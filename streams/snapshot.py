@@ -1,0 +1,208 @@
+"""A ``LiveState`` and the source offsets it reflects, to bytes and back (no I/O).
+
+The worker checkpoints its state this way (``streams.checkpoint``) so a restarted worker goes
+on from its last checkpoint instead of refolding the whole log. The format is explicit (no
+pickle: the bytes come from a Kafka topic, and must not be able to run code):
+
+    b"SJLS" | version (1 byte) | length of the JSON part (4 bytes, big-endian) | JSON | ids
+
+``ids`` is the ``seen`` event ids, 16 bytes each, then one 2-byte index per id into the JSON's
+list of days (the local day an id counted on, for pruning). Everything else, including the
+offsets, is in the JSON part. Derived data (occupancy counts, the stations-per-day index,
+caches) is rebuilt on load. A snapshot of another version loads as ``None``: the worker then
+rebuilds from the log, which is always correct.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from streams.state import ActivityLive, DayCounters, LiveState, Visit
+
+MAGIC, VERSION = b"SJLS", 1
+_HEADER = struct.Struct(">4sBI")
+
+Offsets = dict[str, int]  #: "<topic>:<partition>" -> the next offset to read
+
+
+def dump(state: LiveState, offsets: Offsets) -> bytes:
+    """The state and the offsets it reflects, as bytes."""
+    days = sorted(set(state.seen.values()))
+    day_index = {day: i for i, day in enumerate(days)}
+    document = {
+        "offsets": offsets,
+        "seen_days": [day.isoformat() for day in days],
+        "days": [
+            [day.isoformat(), station, _counters(counters)]
+            for (day, station), counters in state.days.items()
+        ],
+        "visits": [
+            [visit_id, v.venue_id, _t(v.checkin_at), _t(v.closes_at), _t(v.checked_out_at)]
+            for visit_id, v in state.visits.items()
+        ],
+        "activities": [[key, _activity(a)] for key, a in state.activities.items()],
+        "heat": [[level, key, value] for (level, key), value in state.heat.items()],
+        "kiosks": [[k, _t(at), station] for k, (at, station) in state.kiosks.items()],
+        "watermark": _t(state.watermark),
+        "arrival_clock": _t(state.arrival_clock),
+        "too_late": state.too_late,
+        "applied": state.applied,
+        "pruned_before": _t(state.pruned_before),
+        "day_revisions": [[day.isoformat(), n] for day, n in state.day_revisions.items()],
+        "heat_revision": state.heat_revision,
+    }
+    body = orjson.dumps(document)
+    ids = b"".join(event_id.bytes for event_id in state.seen)
+    indexes = struct.pack(f">{len(state.seen)}H", *(day_index[d] for d in state.seen.values()))
+    return _HEADER.pack(MAGIC, VERSION, len(body)) + body + ids + indexes
+
+
+def load(data: bytes, make_state: Callable[[], LiveState]) -> tuple[LiveState, Offsets] | None:
+    """The state and offsets in ``data`` (a fresh state from ``make_state`` filled in), or
+    ``None`` if ``data`` is not a snapshot of this version."""
+    if len(data) < _HEADER.size:
+        return None
+    magic, version, length = _HEADER.unpack_from(data)
+    if magic != MAGIC or version != VERSION:
+        return None
+    start = _HEADER.size
+    document = orjson.loads(data[start : start + length])
+    rest = memoryview(data)[start + length :]
+    count = len(rest) // 18
+    seen_days = [date.fromisoformat(d) for d in document["seen_days"]]
+    indexes = struct.unpack_from(f">{count}H", rest, 16 * count)
+    state = make_state()
+    state._day_objects = {day: day for day in seen_days}
+    state.seen = {
+        UUID(bytes=bytes(rest[16 * i : 16 * i + 16])): seen_days[indexes[i]] for i in range(count)
+    }
+    for day_text, station, counters in document["days"]:
+        day = date.fromisoformat(day_text)
+        state.days[(day, station)] = _counters_from(counters)
+        state.stations_on[day].add(station)
+    for visit_id, venue_id, checkin_at, closes_at, checked_out_at in document["visits"]:
+        state.visits[visit_id] = Visit(
+            venue_id, _dt(checkin_at), _dt(closes_at), _dt(checked_out_at)
+        )
+    for key, activity in document["activities"]:
+        state.activities[key] = _activity_from(activity)
+    for level, key, value in document["heat"]:
+        state.heat[(level, key)] = value
+    state.kiosks = {k: (_req(at), station) for k, at, station in document["kiosks"]}
+    state.watermark = _dt(document["watermark"])
+    state.arrival_clock = _dt(document["arrival_clock"])
+    state.too_late = document["too_late"]
+    state.applied = document["applied"]
+    state.pruned_before = _dt(document["pruned_before"])
+    for day_text, n in document["day_revisions"]:
+        state.day_revisions[date.fromisoformat(day_text)] = n
+    state.heat_revision = document["heat_revision"]
+    return state, dict(document["offsets"])
+
+
+def _t(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _dt(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _req(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _version(version: tuple[datetime, UUID]) -> list[str]:
+    return [version[0].isoformat(), version[1].hex]
+
+
+def _version_from(raw: list[str]) -> tuple[datetime, UUID]:
+    return (datetime.fromisoformat(raw[0]), UUID(hex=raw[1]))
+
+
+def _counters(c: DayCounters) -> dict[str, Any]:
+    return {
+        "checkins": c.checkins,
+        "residents": sorted(c.residents),
+        "bookings_requested": c.bookings_requested,
+        "bookings_confirmed": c.bookings_confirmed,
+        "no_shows": c.no_shows,
+        "registrations": c.registrations,
+        "registration_cancellations": c.registration_cancellations,
+        "demands": c.demands,
+        "late_events": c.late_events,
+        "revision": c.revision,
+        "demand_by_category": dict(c.demand_by_category),
+        "evaluations": [
+            [resident, activity, *_version(version), rating]
+            for (resident, activity), (version, rating) in c.evaluations.items()
+        ],
+    }
+
+
+def _counters_from(raw: dict[str, Any]) -> DayCounters:
+    counters = DayCounters(
+        checkins=raw["checkins"],
+        residents=set(raw["residents"]),
+        bookings_requested=raw["bookings_requested"],
+        bookings_confirmed=raw["bookings_confirmed"],
+        no_shows=raw["no_shows"],
+        registrations=raw["registrations"],
+        registration_cancellations=raw["registration_cancellations"],
+        demands=raw["demands"],
+        late_events=raw["late_events"],
+        revision=raw["revision"],
+    )
+    counters.demand_by_category.update(raw["demand_by_category"])
+    for resident, activity, at, event_id, rating in raw["evaluations"]:
+        counters.evaluations[(resident, activity)] = (_version_from([at, event_id]), rating)
+    return counters
+
+
+#: ActivityLive fields that hold an instant (the others are plain JSON values)
+_INSTANTS = {"starts_at"}
+
+
+def _activity(a: ActivityLive) -> dict[str, Any]:
+    return {
+        "capacity": a.capacity,
+        "venue_id": a.venue_id,
+        "category": a.category,
+        "station_id": a.station_id,
+        "starts_at": _t(a.starts_at),
+        "cancelled": a.cancelled,
+        "registrations": sorted(a.registrations),
+        "cancelled_registrations": sorted(a.cancelled_registrations),
+        "attendees": sorted(a.attendees),
+        "versions": {
+            name: [*_version(version), _t(value) if name in _INSTANTS else value]
+            for name, (version, value) in a.versions.items()
+        },
+    }
+
+
+def _activity_from(raw: dict[str, Any]) -> ActivityLive:
+    versions: dict[str, tuple[tuple[datetime, UUID], Any]] = {}
+    for name, (at, event_id, value) in raw["versions"].items():
+        versions[name] = (
+            _version_from([at, event_id]),
+            _dt(value) if name in _INSTANTS else value,
+        )
+    return ActivityLive(
+        capacity=raw["capacity"],
+        venue_id=raw["venue_id"],
+        category=raw["category"],
+        station_id=raw["station_id"],
+        starts_at=_dt(raw["starts_at"]),
+        cancelled=raw["cancelled"],
+        registrations=set(raw["registrations"]),
+        cancelled_registrations=set(raw["cancelled_registrations"]),
+        attendees=set(raw["attendees"]),
+        versions=versions,
+    )

@@ -1,0 +1,206 @@
+"""The fold loop of the stream worker: reads the event and telemetry topics in batches, folds
+them into a ``LiveState``, and checkpoints the state with the offsets it reflects.
+
+Why not a Faust agent: Faust's per-message stream machinery costs about 120 µs an event here
+(measured: 6-9k events/s whatever the fold did), while the fold itself takes about 15 µs. The
+loop reads batches straight from the consumer Faust itself uses (aiokafka) inside the Faust
+app, which still runs the timers, the producers and the worker's life cycle.
+
+Offsets are the loop's own: partitions are assigned (no consumer group), and each start seeks
+to the offsets of the checkpoint it restored (``streams.checkpoint``) or to the beginning.
+A checkpoint is cut between two batches, so the state and its offsets always agree: after a
+crash the worker re-reads only what came after its last checkpoint, and the fold's dedup on
+``event_id`` is not even needed for that. One worker per deployment: the state is not
+partitioned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from sanjiang.events import EventError, decode_event
+from sanjiang.kafka.client import make_consumer, make_producer
+from sanjiang.kafka.topics import Topics, ensure_topics, partition_counts
+from sanjiang.settings import Settings
+from streams import snapshot
+from streams.checkpoint import CheckpointStore
+from streams.state import LiveState
+
+log = logging.getLogger(__name__)
+#: Records per batch at most; under load batches fill at once, at low rates a batch is what
+#: arrived within FOLD_WAIT_MS (an event waits at most that long before it is folded).
+FOLD_BATCH, FOLD_WAIT_MS = 5000, 20
+
+
+def offset_key(tp: TopicPartition) -> str:
+    return f"{tp.topic}:{tp.partition}"
+
+
+@dataclass
+class WorkerStatus:
+    """What the worker reports beside the state, in the ``pipeline`` view."""
+
+    invalid: int = 0  #: records that did not decode as events (the ingest path rejects them)
+    restored_generation: int | None = None  #: the checkpoint the worker started from
+    restored_applied: int = 0  #: events the state had applied at that checkpoint
+    checkpoint_generation: int | None = None  #: the last checkpoint written
+    checkpoint_at: str | None = None
+    lag: int | None = None  #: records not read yet, over all partitions
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "invalid": self.invalid,
+            "restored_from_checkpoint": self.restored_generation,
+            "restored_applied": self.restored_applied,
+            "checkpoint": self.checkpoint_generation,
+            "checkpoint_at": self.checkpoint_at,
+            "lag": self.lag,
+        }
+
+
+@dataclass
+class LiveWorker:
+    """Owns the state and the offsets; ``run`` folds until cancelled."""
+
+    settings: Settings
+    make_state: Callable[[], LiveState]
+    state: LiveState = field(init=False)
+    status: WorkerStatus = field(default_factory=WorkerStatus)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    offsets: dict[str, int] = field(default_factory=dict)
+    _last_arrival: dict[str, datetime] = field(default_factory=dict)
+    _consumer: AIOKafkaConsumer | None = None
+    _producer: AIOKafkaProducer | None = None
+    _saved: tuple[Any, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.state = self.make_state()
+        topics = Topics.from_settings(self.settings)
+        self.topics = topics
+        self.store = CheckpointStore(self.settings, topics.streams_changelog)
+
+    async def restore(self) -> None:
+        """Load the latest checkpoint, if any (else the state starts empty at offset 0)."""
+        await ensure_topics(self.settings, self.topics)
+        checkpoint = await self.store.load()
+        restored = None if checkpoint is None else snapshot.load(checkpoint.data, self.make_state)
+        if checkpoint is not None and restored is not None:
+            self.state, self.offsets = restored
+            self.status.restored_generation = checkpoint.generation
+            self.status.restored_applied = self.state.applied
+            self._saved = self._fingerprint()
+            log.info(
+                "restored checkpoint %s: %s events applied, offsets %s",
+                checkpoint.generation,
+                self.state.applied,
+                self.offsets,
+            )
+        gc.freeze()  # the restored state is long-lived: keep it out of every full collection
+
+    async def run(self) -> None:
+        """Restore, then fold batches until cancelled."""
+        await self.restore()
+        producer = make_producer(self.settings, max_request_size=2 * 1024 * 1024)
+        consumer = make_consumer(self.settings, group_id=None)
+        await producer.start()
+        await consumer.start()
+        self._producer, self._consumer = producer, consumer
+        try:
+            await self._assign(consumer)
+            self.ready.set()
+            while True:
+                batch = await consumer.getmany(timeout_ms=FOLD_WAIT_MS, max_records=FOLD_BATCH)
+                for tp, records in batch.items():
+                    self._fold(tp, records)
+        finally:
+            self.ready.clear()
+            self._producer = self._consumer = None
+            await consumer.stop()
+            await producer.stop()
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> None:
+        sources = [self.topics.events, self.topics.telemetry]
+        counts = await partition_counts(self.settings, sources)
+        partitions = [TopicPartition(topic, p) for topic in sources for p in range(counts[topic])]
+        consumer.assign(partitions)
+        for tp in partitions:
+            offset = self.offsets.get(offset_key(tp))
+            if offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+
+    def _fold(self, tp: TopicPartition, records: list[Any]) -> None:
+        state, status = self.state, self.status
+        arrival = None
+        for record in records:
+            try:
+                event = decode_event(record.value)
+            except EventError:
+                status.invalid += 1
+                continue
+            state.apply(event)
+            arrival = event.received_at or event.occurred_at
+        key = offset_key(tp)
+        if records:
+            self.offsets[key] = records[-1].offset + 1
+        if arrival is not None:
+            self._last_arrival[key] = arrival
+
+    def horizon(self) -> datetime | None:
+        """An arrival time every unread record comes after (within ``PRUNE_MARGIN``): the
+        least last-read arrival of the partitions still behind, or the latest arrival seen
+        when all are caught up (new records are stamped as they arrive). ``None`` while a
+        partition behind has not been read from yet."""
+        consumer = self._consumer
+        clock = self.state.arrival_clock
+        if consumer is None or clock is None:
+            return None
+        lag = 0
+        behind: list[datetime] = []
+        for tp in consumer.assignment():
+            key = offset_key(tp)
+            highwater = consumer.highwater(tp)
+            position = self.offsets.get(key, 0)
+            if highwater is None:
+                return None
+            if position >= highwater:
+                continue
+            lag += highwater - position
+            last = self._last_arrival.get(key)
+            if last is None:
+                return None
+            behind.append(last)
+        self.status.lag = lag
+        return min([*behind, clock])
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        state = self.state
+        return (state.applied, state.too_late, tuple(sorted(self.offsets.items())))
+
+    async def checkpoint(self) -> int | None:
+        """Prune what the state no longer needs, then write a checkpoint if anything changed
+        since the last one; returns its generation."""
+        producer = self._producer
+        if not self.ready.is_set() or producer is None:
+            return None
+        horizon = self.horizon()
+        if horizon is not None:
+            self.state.prune(horizon)
+        if self._fingerprint() == self._saved:
+            return None
+        fingerprint = self._fingerprint()
+        data = snapshot.dump(self.state, dict(self.offsets))  # between batches: consistent
+        generation = await self.store.save(producer, data)
+        self._saved = fingerprint
+        self.status.checkpoint_generation = generation
+        self.status.checkpoint_at = datetime.now().astimezone().isoformat()
+        return generation

@@ -1,0 +1,148 @@
+"""Checkpoints of the live state: a snapshot restores a state that goes on exactly like the
+original; pruning forgets only what can no longer count; the changelog's parts and manifest
+survive a worker killed mid-write."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from producers.simulator import simulate
+from sanjiang.events import Event
+from sanjiang.pseudonym import Pseudonymizer
+from sanjiang.taxonomy import load_taxonomy
+from streams import snapshot
+from streams.checkpoint import MANIFEST, PART_BYTES, assemble, parts_of
+from streams.state import PRUNE_MARGIN, LiveState
+from streams.views import live_views
+from tests.unit.test_live_state import NETWORK
+
+TWO_DAYS: list[Event] = [
+    e.event
+    for e in simulate(
+        NETWORK,
+        load_taxonomy(),
+        start=date(2026, 11, 17),
+        days=2,
+        seed=5,
+        pseudonymize=Pseudonymizer(b"k" * 32),
+    )
+]
+END = max(e.occurred_at for e in TWO_DAYS)
+
+
+def new_state() -> LiveState:
+    return LiveState(NETWORK, grace=timedelta(hours=6))
+
+
+def views(state: LiveState, occupancy: bool = True) -> dict[str, Any]:
+    """Every view at the end and in the middle of the two days (``as_of`` left out);
+    without the occupancy of those instants if ``occupancy`` is false."""
+    out = {}
+    for moment in (END, END - timedelta(hours=30)):
+        for name, document in live_views(state, moment).items():
+            document.pop("as_of", None)
+            if occupancy or name != "venues":
+                out[f"{moment.isoformat()} {name}"] = document
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_restored_snapshot_goes_on_like_the_original(seed: int) -> None:
+    rng = random.Random(seed)
+    events = list(TWO_DAYS) + rng.sample(TWO_DAYS, len(TWO_DAYS) // 10)
+    rng.shuffle(events)
+    cut = rng.randrange(len(events))
+    original = new_state()
+    for event in events[:cut]:
+        original.apply(event)
+    data = snapshot.dump(original, {"t.events:0": cut})
+    loaded = snapshot.load(data, new_state)
+    assert loaded is not None
+    restored, offsets = loaded
+    assert offsets == {"t.events:0": cut}
+    assert views(restored) == views(original)
+    for event in events[cut:]:
+        assert restored.apply(event) == original.apply(event)
+    assert views(restored) == views(original)
+    assert (restored.applied, restored.too_late) == (original.applied, original.too_late)
+
+
+def test_a_snapshot_of_another_version_is_not_loaded() -> None:
+    data = bytearray(snapshot.dump(new_state(), {}))
+    data[4] = snapshot.VERSION + 1
+    assert snapshot.load(bytes(data), new_state) is None
+    assert snapshot.load(b"garbage", new_state) is None
+
+
+def test_pruning_forgets_closed_days_and_changes_no_number() -> None:
+    state = new_state()
+    for event in TWO_DAYS:
+        state.apply(event)
+    # a pruned state answers occupancy only after the horizon (less the margin): the worker
+    # reads it at the present; everything else reads the same
+    before = views(state, occupancy=False)
+    first_day, last_day = min(state.seen.values()), max(state.seen.values())
+    ids = len(state.seen)
+    # every record still unread arrives after the second day's window closed (+ the margin)
+    closes = datetime.combine(last_day + timedelta(days=1), time(), NETWORK.tz) + state.grace
+    state.prune(closes + PRUNE_MARGIN)  # exactly at the margin: only the first day goes
+    assert set(state.seen.values()) == {last_day}
+    assert views(state, occupancy=False) == before
+    remaining = len(state.seen)
+    assert 0 < remaining < ids
+    horizon = closes + PRUNE_MARGIN + timedelta(seconds=1)
+    assert state.prune(horizon) == remaining
+    assert state.seen == {}  # both days closed
+    assert state.visits == {}
+    assert views(state, occupancy=False) == before
+    assert state.occupancy(horizon) == {}
+    # a copy read again after the prune arrived after the horizon: too late, not counted twice
+    copy = TWO_DAYS[0].model_copy(update={"received_at": horizon})
+    applied = state.applied
+    assert state.apply(copy) is False
+    assert state.applied == applied and state.too_late == 1
+    assert first_day not in set(state.seen.values())
+
+
+def test_pruning_keeps_the_days_still_open() -> None:
+    state = new_state()
+    for event in TWO_DAYS:
+        state.apply(event)
+    second_day = max(state.seen.values())
+    kept = sum(1 for day in state.seen.values() if day == second_day)
+    state.prune(END)  # the second day is still open at its own end
+    assert set(state.seen.values()) == {second_day} and len(state.seen) == kept
+    duplicate = next(e for e in TWO_DAYS if state.local_day(e.occurred_at) == second_day)
+    assert state.apply(duplicate) is False and state.too_late == 0
+
+
+def test_a_checkpoint_spans_parts_and_survives_a_kill_mid_write() -> None:
+    data = random.Random(1).randbytes(PART_BYTES * 2 + 10)
+    latest: dict[bytes, bytes] = {}
+    for key, value in parts_of(1, data):
+        latest[key] = value
+    checkpoint = assemble(latest)
+    assert checkpoint is not None and checkpoint.data == data and checkpoint.generation == 1
+    # generation 2 goes to the other slot; killed before its manifest: 1 still loads
+    newer = parts_of(2, b"x" * (PART_BYTES + 1))
+    for key, value in newer[:1]:
+        latest[key] = value
+    assert assemble(latest) == checkpoint
+    for key, value in newer[1:]:
+        latest[key] = value
+    restored = assemble(latest)
+    assert restored is not None and restored.generation == 2
+    # generation 3 overwrites generation 1's slot; a part of it lost: nothing loads
+    third = parts_of(3, data)
+    for key, value in third:
+        if key != b"B/1":
+            latest[key] = value
+    assert assemble(latest) is None
+    assert assemble({}) is None
+    latest[MANIFEST] = third[-1][1]
+    latest[b"B/1"] = third[1][1][:-1] + b"?"  # corrupt
+    assert assemble(latest) is None
