@@ -3,8 +3,8 @@ topic, and event-to-SSE latency through the real worker and API at a steady 1,00
 
 - bare loop: an aiokafka consumer reading the topic from the start, nothing else;
 - fold in process: the same consumer plus decoding and ``LiveState.apply`` (the projection);
-- Faust worker: ``sanjiang streams`` in its own process, timed from its first applied event
-  to the last through its ``pipeline`` view;
+- Faust worker: ``sanjiang streams`` in its own process (its batch fold loop, checkpoints every
+  10 s), timed from its first applied event to the last through its ``pipeline`` view;
 - latency: events produced at 1,000/s while an SSE client of the API watches the
   ``pipeline`` view; an event's latency is the time from its send to the first SSE message
   whose ``applied`` count includes it (views publish every 0.25 s, ``streams.app``).

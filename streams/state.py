@@ -36,7 +36,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -45,6 +45,7 @@ from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, weight
 from sanjiang.network import Network
 
+_EPOCH_DAY = date(1970, 1, 1)
 #: How long after a day's window closed its event ids are kept: covers clocks of API instances
 #: that stamp ``received_at`` disagreeing, and records of a partition not quite in arrival order.
 PRUNE_MARGIN = timedelta(hours=1)
@@ -259,9 +260,12 @@ class LiveState:
     _summaries: dict[tuple[date, str], tuple[int, dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False
     )
-    _window_ends: dict[date, datetime] = field(default_factory=dict, init=False, repr=False)
+    _window_ends: dict[date, float] = field(default_factory=dict, init=False, repr=False)
     _day_objects: dict[date, date] = field(default_factory=dict, init=False, repr=False)
-    _openings: dict[tuple[str, date], list[tuple[datetime, datetime]] | None] = field(
+    _hour_offsets: dict[int, float] = field(default_factory=dict, init=False, repr=False)
+    _day_numbers: dict[int, date] = field(default_factory=dict, init=False, repr=False)
+    #: (venue, day) -> its opening intervals as (start, end) timestamps and the end instant
+    _openings: dict[tuple[str, date], list[tuple[float, float, datetime]] | None] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -296,7 +300,21 @@ class LiveState:
         return True
 
     def local_day(self, moment: datetime) -> date:
-        return moment.astimezone(self._tz).date()
+        """The local day of an instant (the same ``date`` object for every instant of a day:
+        ``seen`` holds one per event). ``astimezone`` costs microseconds a call, so the zone's
+        offset is looked up once per UTC hour and the day computed from the timestamp (exact for
+        zones whose offset changes on whole UTC hours, as Asia/Shanghai's and most do)."""
+        stamp = moment.timestamp()
+        hour = int(stamp // 3600)
+        offset = self._hour_offsets.get(hour)
+        if offset is None:
+            utc_offset = moment.astimezone(self._tz).utcoffset()
+            offset = self._hour_offsets[hour] = utc_offset.total_seconds() if utc_offset else 0
+        number = int((stamp + offset) // 86400)
+        day = self._day_numbers.get(number)
+        if day is None:
+            day = self._day_numbers[number] = _EPOCH_DAY + timedelta(days=number)
+        return day
 
     def _day_key(self, day: date) -> date:
         """One ``date`` object per day (``seen`` holds one reference per event)."""
@@ -333,8 +351,8 @@ class LiveState:
         closes = self._window_ends.get(day)
         if closes is None:
             end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz)
-            closes = self._window_ends[day] = end + self.grace
-        return now > closes
+            closes = self._window_ends[day] = (end + self.grace).timestamp()
+        return now.timestamp() > closes  # timestamps: comparing zones costs microseconds
 
     def _counters(self, day: date, station: str) -> DayCounters:
         """The counters of a station's day, about to be changed: bumps their revisions (every
@@ -356,7 +374,7 @@ class LiveState:
         visit = self.visits.setdefault(p.visit_id, Visit(p.venue_id))
         visit.venue_id = p.venue_id
         visit.checkin_at = event.occurred_at
-        visit.closes_at = self._closing_time(p.venue_id, event.occurred_at)
+        visit.closes_at = self._closing_time(p.venue_id, event.occurred_at, day)
         self._occupancy.changed(p.visit_id, visit)
         if p.activity_id and event.resident:
             self.activities[p.activity_id].attendees.add(event.resident)
@@ -440,29 +458,34 @@ class LiveState:
         if activity_id:
             self.heat[("activity", activity_id)] += scaled
 
-    def _closing_time(self, venue_id: str, moment: datetime) -> datetime | None:
-        local = moment.astimezone(self._tz)
-        key = (venue_id, local.date())
+    def _closing_time(self, venue_id: str, moment: datetime, day: date) -> datetime | None:
+        """The end of the opening interval of ``venue_id`` that ``moment`` (on local ``day``)
+        falls in; 23:59:59 local outside opening hours; ``None`` for an unknown venue.
+        Compared as timestamps: comparing instants of different zones costs microseconds."""
+        key = (venue_id, day)
         if key not in self._openings:
             venue = self.network.venues.get(venue_id)
+            tz = self._tz
             self._openings[key] = (
                 None
                 if venue is None
                 else [
                     (
-                        datetime.combine(key[1], interval.start, self._tz),
-                        datetime.combine(key[1], interval.end, self._tz),
+                        datetime.combine(day, interval.start, tz).timestamp(),
+                        datetime.combine(day, interval.end, tz).timestamp(),
+                        datetime.combine(day, interval.end, tz),
                     )
-                    for interval in venue.intervals_on(key[1])
+                    for interval in venue.intervals_on(day)
                 ]
             )
         openings = self._openings[key]
         if openings is None:
             return None
-        for start, end in openings:
-            if start <= local < end:
-                return end
-        return local.replace(hour=23, minute=59, second=59)  # outside hours: closes at midnight
+        stamp = moment.timestamp()
+        for start, end, closes in openings:
+            if start <= stamp < end:
+                return closes
+        return datetime.combine(day, time(23, 59, 59), self._tz)  # outside opening hours
 
     # --- reading ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 #: Records per batch at most; under load batches fill at once, at low rates a batch is what
 #: arrived within FOLD_WAIT_MS (an event waits at most that long before it is folded).
 FOLD_BATCH, FOLD_WAIT_MS = 5000, 20
+#: A checkpoint waits at least this many times as long as cutting the last one took.
+CHECKPOINT_PACE = 20
 
 
 def offset_key(tp: TopicPartition) -> str:
@@ -80,6 +83,7 @@ class LiveWorker:
     _consumer: AIOKafkaConsumer | None = None
     _producer: AIOKafkaProducer | None = None
     _saved: tuple[Any, ...] | None = None
+    _not_before: float = 0.0  #: monotonic time before which no checkpoint is cut
 
     def __post_init__(self) -> None:
         self.state = self.make_state()
@@ -120,6 +124,9 @@ class LiveWorker:
                 batch = await consumer.getmany(timeout_ms=FOLD_WAIT_MS, max_records=FOLD_BATCH)
                 for tp, records in batch.items():
                     self._fold(tp, records)
+                # getmany returns without suspending while fetched records remain: yield, or
+                # the publish and checkpoint timers would starve until the fold caught up
+                await asyncio.sleep(0)
         finally:
             self.ready.clear()
             self._producer = self._consumer = None
@@ -190,7 +197,7 @@ class LiveWorker:
         """Prune what the state no longer needs, then write a checkpoint if anything changed
         since the last one; returns its generation."""
         producer = self._producer
-        if not self.ready.is_set() or producer is None:
+        if not self.ready.is_set() or producer is None or time.monotonic() < self._not_before:
             return None
         horizon = self.horizon()
         if horizon is not None:
@@ -198,7 +205,17 @@ class LiveWorker:
         if self._fingerprint() == self._saved:
             return None
         fingerprint = self._fingerprint()
-        data = snapshot.dump(self.state, dict(self.offsets))  # between batches: consistent
+        started = time.monotonic()
+        gc.disable()  # dumping makes many short-lived objects: no full collection meanwhile
+        try:
+            data = snapshot.dump(self.state, dict(self.offsets))  # between batches: consistent
+        finally:
+            gc.enable()
+        # The state is long-lived: keep what exists now out of every later collection, else
+        # each full collection walks it all (~0.2 s pauses at 100k events of state).
+        gc.freeze()
+        # cutting one blocks the fold (~0.15 s for 100k events of state): keep that under 5%
+        self._not_before = started + CHECKPOINT_PACE * (time.monotonic() - started)
         generation = await self.store.save(producer, data)
         self._saved = fingerprint
         self.status.checkpoint_generation = generation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -211,3 +211,14 @@ def test_category_and_station_heat_in_any_order() -> None:
         assert state.heat_by("station", now) == pytest.approx(
             {s: h for s, h in stations.items() if h}
         )
+
+
+def test_local_day_is_the_zone_s_calendar_day() -> None:
+    """``local_day`` caches offsets per UTC hour; it must agree with ``astimezone``."""
+    state = LiveState(NETWORK)
+    rng = random.Random(7)
+    base = datetime(2020, 1, 1, tzinfo=UTC)
+    for _ in range(5000):
+        moment = base + timedelta(seconds=rng.uniform(0, 8 * 365 * 86400))
+        assert state.local_day(moment) == moment.astimezone(NETWORK.tz).date()
+        assert state.local_day(moment) is state.local_day(moment)  # one object per day
