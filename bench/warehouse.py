@@ -424,11 +424,13 @@ def _p95(samples: Sequence[float]) -> float:
 
 
 class _Recorder(WarehouseProxy):
-    """A warehouse that times every query (to say which statement of a KPI call is slow)."""
+    """A warehouse that times every query by its text (to say which statement of a KPI call is
+    slow: ``compute_kpis`` runs them side by side, so the order they end in says nothing)."""
 
     def __init__(self, inner: Warehouse) -> None:
         super().__init__(inner)
-        self.calls: list[float] = []
+        self.calls: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
 
     def query(
         self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
@@ -437,7 +439,19 @@ class _Recorder(WarehouseProxy):
         try:
             return self.inner.query(sql, params, settings)
         finally:
-            self.calls.append((time.perf_counter() - started) * 1000)
+            with self._lock:
+                self.calls.setdefault(sql, []).append((time.perf_counter() - started) * 1000)
+
+
+def _statement_names(database: str) -> dict[str, str]:
+    """The text of each KPI statement as ``compute_kpis`` sends it -> its name."""
+    from projections.kpi import KPI_STATEMENTS, KpiSql
+
+    return {
+        KpiSql.bound(database, venue_scope).render(template): name
+        for venue_scope in (False, True)
+        for name, template in KPI_STATEMENTS.items()
+    }
 
 
 def _build(warehouse: Warehouse, base: Sequence[_BaseRow], weeks: int) -> float:
@@ -594,15 +608,11 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
             samples = _time(call)
             p50, p95 = statistics.median(samples), _p95(samples)
             detail = f"p50 {p50:.1f} ms, {RUNS} runs after {WARMUPS} warm-ups, {size}"
-            if recorder.calls:  # a KPI call: its four statements, slowest first
-                per = len(recorder.calls) // (RUNS + WARMUPS)
-                # compute_kpis runs these four, in this order; unlabelled if that changes
-                statements = ("utilization", "precision", "participation", "satisfaction")
+            if recorder.calls:  # a KPI call: its statements, slowest first
+                names = _statement_names(warehouse.database)
                 medians = {
-                    statements[i] if per == 4 else f"#{i}": statistics.median(
-                        recorder.calls[i::per][WARMUPS:]
-                    )
-                    for i in range(per)
+                    names.get(text, f"#{i}"): statistics.median(times[WARMUPS:])
+                    for i, (text, times) in enumerate(recorder.calls.items())
                 }
                 parts_text = ", ".join(
                     f"{k} {v:.0f}" for k, v in sorted(medians.items(), key=lambda kv: -kv[1])
