@@ -48,10 +48,20 @@ def main() -> None:
     parser.add_argument("--batch-events", type=int, default=200_000, help="events for batch ingest")
     parser.add_argument("--single-requests", type=int, default=5_000, help="single-event requests")
     parser.add_argument(
-        "--warehouse-events", type=int, default=300_000, help="events for sink vs bulk load"
+        "--warehouse-events",
+        type=int,
+        default=300_000,
+        help="events for sink vs bulk load (0 skips that part, and Kafka with it)",
     )
     parser.add_argument(
         "--rows", type=int, default=2_000_000, help="events in the query-latency dataset"
+    )
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        default=None,
+        help="keep the query-latency dataset in this folder and reuse it on later runs with "
+        "the same --rows (default: a scratch folder, removed)",
     )
     parser.add_argument(
         "--stream-events", type=int, default=100_000, help="events for projection throughput"
@@ -82,7 +92,9 @@ def main() -> None:
                 f"queries on {args.rows:,}:",
                 flush=True,
             )
-            warehouse.run(settings, report, args.warehouse_events, args.rows, broker.ensure)
+            warehouse.run(
+                settings, report, args.warehouse_events, args.rows, broker.ensure, args.dataset
+            )
         if "streams" in suites:
             print(f"stream processing on {args.stream_events:,} events, SSE latency:", flush=True)
             asyncio.run(streams.run(broker.ensure(), report, args.stream_events))

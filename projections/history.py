@@ -28,7 +28,10 @@ def timeseries(
     category: str | None = None,
     activity: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Events of one type (and distinct residents) per hour or local day, from the rollups."""
+    """Events of one type (and distinct residents) per hour or local day, from the rollups.
+
+    By day with no venue, category or activity asked, from ``rollup_station_daily`` (a row per
+    station, day and type, so long periods read a fraction of what ``rollup_daily`` holds)."""
     db = warehouse.database
     if interval == "hour":
         table, bucket = f"{db}.rollup_hourly", "hour"
@@ -37,7 +40,9 @@ def timeseries(
             "AND hour < {end:DateTime64(3,'UTC')}"
         )
     else:
-        table, bucket = f"{db}.rollup_daily", "day"
+        fine = venue is not None or category is not None or activity is not None
+        table = f"{db}.rollup_daily" if fine else f"{db}.rollup_station_daily"
+        bucket = "day"
         bounds = (
             "day >= toDate({start:DateTime64(3,'UTC')}, 'Asia/Shanghai') "
             "AND day < toDate({end:DateTime64(3,'UTC')}, 'Asia/Shanghai')"

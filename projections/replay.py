@@ -28,6 +28,7 @@ DATA_TABLES = (
     "event_ids",
     "rollup_hourly",
     "rollup_daily",
+    "rollup_station_daily",
     "activity_states",
     "booking_states",
     "registration_states",

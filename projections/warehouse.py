@@ -146,20 +146,36 @@ class WarehouseProxy:
         self.inner.close()
 
 
-class ChdbWarehouse:
-    """Embedded ClickHouse (chDB) with its data in a folder; one owning process per folder."""
+#: Connections a chDB warehouse runs statements on at once. Statements of one connection run
+#: one at a time; several connections to the same embedded server run side by side (the four
+#: KPI statements of ``projections.kpi`` do, on the cores a single statement leaves idle).
+CHDB_SESSIONS = 4
 
-    def __init__(self, path: Path, database: str = "sanjiang") -> None:
+
+class ChdbWarehouse:
+    """Embedded ClickHouse (chDB) with its data in a folder; one owning process per folder.
+
+    Statements from several threads run concurrently, each on a connection of its own (up to
+    ``sessions``; a thread waits for a free one beyond that), all to one embedded server."""
+
+    def __init__(
+        self, path: Path, database: str = "sanjiang", sessions: int = CHDB_SESSIONS
+    ) -> None:
+        if sessions < 1:
+            raise ValueError("a warehouse needs at least one session")
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.database = database
-        self._lock = threading.Lock()  # one statement at a time per connection
+        self._sessions = sessions
+        self._slots = threading.BoundedSemaphore(sessions)  # one statement per connection
+        self._idle_lock = threading.Lock()
+        self._idle: list[Any] = []  # open connections not running a statement
         try:
-            # The keeper holds the embedded server open; the working connection is replaced
-            # after any failed statement, because chDB leaves a failed query's partial output
-            # (its header) in the connection, to be prepended to the next result.
+            # The keeper holds the embedded server open; a working connection is dropped after
+            # any failed statement, because chDB leaves a failed query's partial output (its
+            # header) in the connection, to be prepended to the next result.
             self._keeper = self._connect()
-            self._session = self._connect()
+            self._idle.append(self._connect())
         except Exception as exc:
             raise WarehouseError(
                 f"cannot open the embedded warehouse at {path} ({exc}); another process may own "
@@ -174,15 +190,21 @@ class ChdbWarehouse:
         return Session(str(self.path))  # type: ignore[no-untyped-call]
 
     def _run(self, sql: str, fmt: str, params: dict[str, Any] | None) -> bytes:
-        with self._lock:
+        bound = {k: _param_text(v) for k, v in (params or {}).items()}
+        with self._slots:
+            with self._idle_lock:
+                session = self._idle.pop() if self._idle else None
             try:
-                bound = {k: _param_text(v) for k, v in (params or {}).items()}
-                result = self._session.query(sql, fmt, params=bound)
+                if session is None:  # opened on demand, kept for the next statements
+                    session = self._connect()
+                result = session.query(sql, fmt, params=bound)
             except Exception as exc:
-                with contextlib.suppress(Exception):
-                    self._session.close()
-                self._session = self._connect()
+                if session is not None:
+                    with contextlib.suppress(Exception):
+                        session.close()
                 raise WarehouseError(str(exc)) from exc
+            with self._idle_lock:
+                self._idle.append(session)
         if result is None:
             return b""
         return bytes(result.bytes())
@@ -212,9 +234,14 @@ class ChdbWarehouse:
         self._run(statement + rows.decode(), "CSV", None)
 
     def close(self) -> None:
-        with self._lock:
-            self._session.close()
-            self._keeper.close()
+        """Wait for running statements, then close every connection."""
+        for _ in range(self._sessions):
+            self._slots.acquire()
+        with self._idle_lock:
+            for session in self._idle:
+                session.close()
+            self._idle.clear()
+        self._keeper.close()
 
 
 class ServerWarehouse:

@@ -37,6 +37,36 @@ def test_timeseries_from_rollups_match_the_events(loaded: ChdbWarehouse) -> None
     ]
 
 
+def test_station_rollup_equals_the_events(loaded: ChdbWarehouse) -> None:
+    """rollup_station_daily (migration 0013) holds, per local day, station and type, exactly
+    what the events hold; daily series use it unless a venue, category or activity is asked."""
+    by_event = """
+        SELECT toDate(occurred_at, 'Asia/Shanghai') AS day, type, station_id, count() AS events,
+               countIf(late) AS late, sum(rating) AS rating_sum, countIf(rating >= 4) AS satisfied,
+               uniqExact(resident) AS residents
+        FROM sanjiang.events GROUP BY day, type, station_id ORDER BY day, type, station_id"""
+    by_rollup = """
+        SELECT day, type, station_id, sum(events), sum(late_events), sum(rating_sum),
+               sum(satisfied), uniqExactMerge(residents)
+        FROM sanjiang.rollup_station_daily GROUP BY day, type, station_id
+        ORDER BY day, type, station_id"""
+    expected = loaded.query(by_event).rows
+    assert len(expected) > 5
+    assert loaded.query(by_rollup).rows == expected
+    week = Period(TUESDAY - timedelta(days=3), TUESDAY + timedelta(days=4))
+    for station in (None, "WS-R03"):
+        raw = loaded.query(
+            "SELECT toString(toDate(occurred_at, 'Asia/Shanghai')) AS bucket, count() AS events, "
+            "uniqExact(resident) AS residents, countIf(late) AS late_events, "
+            "countIf(rating >= 4) AS satisfied FROM sanjiang.events "
+            "WHERE type = 'checkin.recorded' AND (station_id = {s:String} OR {s:String} = '') "
+            "GROUP BY bucket ORDER BY bucket",
+            {"s": station or ""},
+        ).dicts()
+        assert len(raw) >= 2
+        assert timeseries(loaded, "checkin.recorded", week, "day", station=station) == raw
+
+
 def test_funnel_by_category(loaded: ChdbWarehouse) -> None:
     rows = {r["key"]: r for r in funnel(loaded, DAY, "category")}
     handcraft = rows["handcraft"]
