@@ -51,7 +51,10 @@ def main() -> None:
         "--warehouse-events", type=int, default=300_000, help="events for sink vs bulk load"
     )
     parser.add_argument(
-        "--rows", type=int, default=2_000_000, help="events in the query-latency dataset"
+        "--rows",
+        type=int,
+        default=2_000_000,
+        help="events in the query-latency dataset (0: skip the query part)",
     )
     parser.add_argument(
         "--stream-events", type=int, default=100_000, help="events for projection throughput"
