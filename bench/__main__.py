@@ -54,7 +54,10 @@ def main() -> None:
         help="events for sink vs bulk load (0 skips that part, and Kafka with it)",
     )
     parser.add_argument(
-        "--rows", type=int, default=2_000_000, help="events in the query-latency dataset"
+        "--rows",
+        type=int,
+        default=2_000_000,
+        help="events in the query-latency dataset (0: skip the query part)",
     )
     parser.add_argument(
         "--dataset",

@@ -30,8 +30,10 @@ class WarehouseError(RuntimeError):
 
 
 def ch_datetime(value: datetime) -> str:
-    """A tz-aware time as ClickHouse DateTime64(3, 'UTC') text (params and JSON rows)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    """A tz-aware time as ClickHouse DateTime64(3, 'UTC') text (params and JSON rows):
+    ``2026-11-02 00:15:00.123``, milliseconds truncated. (``isoformat`` rather than
+    ``strftime``: the same text for years 1000..9999, in half the time — every row has two.)"""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "milliseconds")
 
 
 def _param_text(value: Any) -> str:

@@ -1,11 +1,11 @@
 """Writes events to the warehouse exactly once per ``event_id``.
 
 Before each insert the writer asks ``event_ids`` which ids of the batch are already stored
-and drops them (and repeats inside the batch), so a re-delivered event, a replayed Kafka
-batch after a crash between write and commit, or a file loaded twice adds nothing — to the
-raw table and to every materialized view fed by it. The insert also carries a deduplication
-token (the batch's Kafka offsets) so a retried insert of the very same block is dropped by
-the engine too (the token is derived from the ids actually inserted).
+and drops them (and repeats inside the batch, the first one kept), so a re-delivered event, a
+replayed Kafka batch after a crash between write and commit, or a file loaded twice adds
+nothing — to the raw table and to every materialized view fed by it. The insert also carries
+a deduplication token (the batch's Kafka offsets) so a retried insert of the very same block
+is dropped by the engine too (the token is derived from the ids actually inserted).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from projections.rows import encode_rows, event_row
+from projections.rows import encode_batch, event_row
 from projections.warehouse import Warehouse
 from sanjiang.events import Event
 
@@ -56,18 +57,22 @@ class EventWriter:
 
     def write(self, batch: Sequence[Positioned], token: str | None = None) -> WriteResult:
         """Insert the events not yet stored; returns how many were new and how many not."""
-        unique: dict[str, Positioned] = {}
-        for item in batch:
-            unique.setdefault(str(item.event.event_id), item)
+        return self.write_rows([event_row(i.event, i.partition, i.offset) for i in batch], token)
+
+    def write_rows(self, rows: Sequence[dict[str, Any]], token: str | None = None) -> WriteResult:
+        """Insert the ``events`` rows (see ``projections.rows``) whose ``event_id`` is not
+        stored yet; returns how many were new and how many not."""
+        unique: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            unique.setdefault(row["event_id"], row)
         stored = self.stored_ids(list(unique))
-        fresh = [item for key, item in unique.items() if key not in stored]
+        fresh = [row for key, row in unique.items() if key not in stored]
         if fresh:
-            rows = [event_row(i.event, i.partition, i.offset) for i in fresh]
             # The token names exactly the rows inserted: a retry of the same rows is dropped by
             # the engine, a different set of rows (after filtering) can never be mistaken for it.
-            digest = hashlib.sha256("".join(str(i.event.event_id) for i in fresh).encode())
+            digest = hashlib.sha256("".join(row["event_id"] for row in fresh).encode())
             settings = {
                 "insert_deduplication_token": f"{token or 'batch'}:{digest.hexdigest()[:32]}"
             }
-            self.warehouse.insert_json_rows(self._table, encode_rows(rows), settings)
-        return WriteResult(len(fresh), len(batch) - len(fresh))
+            self.warehouse.insert_json_rows(self._table, encode_batch(fresh), settings)
+        return WriteResult(len(fresh), len(rows) - len(fresh))

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 import unicodedata
-from pathlib import Path
 
+from sanjiang.keyfile import load_or_create_key
 from sanjiang.settings import Settings
-
-KEY_BYTES = 32
 
 
 class Pseudonymizer:
@@ -36,21 +32,6 @@ class Pseudonymizer:
 
     def __repr__(self) -> str:  # never print the key
         return "Pseudonymizer(<secret>)"
-
-
-def load_or_create_key(path: Path) -> bytes:
-    """Read the deployment's key file, creating a random one (mode 0600) on first use."""
-    if path.is_file():
-        key = bytes.fromhex(path.read_text().strip())
-        if len(key) < 16:
-            raise ValueError(f"{path}: key too short")
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(KEY_BYTES)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex() + "\n")
-    return key
 
 
 def pseudonymizer_for(settings: Settings) -> Pseudonymizer:

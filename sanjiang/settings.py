@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         description="Hex secret for resident pseudonyms (>= 32 hex digits); unset = "
         "a random key created once in <var_dir>/secrets/pseudonym.key.",
     )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Hex secret (>= 32 hex digits) with which the platform signs the events it "
+        "validated before publishing them, so the warehouse sink can skip re-validating them; "
+        "unset = a random key created once in <var_dir>/secrets/signing.key. Every process of a "
+        "deployment must use the same key (set it when they do not share var_dir).",
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     api_port: Port = Field(default=8000, description="Port the API listens on.")
     ingest_max_body_bytes: int = Field(
@@ -164,11 +171,11 @@ class Settings(BaseSettings):
             raise ValueError("expected http(s)://[user:password@]host:port")
         return value
 
-    @field_validator("pseudonym_key")
+    @field_validator("pseudonym_key", "signing_key")
     @classmethod
     def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
+        if value is None or not value.get_secret_value().strip():
+            return None  # unset (an empty variable too): the key file under var_dir
         text = value.get_secret_value().strip()
         try:
             key = bytes.fromhex(text)

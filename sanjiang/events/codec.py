@@ -85,6 +85,15 @@ def from_raw(raw: dict[str, Any]) -> Event:
         raise EventError("invalid", describe_validation_error(exc)) from None
 
 
+def is_current(raw: dict[str, Any]) -> bool:
+    """Whether a raw event names a known type at its current schema version (needs no
+    upcasting). Says nothing about validity: only for events known to be valid otherwise."""
+    event_type = raw.get("type")
+    cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
+    version = raw.get("schema_version")
+    return cls is not None and type(version) is int and version == cls.VERSION
+
+
 def decode_event(data: bytes | str) -> Event:
     """JSON text of one event -> the current-version event model, or EventError."""
     return from_raw(parse_raw(data))

@@ -2,7 +2,7 @@
 
 Also a child-process entry point for the crash test (the only other file allowed here):
 
-    python -m tests.integration.test_sink BOOTSTRAP PREFIX PARTITIONS GROUP WAREHOUSE N
+    python -m tests.integration.test_sink BOOTSTRAP VAR_DIR PREFIX PARTITIONS GROUP WAREHOUSE N
 
 runs a sink that SIGKILLs itself right after its N-th write, before that batch's commit.
 """
@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from projections.warehouse import ChdbWarehouse, Warehouse, WarehouseError, Ware
 from sanjiang.events import Event
 from sanjiang.kafka.client import admin_client, make_consumer, make_producer
 from sanjiang.kafka.publisher import EventPublisher
+from sanjiang.kafka.signing import SIGNATURE_HEADER
 from sanjiang.kafka.topics import Topics
 from sanjiang.network import load_network
 from sanjiang.pseudonym import Pseudonymizer
@@ -41,6 +43,8 @@ from tests.integration.kafka_helpers import consume
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 POISON = [b"this is not an event", b'{"type": "no.such.event", "schema_version": 1}']
+#: An invalid event under a forged signature header: validated in full, hence dead-lettered.
+FORGED = b'{"type": "checkin.recorded", "schema_version": 1}'
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +85,11 @@ def rollup_count(warehouse: Warehouse) -> int:
 
 
 async def publish(
-    settings: Settings, topics: Topics, events: list[Event], poison: list[bytes]
+    settings: Settings,
+    topics: Topics,
+    events: list[Event],
+    poison: list[bytes],
+    forged: Sequence[bytes] = (),
 ) -> None:
     async with EventPublisher(settings, topics) as publisher:
         assert await publisher.publish_many(events) == len(events)
@@ -90,6 +98,9 @@ async def publish(
     try:
         for raw in poison:  # not events at all: what a buggy or hostile producer could write
             await producer.send_and_wait(topics.events, raw, key=b"WS-C")
+        for raw in forged:  # a hostile producer that knows the header but not the key
+            headers = [(SIGNATURE_HEADER, bytes(32))]
+            await producer.send_and_wait(topics.events, raw, key=b"WS-C", headers=headers)
     finally:
         await producer.stop()
 
@@ -132,7 +143,7 @@ def test_sink_writes_each_event_once_and_dead_letters_poison(
     kafka_settings: Settings, topics: Topics, group_id: str, tmp_path: Path, backfill: list[Event]
 ) -> None:
     settings = kafka_settings.model_copy(update={"sink_batch_rows": 1000})
-    asyncio.run(publish(settings, topics, backfill, POISON))
+    asyncio.run(publish(settings, topics, backfill, POISON, [FORGED]))
     warehouse = migrated(tmp_path / "warehouse")
     try:
         sink = WarehouseSink(settings, warehouse, topics, group_id)
@@ -142,8 +153,9 @@ def test_sink_writes_each_event_once_and_dead_letters_poison(
         assert raw_count(warehouse) == distinct
         assert rollup_count(warehouse) == distinct
         assert (stats.events_written, stats.duplicates) == (distinct, len(backfill) - distinct)
-        assert stats.dead_lettered == 2
-        assert stats.batches >= 3  # 3,002 records in batches of at most 1,000
+        assert stats.dead_lettered == 3
+        assert stats.signed == len(backfill)  # what the publisher signed took the fast path
+        assert stats.batches >= 3  # 3,003 records in batches of at most 1,000
         assert stats.first_record_at is not None and stats.last_write_at is not None
         seconds = (stats.last_write_at - stats.first_record_at).total_seconds()
         print(  # measured, not asserted
@@ -155,13 +167,13 @@ def test_sink_writes_each_event_once_and_dead_letters_poison(
     finally:
         warehouse.close()
 
-    dead = asyncio.run(consume(settings, topics.deadletter, f"{group_id}-dlq", 2, timeout_s=20))
+    dead = asyncio.run(consume(settings, topics.deadletter, f"{group_id}-dlq", 3, timeout_s=20))
     reasons = {r.value: dict(r.headers)["reason"].decode() for r in dead}
-    assert reasons == {POISON[0]: "malformed_json", POISON[1]: "unknown_type"}
+    assert reasons == {POISON[0]: "malformed_json", POISON[1]: "unknown_type", FORGED: "invalid"}
     assert all(dict(r.headers)["origin"] == b"warehouse-sink" for r in dead)
     committed, end = asyncio.run(group_offsets(settings, topics, group_id))
     assert committed == end
-    assert sum(end.values()) == len(backfill) + len(POISON)
+    assert sum(end.values()) == len(backfill) + len(POISON) + 1
 
 
 class CrashAfterWrite(WarehouseSink):
@@ -181,8 +193,9 @@ class CrashAfterWrite(WarehouseSink):
 
 
 def child_main(argv: list[str]) -> None:
-    bootstrap, prefix, partitions, group, path, crash_after = argv
-    settings = load_settings(kafka_bootstrap=bootstrap, sink_batch_rows=500)
+    bootstrap, var_dir, prefix, partitions, group, path, crash_after = argv
+    # The parent's var_dir: one deployment, one signing key (its events take the fast path).
+    settings = load_settings(kafka_bootstrap=bootstrap, var_dir=var_dir, sink_batch_rows=500)
     warehouse = ChdbWarehouse(Path(path))  # migrated by the parent
     topics = Topics(prefix, int(partitions))
     sink = CrashAfterWrite(settings, warehouse, topics, group, int(crash_after))
@@ -196,7 +209,12 @@ def test_crash_between_write_and_commit_counts_nothing_twice(
     path = tmp_path / "warehouse"
     migrated(path).close()  # chDB: one owning process per folder, so close before the child
     asyncio.run(publish(kafka_settings, topics, backfill, []))
-    args = [kafka_settings.bootstrap_servers, topics.prefix, str(topics.event_partitions)]
+    args = [
+        kafka_settings.bootstrap_servers,
+        str(kafka_settings.var_dir),
+        topics.prefix,
+        str(topics.event_partitions),
+    ]
     child = subprocess.run(
         [sys.executable, "-m", "tests.integration.test_sink", *args, group_id, str(path), "2"],
         cwd=ROOT,

@@ -12,7 +12,8 @@ from producers.delivery import Backoff
 from producers.kiosk import Kiosk
 from producers.outbox import Outbox
 from sanjiang.events import decode_event, encode_event
-from sanjiang.pseudonym import Pseudonymizer, load_or_create_key
+from sanjiang.keyfile import load_or_create_key
+from sanjiang.pseudonym import Pseudonymizer
 
 KEY = bytes(range(32))
 
