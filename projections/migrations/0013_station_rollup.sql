@@ -4,10 +4,11 @@
 -- six check-ins (a check-in names its venue and activity), so over long ranges it read almost
 -- as much as the raw events; here a station's day is one row per event type.
 --
--- PARTITION BY year, not month: a month of this table is a few thousand rows, and monthly
--- partitions left ~60 small parts that a multi-year query opened one by one (a fixed cost per
--- part that outweighed reading the rows). ORDER BY (type, station_id, day): a type and a set of
--- stations select contiguous ranges, a period a slice of each.
+-- One partition: the table is small (about 6 rows per 100 events: 586k rows at 10 M events),
+-- and every part costs a query a fixed price to open that outweighs reading its rows. Monthly
+-- partitions left ~60 parts and yearly ones 15 (all history: 11 ms); merged into one part the
+-- same query takes 6 ms against 74 ms on the raw events. ORDER BY (type, station_id, day): a
+-- type and a set of stations select contiguous ranges, a period a slice of each.
 -- Counts are exact because the sink writes each event_id once; residents are uniqExact states
 -- so any period merges them correctly (as in rollup_daily).
 CREATE TABLE IF NOT EXISTS {db}.rollup_station_daily
@@ -22,7 +23,7 @@ CREATE TABLE IF NOT EXISTS {db}.rollup_station_daily
     residents    AggregateFunction(uniqExact, String)
 )
 ENGINE = AggregatingMergeTree
-PARTITION BY toYear(day)
+PARTITION BY tuple()
 ORDER BY (type, station_id, day);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.rollup_station_daily_mv TO {db}.rollup_station_daily AS
