@@ -19,10 +19,16 @@ Exactly-once effects come from at-least-once delivery plus the writer's idempote
   holds, and nothing else) are committed only after the events are in the warehouse and the
   dead letters are acknowledged. A crash in between replays the batch, and the writer drops
   every event of it that is already stored: counts and rollups do not change.
+- **Pipelined, bounded.** A batch is written (in a thread: chDB and the HTTP client release the
+  GIL) while the next one is fetched and decoded; writes and commits stay in order, one at a
+  time, and a batch's dedup lookup runs after the previous batch is in the warehouse. Overlap
+  took the sink from ~37% to ~60% of a bulk load: the insert and the lookup alone were about
+  half of a serial sink's time.
 - **Backpressure.** When the warehouse refuses a write (``WarehouseError``: slow, down, full)
-  nothing is committed; the same batch is retried after 1 s, 2 s, 4 s … (at most 30 s) while
-  fetching is paused. The consumer keeps polling its paused partitions during the wait, so it
-  stays in its group, but no record is fetched: at most one batch is ever held in memory.
+  nothing is committed; the same batch is retried after 1 s, 2 s, 4 s … (at most 30 s). The
+  next batch fills meanwhile; once it is full, fetching is paused and the consumer keeps
+  polling its paused partitions, so it stays in its group, but no record is fetched: at most
+  two batches are ever held in memory.
 - **Rebalances.** Chosen: *drop, never flush, on revoke*. A rebalance listener waits for a
   write-and-commit already under way to finish (so two group members never write the same
   batch at once), then drops the batch that was still being collected or retried, without
@@ -45,6 +51,7 @@ topic's end offsets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,9 +119,11 @@ class Decoded:
 
 @dataclass
 class SinkBatch:
-    """Records taken from Kafka and not committed yet (a sink holds at most one)."""
+    """Records taken from Kafka and not committed yet (a sink holds at most two: one being
+    written, one being collected)."""
 
     topic: str
+    generation: int = 0  #: the sink's rebalance generation when the batch was begun
     rows: list[dict[str, Any]] = field(default_factory=list)  #: ``events`` rows, in order
     poison: list[Poison] = field(default_factory=list)
     #: partition -> (first offset, last offset) of the records in the batch
@@ -225,12 +234,15 @@ class WarehouseSink:
         #: Held while a batch is written and committed; a revoke waits for it (made per run:
         #: an asyncio lock belongs to one event loop).
         self._flush_lock = asyncio.Lock()
-        #: The batch being collected or written; a revoke sets it to None (dropped).
+        #: The batch being collected (for reports; validity is by generation, ``_valid``).
         self._batch: SinkBatch | None = None
+        #: Writing and committing the previous batch, while the next one is collected.
+        self._pending: asyncio.Task[None] | None = None
+        self._writing: SinkBatch | None = None  #: the batch ``_pending`` writes
         #: Records fetched while a batch waited for a retry (only after a rebalance), one list
         #: per fetched partition.
         self._carry: list[list[Any]] = []
-        #: Incremented by every revoke: records fetched before it are stale.
+        #: Incremented by every revoke: records fetched and batches begun before it are stale.
         self._generation = 0
         self._idle_s: float | None = None
         self._last_record = time.monotonic()
@@ -288,12 +300,57 @@ class WarehouseSink:
     async def _consume(
         self, consumer: AIOKafkaConsumer, publisher: EventPublisher, stop: asyncio.Event
     ) -> None:
-        while not stop.is_set():
-            batch = await self._collect(consumer, stop)
-            if batch is not None:
-                await self._flush(consumer, publisher, batch, stop)
-                self._last_record = time.monotonic()  # idleness counts from here, not the fetch
-            self._report_progress()
+        try:
+            while True:
+                batch = await self._collect(consumer, stop)  # while the previous one is written
+                if self._pending is not None:
+                    await self._finish(consumer, self._pending, stop)
+                    self._pending = None
+                self._batch = None  # collected: from here on it is the writer's
+                if batch is not None:
+                    self._pending = asyncio.create_task(
+                        self._flush(consumer, publisher, batch, stop)
+                    )
+                self._report_progress()
+                if stop.is_set():
+                    break
+            if self._pending is not None:
+                await self._finish(consumer, self._pending, stop)
+        finally:
+            pending, self._pending = self._pending, None
+            if pending is not None and not pending.done():
+                pending.cancel()  # left uncommitted: re-delivered on the next start
+                await asyncio.wait([pending])
+
+    async def _finish(
+        self, consumer: AIOKafkaConsumer, pending: asyncio.Task[None], stop: asyncio.Event
+    ) -> None:
+        """Wait for the previous batch's write and commit with fetching paused (the next batch
+        is full), polling the paused consumer so it stays a live group member.
+
+        Paused partitions return nothing; records can only come from partitions a rebalance
+        assigned meanwhile (the batches in hand were then dropped), kept for the next batch.
+        """
+        if pending.done():
+            await pending
+            return
+        paused = set(consumer.assignment())
+        consumer.pause(*paused)
+        try:
+            # Woken by the write's end, not by a poll's timeout; polled (without waiting) at
+            # least every POLL_S meanwhile.
+            while not (await asyncio.wait([pending], timeout=POLL_S))[0]:
+                fetched = await consumer.getmany(timeout_ms=0)
+                self._carry.extend(part for part in fetched.values() if part)
+        finally:
+            still = paused & set(consumer.assignment())
+            if still:
+                consumer.resume(*still)
+        await pending
+
+    def _valid(self, batch: SinkBatch) -> bool:
+        """False once a revoke dropped the batch (its records are read again)."""
+        return batch.generation == self._generation
 
     async def _collect(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> SinkBatch | None:
         """Take records until the batch is full or old enough; None if none came (or the
@@ -307,7 +364,12 @@ class WarehouseSink:
                 if wait <= 0:
                     break
             else:
-                if self._idle_s is not None and now - self._last_record >= self._idle_s:
+                writing = self._pending is not None and not self._pending.done()
+                if (
+                    self._idle_s is not None
+                    and not writing
+                    and now - self._last_record >= self._idle_s
+                ):
                     stop.set()  # run_until_idle: nothing arrived for idle_s
                     break
                 wait = POLL_S
@@ -320,7 +382,7 @@ class WarehouseSink:
                 parts = [part for part in fetched.values() if part]
                 if not parts:
                     continue
-            if self._batch is not batch:
+            if not self._valid(batch):
                 # A revoke dropped the batch while we waited; these records came after it.
                 batch = self._new_batch()
             generation = self._generation
@@ -337,10 +399,10 @@ class WarehouseSink:
             self.stats.signed += decoded.signed
             if self.stats.first_record_at is None:
                 self.stats.first_record_at = datetime.now(UTC)
-        return batch if batch.records and self._batch is batch else None
+        return batch if batch.records and self._valid(batch) else None
 
     def _new_batch(self) -> SinkBatch:
-        self._batch = SinkBatch(self.topics.events)
+        self._batch = SinkBatch(self.topics.events, generation=self._generation)
         return self._batch
 
     async def _flush(
@@ -350,52 +412,32 @@ class WarehouseSink:
         batch: SinkBatch,
         stop: asyncio.Event,
     ) -> None:
-        """Write, dead-letter and commit one batch; retry with backoff while it fails."""
+        """Write, dead-letter and commit one batch; retry with backoff while it fails (the
+        next batch keeps filling meanwhile, then fetching pauses: ``_finish``)."""
         delay = BACKOFF_FIRST_S
-        paused: set[TopicPartition] = set()
-        try:
-            while self._batch is batch:
-                try:
-                    async with self._flush_lock:
-                        if self._batch is not batch:
-                            return  # dropped by a revoke while we waited for the lock
-                        await self._write(publisher, batch)
-                        self._after_write(batch)
-                        await self._commit(consumer, batch)
-                        self._batch = None
-                        return
-                except (WarehouseError, KafkaError) as exc:
-                    self.stats.write_failures += 1
-                    self._report(
-                        f"warehouse sink: writing {batch.records} record(s) failed "
-                        f"({type(exc).__name__}: {str(exc)[:200]}); nothing committed, "
-                        f"retrying in {delay:g} s with fetching paused"
-                    )
-                if stop.is_set():
-                    return  # left uncommitted: re-delivered on the next start
-                if not paused:
-                    paused = set(consumer.assignment())
-                    consumer.pause(*paused)
-                await self._wait_paused(consumer, delay, stop)
-                delay = min(delay * 2, BACKOFF_MAX_S)
-        finally:
-            if paused:
-                still = paused & set(consumer.assignment())
-                if still:
-                    consumer.resume(*still)
-
-    async def _wait_paused(
-        self, consumer: AIOKafkaConsumer, seconds: float, stop: asyncio.Event
-    ) -> None:
-        """Wait ``seconds`` polling the paused consumer, so it stays a live group member.
-
-        Paused partitions return nothing; records can only come from partitions a rebalance
-        assigned meanwhile (the batch was then dropped), and are kept for the next batch.
-        """
-        deadline = time.monotonic() + seconds
-        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-            fetched = await consumer.getmany(timeout_ms=int(min(left, POLL_S) * 1000))
-            self._carry.extend(part for part in fetched.values() if part)
+        self._writing = batch
+        while self._valid(batch):
+            try:
+                async with self._flush_lock:
+                    if not self._valid(batch):
+                        return  # dropped by a revoke while we waited for the lock
+                    await self._write(publisher, batch)
+                    self._after_write(batch)
+                    await self._commit(consumer, batch)
+                    self._last_record = time.monotonic()  # idleness counts from here
+                    return
+            except (WarehouseError, KafkaError) as exc:
+                self.stats.write_failures += 1
+                self._report(
+                    f"warehouse sink: writing {batch.records} record(s) failed "
+                    f"({type(exc).__name__}: {str(exc)[:200]}); nothing committed, "
+                    f"retrying in {delay:g} s"
+                )
+            if stop.is_set():
+                return  # left uncommitted: re-delivered on the next start
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, BACKOFF_MAX_S)
 
     async def _write(self, publisher: EventPublisher, batch: SinkBatch) -> None:
         """Events into the warehouse (in a thread: the loop keeps heartbeating), then the
@@ -452,11 +494,12 @@ class WarehouseSink:
             self._report(f"warehouse sink: commit refused ({type(exc).__name__}); re-delivery")
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Rebalance: let a write under way finish, then drop the uncommitted batch."""
+        """Rebalance: let a write under way finish, then drop the uncommitted batches."""
         async with self._flush_lock:
             self._generation += 1
             carried = sum(len(part) for part in self._carry)
-            dropped = (self._batch.records if self._batch else 0) + carried
+            unwritten = [b for b in (self._batch, self._writing) if b and b.result is None]
+            dropped = sum(b.records for b in unwritten) + carried
             self._batch = None
             self._carry = []
         if dropped:

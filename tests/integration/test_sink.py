@@ -302,8 +302,9 @@ def test_warehouse_failures_back_off_and_commit_only_after_success(
                 if warehouse.succeeded == 0:  # read after the offsets: no write had succeeded
                     samples_while_failing += 1
                     assert committed == {}, "offsets committed before any write succeeded"
-                    # Backpressure: fetching paused, one batch in memory, nothing more taken.
-                    assert sink.stats.records <= settings.sink_batch_rows
+                    # Backpressure: one batch retried, the next one full, fetching paused,
+                    # nothing more taken.
+                    assert sink.stats.records <= 2 * settings.sink_batch_rows
                 if {p: committed.get(p, 0) for p in end} == end:
                     break
                 await asyncio.sleep(0.1)
