@@ -95,6 +95,7 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
         counts = rejections.get(today) or {}
         return {
             **worker.status.document(),
+            "ids_kept": len(worker.state.seen),  # for dedup; pruned as days close
             "rejected_today": counts.get("count", 0),
             "rejected_by_reason": counts.get("by_reason", {}),
         }

@@ -142,6 +142,9 @@ class LiveWorker:
             offset = self.offsets.get(offset_key(tp))
             if offset is None:
                 await consumer.seek_to_beginning(tp)
+                # the log's start, which retention moves (telemetry): a partition whose records
+                # all expired is caught up, not "behind and never read" (``horizon``)
+                self.offsets[offset_key(tp)] = await consumer.position(tp)
             else:
                 consumer.seek(tp, offset)
 

@@ -262,6 +262,41 @@ def test_kill_9_mid_stream_ends_like_a_replay(
         restarted.wait()
 
 
+def test_the_worker_forgets_ids_of_closed_days(
+    live_api: tuple[TestClient, Settings], topics: Topics
+) -> None:
+    """Ids of events whose day closed are pruned at a checkpoint once every partition was read
+    past them; today's are kept (for dedup)."""
+    client, settings = live_api
+    now = datetime.now(UTC)
+    old = now - timedelta(days=3)
+
+    def checkin(i: int, when: datetime) -> Event:
+        event = new_event(
+            p.CheckinRecorded(visit_id=f"p{i}", venue_id="WS-R03-ACT"),
+            station_id="WS-R03",
+            source="kiosk:WS-R03-K1",
+            occurred_at=when,
+            resident=f"{i:032x}",
+        )
+        return stamp_received(event, when, timedelta(minutes=5))
+
+    events = [checkin(i, old) for i in range(5)] + [checkin(i, now) for i in range(5, 8)]
+
+    async def publish() -> None:
+        async with EventPublisher(settings, topics) as publisher:
+            await publisher.publish_many(events)
+
+    asyncio.run(publish())
+    worker = start_worker(settings, SANJIANG_LIVE_CHECKPOINT_S="0.3")
+    try:
+        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 8, "ids_kept": 3})
+        assert pipeline["too_late"] == 0 and pipeline["lag"] == 0
+    finally:
+        worker.kill()
+        worker.wait()
+
+
 def read_sse(client: TestClient, count: int) -> list[dict[str, str]]:
     """The first ``count`` events of a fresh SSE connection (the current state comes first)."""
     events: list[dict[str, str]] = []
