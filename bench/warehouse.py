@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 import orjson
 
 from bench.report import Figure, Report
+from projections.compact import compact_rollups
 from projections.warehouse import (
     ChdbWarehouse,
     QueryResult,
@@ -480,6 +481,7 @@ def _build(warehouse: Warehouse, base: Sequence[_BaseRow], weeks: int) -> float:
             _progress(
                 f"loaded {done:,}/{total:,} rows, {done / elapsed:,.0f} rows/s, {elapsed:.0f} s"
             )
+    compact_rollups(warehouse)  # as ``sanjiang warehouse load`` and replay end
     return time.perf_counter() - started
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from projections.compact import compact_rollups
 from projections.writer import EventWriter, Positioned
 from sanjiang.events import EventError, decode_event
 
@@ -28,7 +29,8 @@ def load_ndjson(
     progress: Callable[[int], None] | None = None,
 ) -> LoadStats:
     """Validate every line like the platform does and write new events; bad lines are counted
-    and copied to ``rejects`` (with the reason) rather than stopping the load."""
+    and copied to ``rejects`` (with the reason) rather than stopping the load. The small
+    rollups are compacted at the end (``projections.compact``)."""
     stats = LoadStats()
     batch: list[Positioned] = []
     with path.open("rb") as handle:
@@ -50,6 +52,8 @@ def load_ndjson(
                 _flush(writer, batch, stats)
     if batch:
         _flush(writer, batch, stats)
+    if stats.written:
+        compact_rollups(writer.warehouse)
     return stats
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from projections.compact import compact_rollups
 from projections.migrate import load_reference, migrate
 from projections.sink import WarehouseSink
 from projections.warehouse import Warehouse, WarehouseProxy
@@ -77,6 +78,7 @@ async def replay(
     report(f"replaying the event log from offset 0 into {staging} (consumer group {group})")
     sink = WarehouseSink(settings, target, group_id=group, report=report)
     stats = await sink.run_until_idle(idle_s=idle_s, timeout_s=timeout_s)
+    compact_rollups(target)
     before = int(warehouse.query(f"SELECT count() FROM {db}.events").scalar())
     after = int(warehouse.query(f"SELECT count() FROM {staging}.events").scalar())
     report(f"rebuilt {after:,} events (the live tables hold {before:,}); swapping tables in")

@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS {db}.rollup_station_daily
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY tuple()
-ORDER BY (type, station_id, day);
+ORDER BY (type, station_id, day)
+-- parts older than ten minutes are merged into one (see projections/compact.py)
+SETTINGS min_age_to_force_merge_seconds = 600;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.rollup_station_daily_mv TO {db}.rollup_station_daily AS
 SELECT

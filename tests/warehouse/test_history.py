@@ -6,6 +6,7 @@ from datetime import UTC, timedelta
 
 import pytest
 
+from projections.compact import compact_rollups
 from projections.history import funnel, heat_ranking, timeseries
 from projections.kpi import Period
 from projections.warehouse import ChdbWarehouse
@@ -65,6 +66,26 @@ def test_station_rollup_equals_the_events(loaded: ChdbWarehouse) -> None:
         ).dicts()
         assert len(raw) >= 2
         assert timeseries(loaded, "checkin.recorded", week, "day", station=station) == raw
+
+
+def test_compacting_merges_the_station_rollup_into_one_part(warehouse: ChdbWarehouse) -> None:
+    """``compact_rollups`` (run after loads and replays) leaves one part and the same rows."""
+    events = the_day()
+    for half in (events[::2], events[1::2]):  # two inserts, two parts at least
+        EventWriter(warehouse).write([Positioned(e) for e in half])
+    parts = (
+        "SELECT count() FROM system.parts "
+        "WHERE database = 'sanjiang' AND active AND table = 'rollup_station_daily'"
+    )
+    summed = (
+        "SELECT day, type, station_id, sum(events), uniqExactMerge(residents) "
+        "FROM sanjiang.rollup_station_daily GROUP BY ALL ORDER BY ALL"
+    )
+    before = warehouse.query(summed).rows
+    assert int(warehouse.query(parts).scalar()) > 1
+    compact_rollups(warehouse)
+    assert int(warehouse.query(parts).scalar()) == 1
+    assert warehouse.query(summed).rows == before
 
 
 def test_funnel_by_category(loaded: ChdbWarehouse) -> None:
