@@ -4,7 +4,9 @@ topic, and event-to-SSE latency through the real worker and API at a steady 1,00
 - bare loop: an aiokafka consumer reading the topic from the start, nothing else;
 - fold in process: the same consumer plus decoding and ``LiveState.apply`` (the projection);
 - Faust worker: ``sanjiang streams`` in its own process (its batch fold loop, checkpoints every
-  10 s), timed from its first applied event to the last through its ``pipeline`` view;
+  10 s), timed by its own clock from the start of its first batch to the end of the last, as
+  its ``pipeline`` view reports (polling the view from outside missed the start when the
+  worker caught up between two polls);
 - latency: events produced at 1,000/s while an SSE client of the API watches the
   ``pipeline`` view; an event's latency is the time from its send to the first SSE message
   whose ``applied`` count includes it (views publish every 0.25 s, ``streams.app``).
@@ -22,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import orjson
@@ -115,12 +118,13 @@ def _start(env: dict[str, str], command: str) -> subprocess.Popen[bytes]:
     )
 
 
-async def _pipeline_applied(client: httpx2.AsyncClient, url: str) -> int:
+async def _pipeline(client: httpx2.AsyncClient, url: str) -> dict[str, Any]:
+    """The worker's ``pipeline`` view through the API ({} until there is one)."""
     try:
         response = await client.get(url)
     except httpx2.HTTPError:
-        return -1
-    return int(response.json().get("applied", 0)) if response.status_code == 200 else -1
+        return {}
+    return dict(response.json()) if response.status_code == 200 else {}
 
 
 async def run(
@@ -157,26 +161,25 @@ async def run(
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx2.AsyncClient(timeout=5) as client:
-            first_seen: float | None = None
-            first_applied = 0
             deadline = time.monotonic() + 300
-            applied = 0
+            pipeline: dict[str, Any] = {}
             while time.monotonic() < deadline:
-                applied = await _pipeline_applied(client, base + "/v1/live/pipeline")
-                if applied > 0 and first_seen is None:
-                    first_seen, first_applied = time.perf_counter(), applied
-                if applied >= n:
+                pipeline = await _pipeline(client, base + "/v1/live/pipeline")
+                if int(pipeline.get("applied", 0)) >= n:
                     break
                 await asyncio.sleep(0.05)
-            if first_seen is None or applied < n:
-                raise RuntimeError(f"the worker applied {applied} of {n} events")
-            worker_eps = (n - first_applied) / max(1e-9, time.perf_counter() - first_seen)
+            if int(pipeline.get("applied", 0)) < n:
+                raise RuntimeError(f"the worker applied {pipeline.get('applied')} of {n} events")
+            fold = pipeline["fold"]
+            worker_eps = fold["applied"] / max(1e-9, fold["seconds"])
         report.add(
             Figure(
                 "Faust worker, end to end",
                 worker_eps,
                 "events/s",
-                f"{n:,} events, first to last applied, seen through the API's live view",
+                f"{fold['applied']:,} events in {fold['seconds']:.2f} s by the worker's own clock, "
+                "from the start of its first batch to the end of the last (fetch, decode, fold; "
+                "the publish and checkpoint timers share its loop)",
                 baseline="bare aiokafka consume loop",
                 baseline_value=n / bare,
                 target=f">= {TARGET_EPS:,}/s",

@@ -57,6 +57,11 @@ class WorkerStatus:
     checkpoint_generation: int | None = None  #: the last checkpoint written
     checkpoint_at: str | None = None
     lag: int | None = None  #: records not read yet, over all partitions
+    #: the fold's own clock: from the start of its first batch to the end of its latest one,
+    #: and the events those batches applied (for throughput, measured by the worker itself)
+    fold_started: float | None = None
+    fold_seconds: float = 0.0
+    fold_applied: int = 0
 
     def document(self) -> dict[str, Any]:
         return {
@@ -66,6 +71,7 @@ class WorkerStatus:
             "checkpoint": self.checkpoint_generation,
             "checkpoint_at": self.checkpoint_at,
             "lag": self.lag,
+            "fold": {"applied": self.fold_applied, "seconds": round(self.fold_seconds, 4)},
         }
 
 
@@ -122,8 +128,16 @@ class LiveWorker:
             self.ready.set()
             while True:
                 batch = await consumer.getmany(timeout_ms=FOLD_WAIT_MS, max_records=FOLD_BATCH)
+                if not batch:
+                    continue
+                started, applied = time.perf_counter(), self.state.applied
                 for tp, records in batch.items():
                     self._fold(tp, records)
+                status = self.status
+                if status.fold_started is None:
+                    status.fold_started = started
+                status.fold_seconds = time.perf_counter() - status.fold_started
+                status.fold_applied += self.state.applied - applied
                 # getmany returns without suspending while fetched records remain: yield, or
                 # the publish and checkpoint timers would starve until the fold caught up
                 await asyncio.sleep(0)

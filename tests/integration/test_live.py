@@ -159,6 +159,7 @@ def test_worker_numbers_survive_kill_9(
         assert (settings.var_dir / "streams").is_dir()  # Faust's data folder, not in the cwd
         pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 11, "rejected_today": 3})
         assert pipeline["rejected_by_reason"] == {"invalid_json": 3}
+        assert pipeline["fold"]["applied"] == 11 and pipeline["fold"]["seconds"] >= 0
         deadline = time.monotonic() + 30
         while pipeline["checkpoint"] is None and time.monotonic() < deadline:
             time.sleep(0.3)
