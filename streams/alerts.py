@@ -159,6 +159,15 @@ class AlertTracker:
     def __init__(self) -> None:
         self.open: dict[str, Alert] = {}
 
+    def documents(self) -> list[dict[str, Any]]:
+        """The open alerts, JSON-ready (kept in the worker's checkpoints)."""
+        return [alert.document() for alert in self.open.values()]
+
+    def restore(self, documents: list[dict[str, Any]]) -> None:
+        """Take back the open alerts of a checkpoint: a restarted worker keeps their start
+        (and closes them, with an end, if their condition no longer holds)."""
+        self.open = {d["key"]: Alert(**d) for d in documents if d.get("ended_at") is None}
+
     def update(self, found: list[Condition], now: datetime) -> list[Alert]:
         """Apply the conditions holding now; returns the alerts that opened or closed."""
         changed: list[Alert] = []

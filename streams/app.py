@@ -1,8 +1,9 @@
 """The Faust worker: folds the event and telemetry topics into a ``LiveState``
 (``streams.worker``) and publishes the live views to the ``<prefix>.live`` topic four times a
 second (only views that changed); alerts open and close on the same timer (so silence is noticed
-without an event) and go to ``<prefix>.alerts`` and to the ``alerts`` view. A restarted worker
-re-opens the alerts that still hold, with a new start time.
+without an event) and go to ``<prefix>.alerts`` and to the ``alerts`` view. The open alerts are
+checkpointed with the state: a restarted worker keeps their start, and ends those that no
+longer hold.
 
 Recovery: every ``live_checkpoint_s`` the state and the source offsets it reflects are
 checkpointed to the compacted ``<prefix>.streams-changelog`` topic (``streams.checkpoint``). A
@@ -62,6 +63,11 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
         broker_session_timeout=10.0,
     )
     network = network or load_network()
+    live = app.topic(topics.live, key_type=bytes, value_type=bytes, value_serializer="raw")
+    alerts_topic = app.topic(
+        topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
+    publisher = LivePublisher()
     worker = LiveWorker(
         settings,
         lambda: LiveState(
@@ -69,12 +75,9 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
             grace=timedelta(hours=settings.live_grace_h),
             offline_after=timedelta(seconds=settings.kiosk_offline_after_s),
         ),
+        extra=lambda: {"alerts": publisher.tracker.documents()},
+        on_restore=lambda extra: publisher.tracker.restore(extra.get("alerts", [])),
     )
-    live = app.topic(topics.live, key_type=bytes, value_type=bytes, value_serializer="raw")
-    alerts_topic = app.topic(
-        topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw"
-    )
-    publisher = LivePublisher()
     rejections = app.Table("rejections", partitions=1, key_type=str)  # JSON values
     deadletter = app.topic(
         topics.deadletter, key_type=bytes, value_type=bytes, value_serializer="raw"

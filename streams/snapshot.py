@@ -17,7 +17,8 @@ rebuilds from the log, which is always correct.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -32,12 +33,21 @@ _HEADER = struct.Struct(">4sBI")
 Offsets = dict[str, int]  #: "<topic>:<partition>" -> the next offset to read
 
 
-def dump(state: LiveState, offsets: Offsets) -> bytes:
-    """The state and the offsets it reflects, as bytes."""
+@dataclass
+class Snapshot:
+    state: LiveState
+    offsets: Offsets
+    extra: dict[str, Any]
+
+
+def dump(state: LiveState, offsets: Offsets, extra: Mapping[str, Any] | None = None) -> bytes:
+    """The state and the offsets it reflects, as bytes; ``extra``: what else the worker keeps
+    beside the state (JSON-ready; its open alerts)."""
     days = sorted(set(state.seen.values()))
     day_index = {day: i for i, day in enumerate(days)}
     document = {
         "offsets": offsets,
+        "extra": dict(extra or {}),
         "seen_days": [day.isoformat() for day in days],
         "days": [
             [day.isoformat(), station, _counters(counters)]
@@ -64,9 +74,9 @@ def dump(state: LiveState, offsets: Offsets) -> bytes:
     return _HEADER.pack(MAGIC, VERSION, len(body)) + body + ids + indexes
 
 
-def load(data: bytes, make_state: Callable[[], LiveState]) -> tuple[LiveState, Offsets] | None:
-    """The state and offsets in ``data`` (a fresh state from ``make_state`` filled in), or
-    ``None`` if ``data`` is not a snapshot of this version."""
+def load(data: bytes, make_state: Callable[[], LiveState]) -> Snapshot | None:
+    """The state, offsets and extra in ``data`` (a fresh state from ``make_state`` filled in),
+    or ``None`` if ``data`` is not a snapshot of this version."""
     if len(data) < _HEADER.size:
         return None
     magic, version, length = _HEADER.unpack_from(data)
@@ -104,7 +114,7 @@ def load(data: bytes, make_state: Callable[[], LiveState]) -> tuple[LiveState, O
     for day_text, n in document["day_revisions"]:
         state.day_revisions[date.fromisoformat(day_text)] = n
     state.heat_revision = document["heat_revision"]
-    return state, dict(document["offsets"])
+    return Snapshot(state, dict(document["offsets"]), dict(document["extra"]))
 
 
 def _dt(text: str | None) -> datetime | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from sanjiang.events import EventError, decode_event
@@ -81,6 +82,9 @@ class LiveWorker:
 
     settings: Settings
     make_state: Callable[[], LiveState]
+    #: what else to keep in checkpoints (JSON-ready), and what to do with it on restore
+    extra: Callable[[], dict[str, Any]] = dict
+    on_restore: Callable[[dict[str, Any]], None] = lambda _: None
     state: LiveState = field(init=False)
     status: WorkerStatus = field(default_factory=WorkerStatus)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -103,7 +107,8 @@ class LiveWorker:
         checkpoint = await self.store.load()
         restored = None if checkpoint is None else snapshot.load(checkpoint.data, self.make_state)
         if checkpoint is not None and restored is not None:
-            self.state, self.offsets = restored
+            self.state, self.offsets = restored.state, restored.offsets
+            self.on_restore(restored.extra)
             self.status.restored_generation = checkpoint.generation
             self.status.restored_applied = self.state.applied
             self._saved = self._fingerprint()
@@ -206,9 +211,14 @@ class LiveWorker:
         self.status.lag = lag
         return min([*behind, clock])
 
-    def _fingerprint(self) -> tuple[Any, ...]:
+    def _fingerprint(self, extra: dict[str, Any] | None = None) -> tuple[Any, ...]:
         state = self.state
-        return (state.applied, state.too_late, tuple(sorted(self.offsets.items())))
+        return (
+            state.applied,
+            state.too_late,
+            tuple(sorted(self.offsets.items())),
+            orjson.dumps(extra if extra is not None else self.extra(), option=orjson.OPT_SORT_KEYS),
+        )
 
     async def checkpoint(self) -> int | None:
         """Prune what the state no longer needs, then write a checkpoint if anything changed
@@ -219,13 +229,14 @@ class LiveWorker:
         horizon = self.horizon()
         if horizon is not None:
             self.state.prune(horizon)
-        if self._fingerprint() == self._saved:
+        extra = self.extra()
+        fingerprint = self._fingerprint(extra)
+        if fingerprint == self._saved:
             return None
-        fingerprint = self._fingerprint()
         started = time.monotonic()
         gc.disable()  # dumping makes many short-lived objects: no full collection meanwhile
         try:
-            data = snapshot.dump(self.state, dict(self.offsets))  # between batches: consistent
+            data = snapshot.dump(self.state, dict(self.offsets), extra)  # between batches
         finally:
             gc.enable()
         # The state is long-lived: keep what exists now out of every later collection, else

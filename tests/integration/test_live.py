@@ -341,24 +341,55 @@ def test_silent_kiosk_raises_its_alert_without_further_events(
             await publisher.publish(beat)
 
     asyncio.run(publish())
-    worker = start_worker(settings, SANJIANG_KIOSK_OFFLINE_AFTER_S="4")
+    env = {"SANJIANG_KIOSK_OFFLINE_AFTER_S": "4", "SANJIANG_LIVE_CHECKPOINT_S": "0.5"}
+    worker = start_worker(settings, **env)
     try:
         wait_for(client, "/v1/live/kiosks", {"known": 1})
-        deadline = time.monotonic() + 30
-        alerts: list[dict[str, Any]] = []
-        while time.monotonic() < deadline and not alerts:
-            response = client.get("/v1/live/alerts")
-            if response.status_code == 200:
-                alerts = [a for a in response.json()["open"] if a["kind"] == "kiosk_offline"]
-            time.sleep(0.3)
-        assert alerts, "no kiosk_offline alert"
-        (alert,) = alerts
+        (alert,) = open_offline_alerts(client)
         assert (alert["scope"], alert["severity"], alert["ended_at"]) == (
             "kiosk:WS-R05-K1",
             "medium",
             None,
         )
         assert "no heartbeat since" in alert["reason"]
+        checkpoint = client.get("/v1/live/pipeline").json()["checkpoint"] or 0
+        saved = wait_for_checkpoint_after(client, checkpoint)  # one cut with the alert open
     finally:
         worker.kill()
         worker.wait()
+    restarted = start_worker(settings, **env)  # the alert still holds: the same start
+    try:
+        deadline = time.monotonic() + 30
+        restored = 0
+        while time.monotonic() < deadline and restored < saved:
+            restored = client.get("/v1/live/pipeline").json().get("restored_from_checkpoint") or 0
+            time.sleep(0.2)
+        assert restored >= saved  # this worker's views, from a checkpoint with the alert open
+        (again,) = open_offline_alerts(client)
+        assert again["started_at"] == alert["started_at"]
+    finally:
+        restarted.kill()
+        restarted.wait()
+
+
+def open_offline_alerts(client: TestClient) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    alerts: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not alerts:
+        response = client.get("/v1/live/alerts")
+        if response.status_code == 200:
+            alerts = [a for a in response.json()["open"] if a["kind"] == "kiosk_offline"]
+        time.sleep(0.3)
+    assert alerts, "no kiosk_offline alert"
+    return alerts
+
+
+def wait_for_checkpoint_after(client: TestClient, generation: int) -> int:
+    """Until the worker wrote a checkpoint newer than ``generation``; returns the newer one."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        newer = client.get("/v1/live/pipeline").json().get("checkpoint") or 0
+        if newer > generation:
+            return int(newer)
+        time.sleep(0.2)
+    raise AssertionError(f"no checkpoint after {generation}")

@@ -62,3 +62,26 @@ def test_alerts_open_once_and_close_with_an_end() -> None:
     (closed,) = tracker.update(conditions(state, at(9, 23), RULES), at(9, 23))
     assert closed.started_at == at(9, 20).isoformat() and closed.ended_at == at(9, 23).isoformat()
     assert tracker.open == {}
+
+
+def test_a_restored_tracker_keeps_the_start_and_ends_what_no_longer_holds() -> None:
+    """The open alerts go into the worker's checkpoints: after a restart an alert that still
+    holds keeps its start (no second row for it), one that stopped holding gets its end."""
+    state = LiveState(NETWORK, offline_after=timedelta(minutes=15))
+    for kiosk in ("WS-R03-K1", "WS-R04-K1"):
+        state.apply(ev(p.KioskHeartbeat(kiosk_id=kiosk, app_version="1"), at(9)))
+    before = AlertTracker()
+    before.update(conditions(state, at(9, 20), RULES), at(9, 20))
+    saved = before.documents()
+    assert len(saved) == 2
+    state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R04-K1", app_version="1"), at(9, 25)))
+    after = AlertTracker()
+    after.restore(saved)
+    (closed,) = after.update(conditions(state, at(9, 30), RULES), at(9, 30))
+    assert (closed.scope, closed.started_at, closed.ended_at) == (
+        "kiosk:WS-R04-K1",
+        at(9, 20).isoformat(),
+        at(9, 30).isoformat(),
+    )
+    (still,) = after.open.values()
+    assert (still.scope, still.started_at) == ("kiosk:WS-R03-K1", at(9, 20).isoformat())

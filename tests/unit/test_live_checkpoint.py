@@ -59,11 +59,12 @@ def test_a_restored_snapshot_goes_on_like_the_original(seed: int) -> None:
     original = new_state()
     for event in events[:cut]:
         original.apply(event)
-    data = snapshot.dump(original, {"t.events:0": cut})
+    extra = {"alerts": [{"key": "k", "started_at": "2026-11-17T09:00:00+08:00"}]}
+    data = snapshot.dump(original, {"t.events:0": cut}, extra)
     loaded = snapshot.load(data, new_state)
     assert loaded is not None
-    restored, offsets = loaded
-    assert offsets == {"t.events:0": cut}
+    restored = loaded.state
+    assert loaded.offsets == {"t.events:0": cut} and loaded.extra == extra
     assert views(restored) == views(original)
     for event in events[cut:]:
         assert restored.apply(event) == original.apply(event)
