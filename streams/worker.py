@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -56,7 +56,7 @@ class WorkerStatus:
     restored_generation: int | None = None  #: the checkpoint the worker started from
     restored_applied: int = 0  #: events the state had applied at that checkpoint
     checkpoint_generation: int | None = None  #: the last checkpoint written
-    checkpoint_at: str | None = None
+    checkpoint_at: str | None = None  #: the instant the last checkpoint's state is of
     lag: int | None = None  #: records not read yet, over all partitions
     #: the fold's own clock: from the start of its first batch to the end of its latest one,
     #: and the events those batches applied (for throughput, measured by the worker itself)
@@ -233,7 +233,7 @@ class LiveWorker:
         fingerprint = self._fingerprint(extra)
         if fingerprint == self._saved:
             return None
-        started = time.monotonic()
+        started, cut_at = time.monotonic(), datetime.now(UTC)
         gc.disable()  # dumping makes many short-lived objects: no full collection meanwhile
         try:
             data = snapshot.dump(self.state, dict(self.offsets), extra)  # between batches
@@ -247,5 +247,5 @@ class LiveWorker:
         generation = await self.store.save(producer, data)
         self._saved = fingerprint
         self.status.checkpoint_generation = generation
-        self.status.checkpoint_at = datetime.now().astimezone().isoformat()
+        self.status.checkpoint_at = cut_at.isoformat()  # the instant the state is of
         return generation

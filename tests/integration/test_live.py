@@ -352,8 +352,7 @@ def test_silent_kiosk_raises_its_alert_without_further_events(
             None,
         )
         assert "no heartbeat since" in alert["reason"]
-        checkpoint = client.get("/v1/live/pipeline").json()["checkpoint"] or 0
-        saved = wait_for_checkpoint_after(client, checkpoint)  # one cut with the alert open
+        saved = checkpoint_after(client, datetime.fromisoformat(alert["started_at"]))
     finally:
         worker.kill()
         worker.wait()
@@ -384,12 +383,13 @@ def open_offline_alerts(client: TestClient) -> list[dict[str, Any]]:
     return alerts
 
 
-def wait_for_checkpoint_after(client: TestClient, generation: int) -> int:
-    """Until the worker wrote a checkpoint newer than ``generation``; returns the newer one."""
+def checkpoint_after(client: TestClient, moment: datetime) -> int:
+    """The generation of the first checkpoint the worker cut after ``moment``."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        newer = client.get("/v1/live/pipeline").json().get("checkpoint") or 0
-        if newer > generation:
-            return int(newer)
+        pipeline = client.get("/v1/live/pipeline").json()
+        cut = pipeline.get("checkpoint_at")
+        if cut and datetime.fromisoformat(cut) > moment:
+            return int(pipeline["checkpoint"])
         time.sleep(0.2)
-    raise AssertionError(f"no checkpoint after {generation}")
+    raise AssertionError(f"no checkpoint after {moment}")
