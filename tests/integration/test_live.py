@@ -18,17 +18,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from producers.simulator import simulate
 from sanjiang.events import Event
 from sanjiang.events import payloads as p
 from sanjiang.events.codec import new_event, stamp_received
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.kafka.topics import Topics
 from sanjiang.network import load_network
-from sanjiang.pseudonym import Pseudonymizer
 from sanjiang.settings import Settings
-from sanjiang.taxonomy import load_taxonomy
 from streams.state import LiveState
+from tests import simulated
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,17 +201,7 @@ def test_kill_9_mid_stream_ends_like_a_replay(
     client, settings = live_api
     network = load_network()
     today = datetime.now(network.tz).date()
-    events = [
-        e.event
-        for e in simulate(
-            network,
-            load_taxonomy(),
-            start=today,
-            days=1,
-            seed=3,
-            pseudonymize=Pseudonymizer(b"k" * 32),
-        )
-    ]
+    events = simulated.events(today, days=1, seed=3)
     events += events[::50]  # re-sent copies
     state = LiveState(network, grace=timedelta(hours=6))
     for event in events:

@@ -25,7 +25,6 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from producers.simulator import simulate
 from projections.migrate import migrate
 from projections.sink import SinkBatch, WarehouseSink
 from projections.warehouse import ChdbWarehouse, Warehouse, WarehouseError, WarehouseProxy
@@ -34,10 +33,8 @@ from sanjiang.kafka.client import admin_client, make_consumer, make_producer
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.kafka.signing import SIGNATURE_HEADER
 from sanjiang.kafka.topics import Topics
-from sanjiang.network import load_network
-from sanjiang.pseudonym import Pseudonymizer
 from sanjiang.settings import Settings, load_settings
-from sanjiang.taxonomy import load_taxonomy
+from tests import simulated
 from tests.integration.kafka_helpers import consume
 
 pytestmark = pytest.mark.integration
@@ -50,14 +47,7 @@ FORGED = b'{"type": "checkin.recorded", "schema_version": 1}'
 @pytest.fixture(scope="module")
 def backfill() -> list[Event]:
     """3,000 events of one simulated day, in emission order (a few repeat an event_id)."""
-    emissions = simulate(
-        load_network(),
-        load_taxonomy(),
-        start=date(2026, 11, 16),
-        days=1,
-        seed=3,
-        pseudonymize=Pseudonymizer(b"k" * 32),
-    )
+    emissions = simulated.emissions(date(2026, 11, 16), days=1, seed=3)
     events = [e.event for e in emissions if e.event.type != "kiosk.heartbeat"]
     return events[:3000]
 

@@ -10,27 +10,15 @@ from typing import Any
 
 import pytest
 
-from producers.simulator import simulate
 from sanjiang.events import Event
-from sanjiang.pseudonym import Pseudonymizer
-from sanjiang.taxonomy import load_taxonomy
 from streams import snapshot
 from streams.checkpoint import MANIFEST, PART_BYTES, assemble, parts_of
 from streams.state import PRUNE_MARGIN, LiveState
 from streams.views import live_views
+from tests import simulated
 from tests.unit.test_live_state import NETWORK
 
-TWO_DAYS: list[Event] = [
-    e.event
-    for e in simulate(
-        NETWORK,
-        load_taxonomy(),
-        start=date(2026, 11, 17),
-        days=2,
-        seed=5,
-        pseudonymize=Pseudonymizer(b"k" * 32),
-    )
-]
+TWO_DAYS: list[Event] = simulated.events(date(2026, 11, 17), days=2, seed=5)
 END = max(e.occurred_at for e in TWO_DAYS)
 
 

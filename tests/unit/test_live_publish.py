@@ -8,28 +8,19 @@ from typing import Any
 
 import orjson
 
-from producers.simulator import simulate
 from sanjiang.events.codec import stamp_received
 from sanjiang.network import load_network
-from sanjiang.pseudonym import Pseudonymizer
-from sanjiang.taxonomy import load_taxonomy
 from streams.alerts import AlertRules
 from streams.publish import LivePublisher
 from streams.state import LiveState
 from streams.views import live_views
+from tests import simulated
 
 NETWORK = load_network()
 
 
 def two_days() -> list[Any]:
-    emissions = simulate(
-        NETWORK,
-        load_taxonomy(),
-        start=date(2026, 11, 17),
-        days=2,
-        seed=5,
-        pseudonymize=Pseudonymizer(b"k" * 32),
-    )
+    emissions = simulated.emissions(date(2026, 11, 17), days=2, seed=5)
     return [
         (e.emit_at, stamp_received(e.event, e.emit_at, timedelta(minutes=5))) for e in emissions
     ]

@@ -8,28 +8,16 @@ from typing import Any
 
 import pytest
 
-from producers.simulator import simulate
 from sanjiang.events import Event
 from sanjiang.events import payloads as p
 from sanjiang.heat import heat
 from sanjiang.network import load_network
-from sanjiang.pseudonym import Pseudonymizer
-from sanjiang.taxonomy import load_taxonomy
 from streams.state import LiveState
+from tests import simulated
 from tests.warehouse.test_kpis import TUESDAY, at, checkin, ev, the_day
 
 NETWORK = load_network()
-DAY_EVENTS: list[Event] = [
-    e.event
-    for e in simulate(
-        NETWORK,
-        load_taxonomy(),
-        start=date(2026, 11, 17),
-        days=1,
-        seed=11,
-        pseudonymize=Pseudonymizer(b"k" * 32),
-    )
-]
+DAY_EVENTS: list[Event] = simulated.events(date(2026, 11, 17), days=1, seed=11)
 END_OF_DAY = max(e.occurred_at for e in DAY_EVENTS)
 
 
@@ -126,16 +114,7 @@ def test_incremental_occupancy_equals_a_full_scan(seed: int) -> None:
 
 
 def simulate_day(seed: int) -> list[Any]:
-    return list(
-        simulate(
-            NETWORK,
-            load_taxonomy(),
-            start=date(2026, 11, 18),
-            days=1,
-            seed=seed,
-            pseudonymize=Pseudonymizer(b"k" * 32),
-        )
-    )
+    return list(simulated.emissions(date(2026, 11, 18), days=1, seed=seed))
 
 
 def test_events_after_the_grace_period_are_counted_as_too_late() -> None:

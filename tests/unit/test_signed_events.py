@@ -16,15 +16,12 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from producers.simulator import simulate
 from projections.rows import encode_batch, encode_rows, event_row
 from projections.sink import Poison, decode_record, decode_records
 from sanjiang.events import Event, decode_event, encode_event
 from sanjiang.kafka.signing import SIGNATURE_HEADER, EventSigner, signer_for
-from sanjiang.network import load_network
-from sanjiang.pseudonym import Pseudonymizer
 from sanjiang.settings import ConfigError, load_settings
-from sanjiang.taxonomy import load_taxonomy
+from tests import simulated
 from tests.strategies import events
 from tests.unit.test_upcasting import V1_EVALUATION
 
@@ -48,14 +45,7 @@ def signed(value: bytes, signer: EventSigner = SIGNER) -> Record:
 @pytest.fixture(scope="module")
 def day() -> list[Event]:
     """One simulated day: every kind of event the network emits, as the platform stamps them."""
-    emissions = simulate(
-        load_network(),
-        load_taxonomy(),
-        start=date(2026, 11, 16),
-        days=1,
-        seed=5,
-        pseudonymize=Pseudonymizer(b"k" * 32),
-    )
+    emissions = simulated.emissions(date(2026, 11, 16), days=1, seed=5)
     return [e.event.model_copy(update={"received_at": e.emit_at}) for e in emissions]
 
 
