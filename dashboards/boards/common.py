@@ -1,4 +1,5 @@
-"""Panels more than one dashboard shows: the KPI row, occupancy now, hot activities."""
+"""Panels more than one dashboard shows: the KPI row, occupancy now, hot activities, heat
+bars, counts per event type."""
 
 from __future__ import annotations
 
@@ -54,6 +55,30 @@ KPI_PANELS: tuple[tuple[str, str, str, str], ...] = (
 
 #: Stat panels showing several counts, each with its name.
 COUNTS_STAT = {"colorMode": "value", "graphMode": "none", "textMode": "value_and_name"}
+
+
+def type_counts(db: str, title: str, labels: dict[str, str], width: int) -> Panel:
+    """A stat panel of how many events of each type (label -> type) the range and stations
+    hold, from ``rollup_hourly``."""
+    sums = ",\n                   ".join(
+        f"sumIf(events, type = '{t}') AS `{label}`" for label, t in labels.items()
+    )
+    types = ", ".join(f"'{t}'" for t in labels.values())
+    return Panel(
+        title=title,
+        type="stat",
+        query=Query(
+            f"""
+            SELECT {sums}
+            FROM {db}.rollup_hourly
+            WHERE type IN ({types}) AND $__timeFilter(hour) AND {station_filter()}
+            """,
+            columns=tuple(labels),
+        ),
+        width=width,
+        height=5,
+        options=COUNTS_STAT,
+    )
 
 
 def heat_bars(

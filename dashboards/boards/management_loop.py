@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.boards.common import COUNTS_STAT, heat_bars, hot_activities
+from dashboards.boards.common import COUNTS_STAT, heat_bars, hot_activities, type_counts
 from dashboards.boards.station import station_variable
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query
 from dashboards.sql import TZ, held_activities, local_days, registrations_of, station_filter
@@ -11,25 +11,16 @@ from dashboards.sql import TZ, held_activities, local_days, registrations_of, st
 def management_loop(db: str) -> Dashboard:
     where = station_filter("r.station_id")
     panels = [
-        Panel(
-            title="活动设计与发布",
-            type="stat",
-            query=Query(
-                f"""
-                SELECT sumIf(events, type = 'activity.designed') AS `设计`,
-                       sumIf(events, type = 'activity.published') AS `发布`,
-                       sumIf(events, type = 'activity.updated') AS `变更`,
-                       sumIf(events, type = 'activity.cancelled') AS `取消`
-                FROM {db}.rollup_hourly AS r
-                WHERE type IN ('activity.designed', 'activity.published', 'activity.updated',
-                               'activity.cancelled')
-                  AND $__timeFilter(r.hour) AND {where}
-                """,
-                columns=("设计", "发布", "变更", "取消"),
-            ),
+        type_counts(
+            db,
+            "活动设计与发布",
+            {
+                "设计": "activity.designed",
+                "发布": "activity.published",
+                "变更": "activity.updated",
+                "取消": "activity.cancelled",
+            },
             width=12,
-            height=5,
-            options=COUNTS_STAT,
         ),
         Panel(
             title="设计到发布用时",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.boards.common import COUNTS_STAT, kpi_row, occupancy_now
+from dashboards.boards.common import kpi_row, occupancy_now, type_counts
 from dashboards.boards.station import station_variable
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query
 from dashboards.sql import station_filter
@@ -11,26 +11,17 @@ from dashboards.sql import station_filter
 def venues(db: str) -> Dashboard:
     panels = [
         kpi_row(db, width=6)[0],
-        Panel(
-            title="预约情况",
-            type="stat",
-            query=Query(
-                f"""
-                SELECT sumIf(events, type = 'booking.requested') AS `申请`,
-                       sumIf(events, type = 'booking.confirmed') AS `确认`,
-                       sumIf(events, type = 'booking.rejected') AS `拒绝`,
-                       sumIf(events, type = 'booking.cancelled') AS `取消`,
-                       sumIf(events, type = 'booking.no_show') AS `爽约`
-                FROM {db}.rollup_hourly
-                WHERE type IN ('booking.requested', 'booking.confirmed', 'booking.rejected',
-                               'booking.cancelled', 'booking.no_show')
-                  AND $__timeFilter(hour) AND {station_filter()}
-                """,
-                columns=("申请", "确认", "拒绝", "取消", "爽约"),
-            ),
+        type_counts(
+            db,
+            "预约情况",
+            {
+                "申请": "booking.requested",
+                "确认": "booking.confirmed",
+                "拒绝": "booking.rejected",
+                "取消": "booking.cancelled",
+                "爽约": "booking.no_show",
+            },
             width=18,
-            height=5,
-            options=COUNTS_STAT,
         ),
         Panel(
             title="各场馆预约与实到",
