@@ -112,20 +112,22 @@ def live_api(
         yield client, settings
 
 
+def checkin(station: str, visit: str, resident: int, when: datetime) -> Event:
+    """A check-in at the station's activity room, accepted by the platform when it occurred."""
+    event = new_event(
+        p.CheckinRecorded(visit_id=visit, venue_id=f"{station}-ACT"),
+        station_id=station,
+        source=f"kiosk:{station}-K1",
+        occurred_at=when,
+        resident=f"{resident:032x}",
+    )
+    return stamp_received(event, when, timedelta(minutes=5))
+
+
 def second_sequence() -> list[Event]:
     """Check-ins at another station, published while the worker is down."""
     now = datetime.now(UTC) - timedelta(seconds=2)
-    events = []
-    for i in range(5):
-        event = new_event(
-            p.CheckinRecorded(visit_id=f"w{i}", venue_id="WS-R07-ACT"),
-            station_id="WS-R07",
-            source="kiosk:WS-R07-K1",
-            occurred_at=now,
-            resident=f"{i:032x}",
-        )
-        events.append(stamp_received(event, now, timedelta(minutes=5)))
-    return events
+    return [checkin("WS-R07", f"w{i}", i, now) for i in range(5)]
 
 
 def replayed(events: list[Event], station: str) -> dict[str, Any]:
@@ -259,18 +261,8 @@ def test_the_worker_forgets_ids_of_closed_days(
     client, settings = live_api
     now = datetime.now(UTC)
     old = now - timedelta(days=3)
-
-    def checkin(i: int, when: datetime) -> Event:
-        event = new_event(
-            p.CheckinRecorded(visit_id=f"p{i}", venue_id="WS-R03-ACT"),
-            station_id="WS-R03",
-            source="kiosk:WS-R03-K1",
-            occurred_at=when,
-            resident=f"{i:032x}",
-        )
-        return stamp_received(event, when, timedelta(minutes=5))
-
-    events = [checkin(i, old) for i in range(5)] + [checkin(i, now) for i in range(5, 8)]
+    events = [checkin("WS-R03", f"p{i}", i, old) for i in range(5)]
+    events += [checkin("WS-R03", f"p{i}", i, now) for i in range(5, 8)]
 
     async def publish() -> None:
         async with EventPublisher(settings, topics) as publisher:
