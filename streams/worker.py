@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from sanjiang.events import EventError, decode_event
 from sanjiang.kafka.client import make_consumer, make_producer
-from sanjiang.kafka.topics import Topics, ensure_topics, partition_counts
+from sanjiang.kafka.topics import Topics, partition_counts
 from sanjiang.settings import Settings
 from streams import snapshot
 from streams.checkpoint import CheckpointStore
@@ -102,8 +102,8 @@ class LiveWorker:
         self.store = CheckpointStore(self.settings, topics.streams_changelog)
 
     async def restore(self) -> None:
-        """Load the latest checkpoint, if any (else the state starts empty at offset 0)."""
-        await ensure_topics(self.settings, self.topics)
+        """Load the latest checkpoint, if any (else the state starts empty at offset 0). The
+        topics exist already (``streams.app.run_worker`` ensures them before Faust starts)."""
         checkpoint = await self.store.load()
         restored = None if checkpoint is None else snapshot.load(checkpoint.data, self.make_state)
         if checkpoint is not None and restored is not None:

@@ -14,9 +14,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sanjiang.events.envelope import Event
 from sanjiang.settings import Settings
+
+if TYPE_CHECKING:
+    from aiokafka.admin import AIOKafkaAdminClient
 
 FOREVER = "-1"
 SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
@@ -125,8 +129,7 @@ async def ensure_topics(settings: Settings, topics: Topics | None = None) -> Ens
         warnings: list[str] = []
         existing = [s for s in specs if s.name in present]
         if existing:
-            described = await admin.describe_topics([s.name for s in existing])
-            partitions = {d["topic"]: len(d["partitions"]) for d in described}
+            partitions = await _partitions(admin, [s.name for s in existing])
             for spec in existing:
                 if partitions.get(spec.name, 0) < spec.partitions:
                     warnings.append(
@@ -146,9 +149,13 @@ async def partition_counts(settings: Settings, names: list[str]) -> dict[str, in
     await admin.start()
     try:
         present = set(await admin.list_topics())
-        wanted = [name for name in names if name in present]
-        described = await admin.describe_topics(wanted) if wanted else []
-        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        counts = await _partitions(admin, [name for name in names if name in present])
         return {name: counts.get(name, 0) for name in names}
     finally:
         await admin.close()
+
+
+async def _partitions(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """Partitions of each of these existing topics."""
+    described = await admin.describe_topics(names) if names else []
+    return {d["topic"]: len(d["partitions"]) for d in described}
