@@ -89,7 +89,6 @@ def load(data: bytes, make_state: Callable[[], LiveState]) -> Snapshot | None:
     seen_days = [date.fromisoformat(d) for d in document["seen_days"]]
     indexes = struct.unpack_from(f">{count}H", rest, 16 * count)
     state = make_state()
-    state._day_objects = {day: day for day in seen_days}
     state.seen = {
         UUID(bytes=bytes(rest[16 * i : 16 * i + 16])): seen_days[indexes[i]] for i in range(count)
     }

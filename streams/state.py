@@ -261,7 +261,6 @@ class LiveState:
         default_factory=dict, init=False, repr=False
     )
     _window_ends: dict[date, float] = field(default_factory=dict, init=False, repr=False)
-    _day_objects: dict[date, date] = field(default_factory=dict, init=False, repr=False)
     _hour_offsets: dict[int, float] = field(default_factory=dict, init=False, repr=False)
     _day_numbers: dict[int, date] = field(default_factory=dict, init=False, repr=False)
     #: (venue, day) -> its opening intervals as (start, end) timestamps and the end instant
@@ -286,7 +285,7 @@ class LiveState:
             return False
         if event.event_id in self.seen:
             return False
-        self.seen[event.event_id] = self._day_key(day)
+        self.seen[event.event_id] = day  # one object per day (``local_day``)
         self.applied += 1
         if self.watermark is None or event.occurred_at > self.watermark:
             self.watermark = event.occurred_at
@@ -316,10 +315,6 @@ class LiveState:
             day = self._day_numbers[number] = _EPOCH_DAY + timedelta(days=number)
         return day
 
-    def _day_key(self, day: date) -> date:
-        """One ``date`` object per day (``seen`` holds one reference per event)."""
-        return self._day_objects.setdefault(day, day)
-
     def prune(self, horizon: datetime) -> int:
         """Forget the event ids of days whose window closed more than ``PRUNE_MARGIN`` before
         ``horizon``, and the visits whose every instant lies on such a day; returns how many
@@ -329,12 +324,10 @@ class LiveState:
         it (the worker's reading position), else a re-read copy could count twice. Whatever
         arrives after it for a forgotten day is too late to count, so nothing is lost."""
         cutoff = horizon - PRUNE_MARGIN
-        closed = {day for day in self._day_objects if self.window_closed(day, cutoff)}
+        closed = {day for day in set(self.seen.values()) if self.window_closed(day, cutoff)}
         before = len(self.seen)
         if closed:
             self.seen = {key: day for key, day in self.seen.items() if day not in closed}
-            for day in closed:
-                del self._day_objects[day]
         ended = {
             key: visit
             for key, visit in self.visits.items()
