@@ -6,8 +6,8 @@ comes first, so a busy sink inserts about once a second — and hands each batch
 :class:`~projections.writer.EventWriter`, which drops the event ids the warehouse already
 holds. Records that do not decode are sent to the dead-letter topic with the reason.
 
-Decoding has two paths to one row (``projections.rows``). A record the platform signed (an
-HMAC of its value under the deployment's key, see :mod:`sanjiang.kafka.signing`) is bytes this
+Decoding has two paths to one row (``projections.rows``). A record the platform signed (a
+MAC of its value under the deployment's key, see :mod:`sanjiang.kafka.signing`) is bytes this
 platform encoded from a validated event: if it is at its type's current schema version, its row
 is built from the JSON directly. Every other record — unsigned, badly signed, or of an older
 version (upcast first) — is parsed, upcast and validated into its model as before, and

@@ -6,11 +6,11 @@ pickle: the bytes come from a Kafka topic, and must not be able to run code):
 
     b"SJLS" | version (1 byte) | length of the JSON part (4 bytes, big-endian) | JSON | ids
 
-``ids`` is the ``seen`` event ids, 16 bytes each, then one 2-byte index per id into the JSON's
-list of days (the local day an id counted on, for pruning). Everything else, including the
-offsets, is in the JSON part (instants as orjson writes them, RFC 3339: in C, far faster than
-``isoformat``). Derived data (occupancy counts, the stations-per-day index,
-caches) is rebuilt on load. A snapshot of another version loads as ``None``: the worker then
+``ids`` is the ``seen`` event ids, as their 36 ASCII characters each, then one 2-byte index per
+id into the JSON's list of days (the local day an id counted on, for pruning). Everything else,
+including the offsets, is in the JSON part (instants as orjson writes them, RFC 3339: in C, far
+faster than ``isoformat``). Derived data (occupancy counts, the stations-per-day index, caches)
+is rebuilt on load. A snapshot of another version loads as ``None``: the worker then
 rebuilds from the log, which is always correct.
 """
 
@@ -21,13 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
 
 from streams.state import ActivityLive, DayCounters, LiveState, Visit
 
-MAGIC, VERSION = b"SJLS", 1
+MAGIC, VERSION = b"SJLS", 2  # 2: event ids as text (they were 16-byte UUIDs)
+_ID = 36  #: characters of an event id (a UUID's canonical text)
 _HEADER = struct.Struct(">4sBI")
 
 Offsets = dict[str, int]  #: "<topic>:<partition>" -> the next offset to read
@@ -69,7 +69,9 @@ def dump(state: LiveState, offsets: Offsets, extra: Mapping[str, Any] | None = N
         "heat_revision": state.heat_revision,
     }
     body = orjson.dumps(document)
-    ids = b"".join(event_id.bytes for event_id in state.seen)
+    ids = "".join(state.seen).encode("ascii")
+    if len(ids) != _ID * len(state.seen):
+        raise ValueError("an event id is not a UUID's canonical text")
     indexes = struct.pack(f">{len(state.seen)}H", *(day_index[d] for d in state.seen.values()))
     return _HEADER.pack(MAGIC, VERSION, len(body)) + body + ids + indexes
 
@@ -85,13 +87,12 @@ def load(data: bytes, make_state: Callable[[], LiveState]) -> Snapshot | None:
     start = _HEADER.size
     document = orjson.loads(data[start : start + length])
     rest = memoryview(data)[start + length :]
-    count = len(rest) // 18
+    count = len(rest) // (_ID + 2)
     seen_days = [date.fromisoformat(d) for d in document["seen_days"]]
-    indexes = struct.unpack_from(f">{count}H", rest, 16 * count)
+    indexes = struct.unpack_from(f">{count}H", rest, _ID * count)
+    ids = bytes(rest[: _ID * count]).decode("ascii")
     state = make_state()
-    state.seen = {
-        UUID(bytes=bytes(rest[16 * i : 16 * i + 16])): seen_days[indexes[i]] for i in range(count)
-    }
+    state.seen = {ids[_ID * i : _ID * i + _ID]: seen_days[indexes[i]] for i in range(count)}
     for day_text, station, counters in document["days"]:
         day = date.fromisoformat(day_text)
         state.days[(day, station)] = _counters_from(counters)
@@ -124,12 +125,12 @@ def _req(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _version(version: tuple[datetime, UUID]) -> list[Any]:
-    return [version[0], version[1].hex]
+def _version(version: tuple[datetime, str]) -> list[Any]:
+    return [version[0], version[1]]
 
 
-def _version_from(raw: list[str]) -> tuple[datetime, UUID]:
-    return (datetime.fromisoformat(raw[0]), UUID(hex=raw[1]))
+def _version_from(raw: list[str]) -> tuple[datetime, str]:
+    return (datetime.fromisoformat(raw[0]), raw[1])
 
 
 def _counters(c: DayCounters) -> dict[str, Any]:
@@ -193,7 +194,7 @@ def _activity(a: ActivityLive) -> dict[str, Any]:
 
 
 def _activity_from(raw: dict[str, Any]) -> ActivityLive:
-    versions: dict[str, tuple[tuple[datetime, UUID], Any]] = {}
+    versions: dict[str, tuple[tuple[datetime, str], Any]] = {}
     for name, (at, event_id, value) in raw["versions"].items():
         versions[name] = (
             _version_from([at, event_id]),

@@ -1,7 +1,9 @@
-"""The live projection as a pure fold: ``LiveState.apply(event)``, then read with ``now``.
+"""The live projection as a pure fold: ``LiveState.fold(fact)``, then read with ``now``.
 
-No I/O, no clock: the same code runs in the stream worker and in a replay, and gives the same
-numbers for the same events in any order and with any duplicates (within the grace period).
+The fold reads ``Fact``s (``streams.facts``: the fields it needs, decoded from an event's
+JSON); ``apply(event)`` folds a validated event model. No I/O, no clock: the same code runs in
+the stream worker and in a replay, and gives the same numbers for the same events in any order
+and with any duplicates (within the grace period).
 
 - Events count in the window (local day, Asia/Shanghai) of their ``occurred_at``. A day's
   window stays open for ``grace`` after it ends, for late uploads from offline kiosks; an event
@@ -38,12 +40,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from uuid import UUID
 
 from sanjiang.events import Event
 from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, weight
 from sanjiang.network import Network
+from streams.facts import Fact, fact_of
 
 _EPOCH_DAY = date(1970, 1, 1)
 #: How long after a day's window closed its event ids are kept: covers clocks of API instances
@@ -53,7 +55,7 @@ PRUNE_MARGIN = timedelta(hours=1)
 HEAT_REFERENCE = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 
 
-@dataclass
+@dataclass(slots=True)
 class DayCounters:
     """What one station (or the network) did on one local day."""
 
@@ -69,7 +71,7 @@ class DayCounters:
     revision: int = 0  #: bumped by every change (see ``LiveState._counters``)
     demand_by_category: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     #: (resident, activity) -> ((occurred_at, event_id), rating): the latest evaluation
-    evaluations: dict[tuple[str, str], tuple[tuple[datetime, UUID], int]] = field(
+    evaluations: dict[tuple[str, str], tuple[tuple[datetime, str], int]] = field(
         default_factory=dict
     )
 
@@ -92,7 +94,7 @@ class DayCounters:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Visit:
     venue_id: str
     checkin_at: datetime | None = None
@@ -193,7 +195,7 @@ class Occupancy:
         self.revision += 1
 
 
-@dataclass
+@dataclass(slots=True)
 class ActivityLive:
     capacity: int = 0
     venue_id: str = ""
@@ -205,9 +207,9 @@ class ActivityLive:
     cancelled_registrations: set[str] = field(default_factory=set)
     attendees: set[str] = field(default_factory=set)
     #: field -> (version, value): updates apply by (occurred_at, event_id), in any order
-    versions: dict[str, tuple[tuple[datetime, UUID], Any]] = field(default_factory=dict)
+    versions: dict[str, tuple[tuple[datetime, str], Any]] = field(default_factory=dict)
 
-    def set(self, name: str, version: tuple[datetime, UUID], value: Any) -> None:
+    def set(self, name: str, version: tuple[datetime, str], value: Any) -> None:
         if value is None:
             return
         current = self.versions.get(name)
@@ -238,7 +240,7 @@ class LiveState:
     grace: timedelta = timedelta(hours=6)
     offline_after: timedelta = timedelta(minutes=15)
     #: event id -> the local day it counted on (kept until that day is pruned)
-    seen: dict[UUID, date] = field(default_factory=dict)
+    seen: dict[str, date] = field(default_factory=dict)
     days: dict[tuple[date, str], DayCounters] = field(
         default_factory=lambda: defaultdict(DayCounters)
     )
@@ -262,9 +264,12 @@ class LiveState:
     )
     _window_ends: dict[date, float] = field(default_factory=dict, init=False, repr=False)
     _hour_offsets: dict[int, float] = field(default_factory=dict, init=False, repr=False)
+    #: UTC hour number -> the local day it lies in (hours split by a local midnight: absent)
+    _hour_days: dict[int, date] = field(default_factory=dict, init=False, repr=False)
     _day_numbers: dict[int, date] = field(default_factory=dict, init=False, repr=False)
-    #: (venue, day) -> its opening intervals as (start, end) timestamps and the end instant
-    _openings: dict[tuple[str, date], list[tuple[float, float, datetime]] | None] = field(
+    #: (venue, day) -> its opening intervals as (start, end) timestamps and the end instant,
+    #: and the day's last second (closing time outside opening hours)
+    _openings: dict[tuple[str, date], tuple[list[tuple[float, float, datetime]], datetime]] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -275,41 +280,67 @@ class LiveState:
     # --- the fold -----------------------------------------------------------------------
 
     def apply(self, event: Event) -> bool:
-        """Fold one event in; False if it was a duplicate or too late to count."""
-        day = self.local_day(event.occurred_at)
-        arrived = event.received_at or event.occurred_at
+        """Fold one validated event in (``fold`` of its fact)."""
+        return self.fold(fact_of(event))
+
+    def fold(self, event: Fact) -> bool:
+        """Fold one event in; False if it was a duplicate or too late to count.
+
+        The hot path of the worker (every event, tens of thousands a second): instants are
+        turned into timestamps once, and the per-day and per-hour facts are cached."""
+        occurred = event.occurred_at
+        stamp = occurred.timestamp()
+        day = self._hour_days.get(int(stamp // 3600)) or self._local_day(stamp, occurred)
+        arrived = event.received_at or occurred
         if self.arrival_clock is None or arrived > self.arrival_clock:
             self.arrival_clock = arrived
-        if self.window_closed(day, arrived):  # judged by arrival, not by reading order
-            self.too_late += 1
+        closes = self._window_ends.get(day)
+        if closes is None:
+            closes = self._window_end(day)
+        if (arrived.timestamp() if arrived is not occurred else stamp) > closes:
+            self.too_late += 1  # judged by arrival, not by reading order
             return False
-        if event.event_id in self.seen:
+        event_id, seen = event.event_id, self.seen
+        if event_id in seen:
             return False
-        self.seen[event.event_id] = day  # one object per day (``local_day``)
+        seen[event_id] = day  # one object per day (``local_day``)
         self.applied += 1
-        if self.watermark is None or event.occurred_at > self.watermark:
-            self.watermark = event.occurred_at
-        handler = _HANDLERS.get(event.type)
+        if self.watermark is None or occurred > self.watermark:
+            self.watermark = occurred
+        kind = event.TYPE
+        handler = _HANDLERS.get(kind)
         if handler is not None:
-            handler(self, event, day)
+            handler(self, event, day, stamp)
         if event.late:
             self._counters(day, event.station_id).late_events += 1
-        if event.type in HEAT_TYPES:
-            self._add_heat(event)
+        heat = _HEAT_WEIGHTS.get(kind)
+        if heat is not None:
+            self._add_heat(event, stamp, heat)
         return True
 
     def local_day(self, moment: datetime) -> date:
         """The local day of an instant (the same ``date`` object for every instant of a day:
-        ``seen`` holds one per event). ``astimezone`` costs microseconds a call, so the zone's
-        offset is looked up once per UTC hour and the day computed from the timestamp (exact for
-        zones whose offset changes on whole UTC hours, as Asia/Shanghai's and most do)."""
+        ``seen`` holds one per event)."""
         stamp = moment.timestamp()
+        return self._hour_days.get(int(stamp // 3600)) or self._local_day(stamp, moment)
+
+    def _local_day(self, stamp: float, moment: datetime) -> date:
+        """``local_day`` the long way. ``astimezone`` costs microseconds a call, so the zone's
+        offset is looked up once per UTC hour and the day computed from the timestamp (exact for
+        zones whose offset changes on whole UTC hours, as Asia/Shanghai's and most do). An hour
+        that lies within one local day is remembered in ``_hour_days``."""
         hour = int(stamp // 3600)
         offset = self._hour_offsets.get(hour)
         if offset is None:
             utc_offset = moment.astimezone(self._tz).utcoffset()
             offset = self._hour_offsets[hour] = utc_offset.total_seconds() if utc_offset else 0
-        number = int((stamp + offset) // 86400)
+        day = self._day_number(int((stamp + offset) // 86400))
+        first, last = hour * 3600 + offset, hour * 3600 + 3599 + offset
+        if first // 86400 == last // 86400:  # the whole hour falls on one local day
+            self._hour_days[hour] = day
+        return day
+
+    def _day_number(self, number: int) -> date:
         day = self._day_numbers.get(number)
         if day is None:
             day = self._day_numbers[number] = _EPOCH_DAY + timedelta(days=number)
@@ -343,9 +374,14 @@ class LiveState:
         """True once ``day``'s window no longer takes events (its end plus the grace)."""
         closes = self._window_ends.get(day)
         if closes is None:
-            end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz)
-            closes = self._window_ends[day] = (end + self.grace).timestamp()
+            closes = self._window_end(day)
         return now.timestamp() > closes  # timestamps: comparing zones costs microseconds
+
+    def _window_end(self, day: date) -> float:
+        """The timestamp after which ``day``'s window is closed (cached in ``_window_ends``)."""
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz)
+        closes = self._window_ends[day] = (end + self.grace).timestamp()
+        return closes
 
     def _counters(self, day: date, station: str) -> DayCounters:
         """The counters of a station's day, about to be changed: bumps their revisions (every
@@ -358,54 +394,56 @@ class LiveState:
         self.day_revisions[day] += 1
         return counters
 
-    def _on_checkin_recorded(self, event: Event, day: date) -> None:
+    def _on_checkin_recorded(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         counters = self._counters(day, event.station_id)
         counters.checkins += 1
         if event.resident:
             counters.residents.add(event.resident)
-        visit = self.visits.setdefault(p.visit_id, Visit(p.venue_id))
+        visit = self.visits.get(p.visit_id)
+        if visit is None:
+            visit = self.visits[p.visit_id] = Visit(p.venue_id)
         visit.venue_id = p.venue_id
         visit.checkin_at = event.occurred_at
-        visit.closes_at = self._closing_time(p.venue_id, event.occurred_at, day)
+        visit.closes_at = self._closing_time(p.venue_id, stamp, day)
         self._occupancy.changed(p.visit_id, visit)
         if p.activity_id and event.resident:
             self.activities[p.activity_id].attendees.add(event.resident)
 
-    def _on_checkout_recorded(self, event: Event, day: date) -> None:
+    def _on_checkout_recorded(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         visit = self.visits.setdefault(p.visit_id, Visit(p.venue_id))
         if visit.checked_out_at is None or event.occurred_at < visit.checked_out_at:
             visit.checked_out_at = event.occurred_at
             self._occupancy.changed(p.visit_id, visit)
 
-    def _on_booking_requested(self, event: Event, day: date) -> None:
+    def _on_booking_requested(self, event: Fact, day: date, stamp: float) -> None:
         self._counters(day, event.station_id).bookings_requested += 1
 
-    def _on_booking_confirmed(self, event: Event, day: date) -> None:
+    def _on_booking_confirmed(self, event: Fact, day: date, stamp: float) -> None:
         self._counters(day, event.station_id).bookings_confirmed += 1
 
-    def _on_booking_no_show(self, event: Event, day: date) -> None:
+    def _on_booking_no_show(self, event: Fact, day: date, stamp: float) -> None:
         self._counters(day, event.station_id).no_shows += 1
 
-    def _on_registration_submitted(self, event: Event, day: date) -> None:
+    def _on_registration_submitted(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         self._counters(day, event.station_id).registrations += 1
         self.activities[p.activity_id].registrations.add(p.registration_id)
 
-    def _on_registration_cancelled(self, event: Event, day: date) -> None:
+    def _on_registration_cancelled(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         self._counters(day, event.station_id).registration_cancellations += 1
         self.activities[p.activity_id].cancelled_registrations.add(p.registration_id)
 
-    def _on_demand_submitted(self, event: Event, day: date) -> None:
+    def _on_demand_submitted(self, event: Fact, day: date, stamp: float) -> None:
         counters = self._counters(day, event.station_id)
         counters.demands += 1
         counters.demand_by_category[event.payload.category] += 1  # type: ignore[attr-defined]
 
     _on_demand_voted = _on_demand_submitted
 
-    def _on_evaluation_submitted(self, event: Event, day: date) -> None:
+    def _on_evaluation_submitted(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         key = (event.resident or "", p.activity_id)
         version = (event.occurred_at, event.event_id)
@@ -414,7 +452,7 @@ class LiveState:
         if current is None or current[0] < version:
             evaluations[key] = (version, p.rating)
 
-    def _on_activity_published(self, event: Event, day: date) -> None:
+    def _on_activity_published(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         activity = self.activities[p.activity_id]
         version = (event.occurred_at, event.event_id)
@@ -422,63 +460,66 @@ class LiveState:
             activity.set(name, version, getattr(p, name))
         activity.set("station_id", version, event.station_id)
 
-    def _on_activity_updated(self, event: Event, day: date) -> None:
+    def _on_activity_updated(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         activity = self.activities[p.activity_id]
         version = (event.occurred_at, event.event_id)
         for name in ("capacity", "venue_id", "starts_at"):
             activity.set(name, version, getattr(p, name))
 
-    def _on_activity_cancelled(self, event: Event, day: date) -> None:
-        self.activities[event.payload.activity_id].cancelled = True  # type: ignore[attr-defined]
+    def _on_activity_cancelled(self, event: Fact, day: date, stamp: float) -> None:
+        p: Any = event.payload
+        self.activities[p.activity_id].cancelled = True
 
-    def _on_kiosk_heartbeat(self, event: Event, day: date) -> None:
+    def _on_kiosk_heartbeat(self, event: Fact, day: date, stamp: float) -> None:
         kiosk_id: str = event.payload.kiosk_id  # type: ignore[attr-defined]
         last = self.kiosks.get(kiosk_id)
         if last is None or last[0] < event.occurred_at:
             self.kiosks[kiosk_id] = (event.occurred_at, event.station_id)
 
-    def _add_heat(self, event: Event) -> None:
+    def _add_heat(self, event: Fact, stamp: float, w: float) -> None:
+        """Add an event's heat; ``w`` its type's weight (per star, for evaluations)."""
         p: Any = event.payload
-        w = weight(event.type, p.rating if event.type == "evaluation.submitted" else 0)
+        if event.TYPE == "evaluation.submitted":
+            w *= p.rating
         if w == 0:
             return
-        hours = (event.occurred_at - HEAT_REFERENCE).total_seconds() / 3600
+        hours = (stamp - _HEAT_REFERENCE_STAMP) / 3600
         scaled = w * math.pow(2.0, hours / HALF_LIFE_HOURS)
         self.heat_revision += 1
         self.heat[("station", event.station_id)] += scaled
-        activity_id = getattr(event.payload, "activity_id", None)
+        activity_id = p.activity_id
         if activity_id:
             self.heat[("activity", activity_id)] += scaled
 
-    def _closing_time(self, venue_id: str, moment: datetime, day: date) -> datetime | None:
-        """The end of the opening interval of ``venue_id`` that ``moment`` (on local ``day``)
-        falls in; 23:59:59 local outside opening hours; ``None`` for an unknown venue.
-        Compared as timestamps: comparing instants of different zones costs microseconds."""
+    def _closing_time(self, venue_id: str, stamp: float, day: date) -> datetime | None:
+        """The end of the opening interval of ``venue_id`` that the instant ``stamp`` (a
+        timestamp, on local ``day``) falls in; 23:59:59 local outside opening hours; ``None`` for
+        an unknown venue. Compared as timestamps: comparing instants of different zones costs
+        microseconds."""
         key = (venue_id, day)
-        if key not in self._openings:
+        openings = self._openings.get(key)
+        if openings is None:
             venue = self.network.venues.get(venue_id)
+            if venue is None:
+                return None
             tz = self._tz
-            self._openings[key] = (
-                None
-                if venue is None
-                else [
+            openings = self._openings[key] = (
+                [
                     (
                         datetime.combine(day, interval.start, tz).timestamp(),
                         datetime.combine(day, interval.end, tz).timestamp(),
                         datetime.combine(day, interval.end, tz),
                     )
                     for interval in venue.intervals_on(day)
-                ]
+                ],
+                datetime.combine(day, time(23, 59, 59), tz),
             )
-        openings = self._openings[key]
-        if openings is None:
-            return None
-        stamp = moment.timestamp()
-        for start, end, closes in openings:
+        intervals, day_end = openings
+        for start, end, closes in intervals:
             if start <= stamp < end:
                 return closes
-        return datetime.combine(day, time(23, 59, 59), self._tz)  # outside opening hours
+        return day_end  # outside opening hours
 
     # --- reading ------------------------------------------------------------------------
 
@@ -569,8 +610,11 @@ def _last_instant(visit: Visit) -> datetime:
 
 
 #: event type -> its handler in the fold
-_HANDLERS: dict[str, Callable[[LiveState, Event, date], None]] = {
+_HANDLERS: dict[str, Callable[[LiveState, Fact, date, float], None]] = {
     name: getattr(LiveState, "_on_" + name.replace(".", "_"))
     for name in EVENT_TYPES
     if hasattr(LiveState, "_on_" + name.replace(".", "_"))
 }
+#: event type -> its heat weight (an evaluation's: per star of its rating)
+_HEAT_WEIGHTS = {kind: weight(kind, 1) for kind in HEAT_TYPES}
+_HEAT_REFERENCE_STAMP = HEAT_REFERENCE.timestamp()

@@ -2,7 +2,8 @@
 them into a ``LiveState``, and checkpoints the state with the offsets it reflects.
 
 Why not a Faust agent: Faust's per-message stream machinery costs about 120 µs an event here
-(measured: 6-9k events/s whatever the fold did), while the fold itself takes about 15 µs. The
+(measured: 6-9k events/s whatever the fold did), while decoding and folding one takes about 5 µs
+(``streams.facts``: signed records are decoded straight into what the fold reads). The
 loop reads batches straight from the consumer Faust itself uses (aiokafka) inside the Faust
 app, which still runs the timers, the producers and the worker's life cycle.
 
@@ -28,12 +29,13 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from sanjiang.events import EventError, decode_event
 from sanjiang.kafka.client import make_consumer, make_producer
+from sanjiang.kafka.signing import EventSigner, signer_for
 from sanjiang.kafka.topics import Topics, partition_counts
 from sanjiang.settings import Settings
 from streams import snapshot
 from streams.checkpoint import CheckpointStore
+from streams.facts import EventError, Fact, decode_fact
 from streams.state import LiveState
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,23 @@ CHECKPOINT_PACE = 20
 
 def offset_key(tp: TopicPartition) -> str:
     return f"{tp.topic}:{tp.partition}"
+
+
+def fold_records(
+    state: LiveState, records: list[Any], signer: EventSigner
+) -> tuple[int, Fact | None]:
+    """Fold consumer records into ``state`` (``streams.facts`` decodes them); returns how many
+    were not valid events (the ingest path refuses those: here they are only counted) and the
+    last fact folded."""
+    fold, invalid, fact = state.fold, 0, None
+    for record in records:
+        try:
+            fact = decode_fact(record.value, record.headers, signer)
+        except EventError:
+            invalid += 1
+            continue
+        fold(fact)
+    return invalid, fact
 
 
 @dataclass
@@ -100,6 +119,7 @@ class LiveWorker:
         topics = Topics.from_settings(self.settings)
         self.topics = topics
         self.store = CheckpointStore(self.settings, topics.streams_changelog)
+        self.signer = signer_for(self.settings)
 
     async def restore(self) -> None:
         """Load the latest checkpoint, if any (else the state starts empty at offset 0). The
@@ -168,16 +188,9 @@ class LiveWorker:
                 consumer.seek(tp, offset)
 
     def _fold(self, tp: TopicPartition, records: list[Any]) -> None:
-        state, status = self.state, self.status
-        arrival = None
-        for record in records:
-            try:
-                event = decode_event(record.value)
-            except EventError:
-                status.invalid += 1
-                continue
-            state.apply(event)
-            arrival = event.received_at or event.occurred_at
+        invalid, fact = fold_records(self.state, records, self.signer)
+        self.status.invalid += invalid
+        arrival = None if fact is None else fact.arrived_at
         key = offset_key(tp)
         if records:
             self.offsets[key] = records[-1].offset + 1

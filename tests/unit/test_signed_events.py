@@ -1,4 +1,4 @@
-"""Signed events: the publisher's HMAC, the key everyone shares, and the sink's two paths.
+"""Signed events: the publisher's MAC, the key everyone shares, and the sink's two paths.
 
 The sink builds a signed, current-version record's row from its JSON (no pydantic); every
 other record goes the full way (parse, upcast, validate, dead-letter). Both must give the very
@@ -155,4 +155,5 @@ def test_a_signed_old_version_is_still_upcast() -> None:
 
 def test_signature_header_name_is_stable() -> None:
     # Records already in the log carry this name: renaming it sends them all the slow way.
-    assert SIGNATURE_HEADER == "sanjiang-hmac-sha256"
+    # (It was sanjiang-hmac-sha256 until the MAC became keyed BLAKE2b, for the live fold.)
+    assert SIGNATURE_HEADER == "sanjiang-mac-blake2b"
