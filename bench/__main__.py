@@ -67,7 +67,7 @@ def main() -> None:
         "the same --rows (default: a scratch folder, removed)",
     )
     parser.add_argument(
-        "--stream-events", type=int, default=100_000, help="events for projection throughput"
+        "--stream-events", type=int, default=300_000, help="events for projection throughput"
     )
     parser.add_argument("--out", type=Path, default=REPORTS, help="report folder")
     args = parser.parse_args()

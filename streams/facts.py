@@ -22,7 +22,7 @@ payload and is ``None`` for the types without one, as heat needs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Union
 
@@ -132,7 +132,7 @@ def fact_of(event: Event) -> Fact:
     return fact
 
 
-def decode_fact(value: bytes, headers: Iterable[tuple[str, bytes]], signer: EventSigner) -> Fact:
+def decode_fact(value: bytes, headers: Sequence[tuple[str, bytes]], signer: EventSigner) -> Fact:
     """The fact of one record's value, or ``EventError`` when it is not a valid event.
 
     Signed and current: decoded straight from ``value``. Otherwise (or should a signed record

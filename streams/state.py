@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import msgspec
+
 from sanjiang.events import Event
 from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, weight
@@ -94,8 +96,11 @@ class DayCounters:
         }
 
 
-@dataclass(slots=True)
-class Visit:
+class Visit(msgspec.Struct, gc=False):
+    """One person's stay at a venue. It holds only strings and instants, so it can never be in
+    a reference cycle: untracked by the garbage collector (``gc=False``), the tens of thousands
+    a day brings add nothing to the collector's work."""
+
     venue_id: str
     checkin_at: datetime | None = None
     closes_at: datetime | None = None  #: end of the opening interval the check-in fell in
@@ -117,10 +122,12 @@ class Occupancy:
 
     A visit counts while ``checkin_at <= at < min(checked_out_at, closes_at)``. A check-in or
     check-out re-counts its visit at ``at``; the instants at which a visit may start or stop
-    counting (a check-in or check-out stamped later than ``at``, its closing time) wait in a
-    heap and are worked off when ``at`` moves forward, so the automatic check-out at closing
-    time happens without an event. Moving ``at`` backwards (reading an earlier instant, as a
-    replay or a test may) recounts every visit once; the worker's clock only moves forward.
+    counting wait until ``at`` moves past them, so the automatic check-out at closing time
+    happens without an event: a check-in or check-out stamped later than ``at`` in a heap, and
+    closing times in one bucket per instant (a venue's visits of a day share a handful of them,
+    so a check-in adds to a list instead of pushing on a heap). Instants are kept as
+    timestamps. Moving ``at`` backwards (reading an earlier instant, as a replay or a test may)
+    recounts every visit once; the worker's clock only moves forward.
     """
 
     def __init__(self, venue_station: Mapping[str, str]) -> None:
@@ -129,7 +136,9 @@ class Occupancy:
         self.venues: dict[str, int] = {}
         self.stations: dict[str, int] = {}
         self.revision = 0  #: bumped whenever a count changes
-        self._due: list[tuple[datetime, str]] = []  #: (instant, visit id), a heap
+        self._due: list[tuple[float, str]] = []  #: (timestamp, visit id), a heap
+        self._closing: dict[float, list[str]] = {}  #: closing timestamp -> visit ids
+        self._closings: list[float] = []  #: the keys of ``_closing``, a heap
 
     def changed(self, visit_id: str, visit: Visit) -> None:
         """A visit was checked in or out: count it again (at ``at``) and note its instants."""
@@ -143,13 +152,18 @@ class Occupancy:
         if self.at is None or now < self.at:
             self._rebuild(now, visits)
             return
-        due = self._due
-        while due and due[0][0] <= now:
-            _, visit_id = heapq.heappop(due)
-            visit = visits.get(visit_id)
-            if visit is not None:  # else pruned (``forget``)
-                self._recount(visit, now)
+        stamp, due, closings = now.timestamp(), self._due, self._closings
+        while due and due[0][0] <= stamp:
+            self._recount_id(heapq.heappop(due)[1], visits, now)
+        while closings and closings[0] <= stamp:
+            for visit_id in self._closing.pop(heapq.heappop(closings)):
+                self._recount_id(visit_id, visits, now)
         self.at = now
+
+    def _recount_id(self, visit_id: str, visits: Mapping[str, Visit], now: datetime) -> None:
+        visit = visits.get(visit_id)
+        if visit is not None:  # else pruned (``forget``)
+            self._recount(visit, now)
 
     def forget(self, visits: Mapping[str, Visit]) -> None:
         """Visits dropped from the state: stop counting any that still counted."""
@@ -160,9 +174,17 @@ class Occupancy:
                 self.revision += 1
 
     def _schedule(self, visit_id: str, visit: Visit, after: datetime) -> None:
-        for moment in (visit.checkin_at, visit.checked_out_at, visit.closes_at):
+        for moment in (visit.checkin_at, visit.checked_out_at):
             if moment is not None and moment > after:
-                heapq.heappush(self._due, (moment, visit_id))
+                heapq.heappush(self._due, (moment.timestamp(), visit_id))
+        closes = visit.closes_at
+        if closes is not None and closes > after:
+            stamp = closes.timestamp()
+            bucket = self._closing.get(stamp)
+            if bucket is None:
+                bucket = self._closing[stamp] = []
+                heapq.heappush(self._closings, stamp)
+            bucket.append(visit_id)
 
     def _recount(self, visit: Visit, now: datetime) -> None:
         venue = visit.venue_id if visit.inside(now) else None
@@ -186,7 +208,7 @@ class Occupancy:
                 del counts[key]
 
     def _rebuild(self, now: datetime, visits: Mapping[str, Visit]) -> None:
-        self.venues, self.stations, self._due = {}, {}, []
+        self.venues, self.stations, self._due, self._closing, self._closings = {}, {}, [], {}, []
         for visit_id, visit in visits.items():
             visit.counted_in = None
             self._recount(visit, now)
@@ -307,14 +329,12 @@ class LiveState:
         self.applied += 1
         if self.watermark is None or occurred > self.watermark:
             self.watermark = occurred
-        kind = event.TYPE
-        handler = _HANDLERS.get(kind)
+        handler, heat = _FOLDS[event.TYPE]
         if handler is not None:
             handler(self, event, day, stamp)
         if event.late:
             self._counters(day, event.station_id).late_events += 1
-        heat = _HEAT_WEIGHTS.get(kind)
-        if heat is not None:
+        if heat:  # an evaluation's depends on its rating: its handler adds it
             self._add_heat(event, stamp, heat)
         return True
 
@@ -355,10 +375,15 @@ class LiveState:
         it (the worker's reading position), else a re-read copy could count twice. Whatever
         arrives after it for a forgotten day is too late to count, so nothing is lost."""
         cutoff = horizon - PRUNE_MARGIN
+        self.pruned_before = horizon
         closed = {day for day in set(self.seen.values()) if self.window_closed(day, cutoff)}
+        if not closed:
+            # No visit to forget either: a visit's last instant lies on the day of its latest
+            # event, whose id stays in ``seen`` until that day closes, so the scan of visits
+            # runs once per day closing (at a checkpoint, it would pause the fold every time).
+            return 0
         before = len(self.seen)
-        if closed:
-            self.seen = {key: day for key, day in self.seen.items() if day not in closed}
+        self.seen = {key: day for key, day in self.seen.items() if day not in closed}
         ended = {
             key: visit
             for key, visit in self.visits.items()
@@ -367,7 +392,6 @@ class LiveState:
         for key in ended:
             del self.visits[key]
         self._occupancy.forget(ended)
-        self.pruned_before = horizon
         return before - len(self.seen)
 
     def window_closed(self, day: date, now: datetime) -> bool:
@@ -412,7 +436,9 @@ class LiveState:
 
     def _on_checkout_recorded(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
-        visit = self.visits.setdefault(p.visit_id, Visit(p.venue_id))
+        visit = self.visits.get(p.visit_id)
+        if visit is None:
+            visit = self.visits[p.visit_id] = Visit(p.venue_id)
         if visit.checked_out_at is None or event.occurred_at < visit.checked_out_at:
             visit.checked_out_at = event.occurred_at
             self._occupancy.changed(p.visit_id, visit)
@@ -451,6 +477,7 @@ class LiveState:
         current = evaluations.get(key)
         if current is None or current[0] < version:
             evaluations[key] = (version, p.rating)
+        self._add_heat(event, stamp, weight(event.TYPE, p.rating))  # every one, as the KPI does
 
     def _on_activity_published(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
@@ -478,25 +505,20 @@ class LiveState:
             self.kiosks[kiosk_id] = (event.occurred_at, event.station_id)
 
     def _add_heat(self, event: Fact, stamp: float, w: float) -> None:
-        """Add an event's heat; ``w`` its type's weight (per star, for evaluations)."""
-        p: Any = event.payload
-        if event.TYPE == "evaluation.submitted":
-            w *= p.rating
-        if w == 0:
-            return
+        """Add an event's heat, of weight ``w``."""
         hours = (stamp - _HEAT_REFERENCE_STAMP) / 3600
         scaled = w * math.pow(2.0, hours / HALF_LIFE_HOURS)
         self.heat_revision += 1
         self.heat[("station", event.station_id)] += scaled
-        activity_id = p.activity_id
+        activity_id = event.payload.activity_id
         if activity_id:
             self.heat[("activity", activity_id)] += scaled
 
     def _closing_time(self, venue_id: str, stamp: float, day: date) -> datetime | None:
         """The end of the opening interval of ``venue_id`` that the instant ``stamp`` (a
         timestamp, on local ``day``) falls in; 23:59:59 local outside opening hours; ``None`` for
-        an unknown venue. Compared as timestamps: comparing instants of different zones costs
-        microseconds."""
+        an unknown venue. In UTC, as the events' instants are: comparing instants of different
+        zones costs microseconds (``Visit.inside`` compares them at every recount)."""
         key = (venue_id, day)
         openings = self._openings.get(key)
         if openings is None:
@@ -509,11 +531,11 @@ class LiveState:
                     (
                         datetime.combine(day, interval.start, tz).timestamp(),
                         datetime.combine(day, interval.end, tz).timestamp(),
-                        datetime.combine(day, interval.end, tz),
+                        datetime.combine(day, interval.end, tz).astimezone(UTC),
                     )
                     for interval in venue.intervals_on(day)
                 ],
-                datetime.combine(day, time(23, 59, 59), tz),
+                datetime.combine(day, time(23, 59, 59), tz).astimezone(UTC),
             )
         intervals, day_end = openings
         for start, end, closes in intervals:
@@ -609,12 +631,13 @@ def _last_instant(visit: Visit) -> datetime:
     return max(instants) if instants else datetime.min.replace(tzinfo=UTC)
 
 
-#: event type -> its handler in the fold
-_HANDLERS: dict[str, Callable[[LiveState, Fact, date, float], None]] = {
-    name: getattr(LiveState, "_on_" + name.replace(".", "_"))
+#: event type -> its handler in the fold (if any) and its heat weight (0: none, or an
+#: evaluation's, which depends on the rating: its handler adds it)
+_FOLDS: dict[str, tuple[Callable[[LiveState, Fact, date, float], None] | None, float]] = {
+    name: (
+        getattr(LiveState, "_on_" + name.replace(".", "_"), None),
+        weight(name) if name in HEAT_TYPES else 0.0,
+    )
     for name in EVENT_TYPES
-    if hasattr(LiveState, "_on_" + name.replace(".", "_"))
 }
-#: event type -> its heat weight (an evaluation's: per star of its rating)
-_HEAT_WEIGHTS = {kind: weight(kind, 1) for kind in HEAT_TYPES}
 _HEAT_REFERENCE_STAMP = HEAT_REFERENCE.timestamp()
