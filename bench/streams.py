@@ -7,7 +7,8 @@ topic, and event-to-SSE latency through the real worker and API at a steady 1,00
   occupancy once per batch (the worker's views do, four times a second; from the first read on,
   every check-in and check-out also updates the occupancy counts). The events are published
   signed, as the platform publishes them.
-- Both loops run ``ROUNDS`` times, alternating, and each reports its best round: a round
+- for context, aiokafka's per-message loop (``async for``) on the same topic, once;
+- both batch loops run ``ROUNDS`` times, alternating, and each reports its best round: a round
   sometimes stalls ~0.4 s in one fetch (a fetch request that asks only for partitions already
   read to their end waits ``fetch_max_wait_ms`` at the broker, and others wait behind it), which
   is no cost of either loop and would decide the ratio by chance;
@@ -128,6 +129,27 @@ async def _consume(settings: Settings, topic: str, n: int, fold: bool) -> float:
     return time.perf_counter() - started
 
 
+async def _consume_each(settings: Settings, topic: str, n: int) -> float:
+    """Seconds for a plain consumer to read ``n`` records one ``async for`` step at a time."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    seen = 0
+    started = time.perf_counter()
+    try:
+        async for _ in consumer:
+            seen += 1
+            if seen >= n:
+                break
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - started
+
+
 def _env(settings: Settings, prefix: str, var_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -181,6 +203,17 @@ async def run(
         return f"{n:,} events, same topic, best of {ROUNDS} rounds ({each} events/s)"
 
     report.add(Figure("bare aiokafka consume loop", n / bare, "events/s", detail(False)))
+    per_message = await _consume_each(settings, topics.events, n)
+    report.add(
+        Figure(
+            "bare aiokafka consume loop, one message at a time",
+            n / per_message,
+            "events/s",
+            f"{n:,} events, same topic, one round: ``async for message in consumer``, the loop "
+            "of aiokafka's documentation; for context only, the target is judged against the "
+            "batch loop above, the faster one, which the fold itself uses",
+        )
+    )
     report.add(
         Figure(
             "live projection (verify + decode + fold), in process",

@@ -18,6 +18,7 @@ log (always correct, only slower).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import struct
@@ -116,7 +117,8 @@ class CheckpointStore:
         """Write ``data`` as the next checkpoint; returns its generation once every record of
         it is acknowledged."""
         generation = self.generation + 1
-        *parts, manifest = parts_of(generation, data)
+        # in a thread: hashing tens of megabytes releases the GIL, the fold goes on meanwhile
+        *parts, manifest = await asyncio.to_thread(parts_of, generation, data)
         futures = [await producer.send(self.topic, value, key=key) for key, value in parts]
         for future in futures:
             await future  # every part durable before the manifest names them

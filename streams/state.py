@@ -96,7 +96,7 @@ class DayCounters:
         }
 
 
-class Visit(msgspec.Struct, gc=False):
+class Visit(msgspec.Struct, gc=False, array_like=True):
     """One person's stay at a venue. It holds only strings and instants, so it can never be in
     a reference cycle: untracked by the garbage collector (``gc=False``), the tens of thousands
     a day brings add nothing to the collector's work."""
@@ -198,14 +198,10 @@ class Occupancy:
         self.revision += 1
 
     def _add(self, venue: str, n: int) -> None:
-        for counts, key in ((self.venues, venue), (self.stations, self.venue_station.get(venue))):
-            if key is None:
-                continue
-            total = counts.get(key, 0) + n
-            if total:
-                counts[key] = total
-            else:
-                del counts[key]
+        _count(self.venues, venue, n)
+        station = self.venue_station.get(venue)
+        if station is not None:
+            _count(self.stations, station, n)
 
     def _rebuild(self, now: datetime, visits: Mapping[str, Visit]) -> None:
         self.venues, self.stations, self._due, self._closing, self._closings = {}, {}, [], {}, []
@@ -215,6 +211,15 @@ class Occupancy:
             self._schedule(visit_id, visit, now)
         self.at = now
         self.revision += 1
+
+
+def _count(counts: dict[str, int], key: str, n: int) -> None:
+    """Add ``n`` to ``counts[key]``, keeping no zero counts."""
+    total = counts.get(key, 0) + n
+    if total:
+        counts[key] = total
+    else:
+        del counts[key]
 
 
 @dataclass(slots=True)
