@@ -9,7 +9,10 @@ Rules (evaluated at ``now``):
 - ``no_show_spike`` (low): a station's booking no-shows today at least ``no_show_min`` and at
   least ``no_show_share`` of its confirmed bookings;
 - ``demand_surge`` (low): a category's demand today across the network at least
-  ``surge_min`` and at least ``surge_factor`` × its daily mean over the previous 7 days.
+  ``surge_min`` and at least ``surge_factor`` × its daily mean over the days of the previous 7
+  that the state saw any activity on, once it saw at least ``surge_history_days`` of them. A
+  worker that starts on an empty log has no baseline yet: without that rule every category
+  with ``surge_min`` demands on the first day would "surge" against a mean of zero.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class AlertRules:
     no_show_share: float = 0.3
     surge_min: int = 10
     surge_factor: float = 3.0
+    surge_history_days: int = 3
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,10 @@ def conditions(
 
 def _demand_surges(state: LiveState, now: datetime, rules: AlertRules) -> list[Condition]:
     today = state.local_day(now)
-    window = {today - timedelta(days=i) for i in range(1, 8)}
+    window = [today - timedelta(days=i) for i in range(1, 8)]
+    observed = sum(1 for day in window if state.stations_on.get(day))
+    if observed < rules.surge_history_days:
+        return []  # no baseline to surge above yet
     current: dict[str, int] = {}
     before: dict[str, int] = {}
     for day in (today, *window):
@@ -139,7 +146,7 @@ def _demand_surges(state: LiveState, now: datetime, rules: AlertRules) -> list[C
                 target[category] = target.get(category, 0) + n
     surges = []
     for category, n in current.items():
-        mean = before.get(category, 0) / 7
+        mean = before.get(category, 0) / observed
         if n >= rules.surge_min and n >= rules.surge_factor * mean:
             surges.append(
                 Condition(

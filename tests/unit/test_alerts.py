@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sanjiang.events import payloads as p
 from sanjiang.network import load_network
 from streams.alerts import AlertRules, AlertTracker, conditions
@@ -39,6 +41,8 @@ def test_over_capacity_kiosk_silence_satisfaction_no_shows_and_surge() -> None:
         state.apply(
             ev(p.DemandSubmitted(demand_id=f"d{i}", category="handcraft"), at(8, i), f"d{i}")
         )
+    assert "demand_surge:handcraft" not in kinds(state, 0)  # no baseline yet: no surge
+    add_history(state, days=3)
     assert kinds(state, 0) == {
         "over_capacity:WS-R03-ACT",
         "low_satisfaction:WS-R03",
@@ -46,6 +50,38 @@ def test_over_capacity_kiosk_silence_satisfaction_no_shows_and_surge() -> None:
         "demand_surge:handcraft",
     }
     assert "kiosk_offline:WS-R03-K1" in kinds(state, 6)  # 16 minutes of silence
+
+
+def add_history(state: LiveState, days: int, handcraft_per_day: int = 0) -> None:
+    """Activity on the ``days`` days before today (a check-in each), and handcraft demands."""
+    for back in range(1, days + 1):
+        moment = at(10) - timedelta(days=back)
+        state.apply(checkin(f"h{back}", moment))
+        for i in range(handcraft_per_day):
+            demand = p.DemandSubmitted(demand_id=f"h{back}-{i}", category="handcraft")
+            state.apply(ev(demand, moment + timedelta(minutes=i), f"h{back}-{i}"))
+
+
+@pytest.mark.parametrize(
+    ("history_days", "per_day", "today", "surges"),
+    [
+        (0, 0, 20, False),  # a fresh install: nothing to compare with
+        (2, 0, 20, False),  # too little history
+        (3, 0, 20, True),
+        (3, 1, 3, False),  # under surge_min
+        (7, 2, 6, True),  # 3 × the mean of 2
+        (7, 3, 8, False),  # under 3 × the mean of 3
+    ],
+)
+def test_demand_surge_needs_a_baseline(
+    history_days: int, per_day: int, today: int, surges: bool
+) -> None:
+    state = LiveState(NETWORK)
+    add_history(state, history_days, per_day)
+    for i in range(today):
+        demand = p.DemandSubmitted(demand_id=f"t{i}", category="handcraft")
+        state.apply(ev(demand, at(8, i), f"t{i}"))
+    assert ("demand_surge:handcraft" in kinds(state)) is surges
 
 
 def test_alerts_open_once_and_close_with_an_end() -> None:
