@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     live_grace_h: float = Field(
         default=6.0, ge=0, description="How long after its day ends a window takes late events."
     )
+    live_days_kept: int = Field(
+        default=35,
+        ge=8,
+        description="Closed days whose counters the live worker keeps (the demand-surge alert "
+        "compares with the last 7); older ones are forgotten, the warehouse keeps them.",
+    )
     kiosk_offline_after_s: float = Field(
         default=900.0, gt=0, description="A kiosk silent this long is offline."
     )

@@ -73,6 +73,7 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
         lambda: LiveState(
             network,
             grace=timedelta(hours=settings.live_grace_h),
+            days_kept=settings.live_days_kept,
             offline_after=timedelta(seconds=settings.kiosk_offline_after_s),
         ),
         extra=lambda: {"alerts": publisher.tracker.documents()},

@@ -266,6 +266,9 @@ class LiveState:
     network: Network
     grace: timedelta = timedelta(hours=6)
     offline_after: timedelta = timedelta(minutes=15)
+    #: closed days whose counters (and activities that started then) are kept, for the views
+    #: and the alerts' 7-day baseline; older ones are forgotten by ``prune``
+    days_kept: int = 35
     #: event id -> the local day it counted on (kept until that day is pruned)
     seen: dict[str, date] = field(default_factory=dict)
     days: dict[tuple[date, str], DayCounters] = field(
@@ -374,7 +377,8 @@ class LiveState:
     def prune(self, horizon: datetime) -> int:
         """Forget the event ids of days whose window closed more than ``PRUNE_MARGIN`` before
         ``horizon``, and the visits whose every instant lies on such a day; returns how many
-        ids were dropped.
+        ids were dropped. Days more than ``days_kept`` before the horizon's are forgotten
+        altogether (``_forget_days``).
 
         ``horizon`` must be an arrival time such that every record not read yet arrived after
         it (the worker's reading position), else a re-read copy could count twice. Whatever
@@ -397,7 +401,29 @@ class LiveState:
         for key in ended:
             del self.visits[key]
         self._occupancy.forget(ended)
+        self._forget_days(self.local_day(cutoff) - timedelta(days=self.days_kept))
         return before - len(self.seen)
+
+    def _forget_days(self, before: date) -> None:
+        """Drop the counters of days before ``before`` (long closed: their final numbers were
+        published as ``day:`` views), activities that started before it (their heat has
+        decayed below a thousandth by then), and the per-day caches of those days."""
+        old = [day for day in self.stations_on if day < before]
+        for day in old:
+            for station in self.stations_on.pop(day):
+                self.days.pop((day, station), None)
+                self._summaries.pop((day, station), None)
+            self.day_revisions.pop(day, None)
+        limit = datetime.combine(before, time(), self._tz)
+        for key in [k for k, a in self.activities.items() if a.starts_at and a.starts_at < limit]:
+            del self.activities[key]
+            self.heat.pop(("activity", key), None)
+        self._window_ends = {d: t for d, t in self._window_ends.items() if d >= before}
+        self._openings = {k: v for k, v in self._openings.items() if k[1] >= before}
+        self._hour_days = {h: d for h, d in self._hour_days.items() if d >= before}
+        first_hour = int(limit.timestamp() // 3600) - 24  # a day of slack for the offset
+        self._hour_offsets = {h: o for h, o in self._hour_offsets.items() if h >= first_hour}
+        self._day_numbers = {n: d for n, d in self._day_numbers.items() if d >= before}
 
     def window_closed(self, day: date, now: datetime) -> bool:
         """True once ``day``'s window no longer takes events (its end plus the grace)."""

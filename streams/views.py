@@ -35,6 +35,7 @@ class ViewRenderer:
         self._inputs: dict[str, tuple[Any, ...]] = {}
         self._hottest: tuple[int, list[str]] = (-1, [])
         self._heat_ranks: tuple[int, dict[str, list[tuple[str, float]]]] = (-1, {})
+        self._days: set[date] = set()  #: the days whose ``day:`` views were rendered
 
     def _changed(self, name: str, inputs: tuple[Any, ...]) -> bool:
         if self._inputs.get(name) == inputs:
@@ -93,6 +94,12 @@ class ViewRenderer:
         for day in sorted(state.stations_on):
             if state.window_closed(day, now):  # final: reconciled against the warehouse
                 self._render_day(state, day, as_of, views)
+                self._days.add(day)
+        for day in self._days - state.stations_on.keys():  # forgotten by the state (prune)
+            self._days.discard(day)
+            prefix = f"day:{day.isoformat()}:"
+            for name in [n for n in self._inputs if n.startswith(prefix)]:
+                del self._inputs[name]
         return views
 
     def _render_day(

@@ -14,7 +14,7 @@ from sanjiang.events import Event
 from streams import snapshot
 from streams.checkpoint import MANIFEST, PART_BYTES, assemble, parts_of
 from streams.state import PRUNE_MARGIN, LiveState
-from streams.views import live_views
+from streams.views import ViewRenderer, live_views
 from tests import simulated
 from tests.unit.test_live_state import NETWORK
 
@@ -95,6 +95,35 @@ def test_pruning_forgets_closed_days_and_changes_no_number() -> None:
     assert state.apply(copy) is False
     assert state.applied == applied and state.too_late == 1
     assert first_day not in set(state.seen.values())
+
+
+def test_days_older_than_kept_are_forgotten() -> None:
+    state = LiveState(NETWORK, grace=timedelta(hours=6), days_kept=1)
+    for event in TWO_DAYS:
+        state.apply(event)
+    first_day, last_day = min(state.stations_on), max(state.stations_on)
+    assert (last_day - first_day).days == 1
+    kept = {s: state.summary(last_day, s) for s in state.stations_on[last_day]}
+    started = {k: a.starts_at for k, a in state.activities.items()}
+    closes = datetime.combine(last_day + timedelta(days=1), time(), NETWORK.tz) + state.grace
+    horizon = closes + PRUNE_MARGIN + timedelta(seconds=1)  # local day: the day after last_day
+    renderer = ViewRenderer()
+    assert f"day:{first_day}:{next(iter(kept))}" in renderer.render(state, horizon)
+    state.prune(horizon)  # keeps 1 day before the horizon's: last_day
+    assert set(state.stations_on) == {last_day} and set(state.day_revisions) == {last_day}
+    assert {day for day, _ in state.days} == {last_day}
+    assert {s: state.summary(last_day, s) for s in state.stations_on[last_day]} == kept
+    assert state.summary(first_day, next(iter(kept))) == state.summary(date(2000, 1, 1), "x")
+    limit = datetime.combine(last_day, time(), NETWORK.tz)
+    assert set(state.activities) == {k for k, at in started.items() if not at or at >= limit}
+    assert 0 < len(state.activities) < len(started)
+    assert all(day >= last_day for day in state._window_ends)
+    assert live_views(state, horizon)["network"]["checkins"] == 0  # renders; a new day
+    renderer.render(state, horizon)  # and forgets what it rendered of the forgotten day
+    assert not [name for name in renderer._inputs if name.startswith(f"day:{first_day}")]
+    assert [name for name in renderer._inputs if name.startswith(f"day:{last_day}")]
+    restored = snapshot.load(snapshot.dump(state, {}), new_state)
+    assert restored is not None and set(restored.state.stations_on) == {last_day}
 
 
 def test_pruning_keeps_the_days_still_open() -> None:
