@@ -133,6 +133,11 @@ def shifted_id(value: uuid.UUID, weeks: int) -> uuid.UUID:
     return uuid.UUID(int=value.int - ((weeks * WEEK_MS) << 80))
 
 
+#: What a reused ``--dataset`` folder must have been built as; bump it when the rows change.
+DATASET_FORMAT = "2"
+DATASET_FORMAT_NOTE = "ids prefixed per copy; format 1 suffixed them, which slowed lookups by id"
+
+
 def copy_id(value: str, weeks: int) -> str:
     """An entity id of the copy ``weeks`` earlier. Prefixed, older copies sorting first: ids
     made over time (the simulator's and consoles' sequential ``ACT-…`` ids) put one period's
@@ -661,7 +666,14 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
         size = f"{total:,} events"
         out = Report(machine={})  # this process's figures, printed as they come
         stored = _count(warehouse)
+        marker = Path(folder) / "bench-dataset-format"
         if stored == total:
+            found = marker.read_text().strip() if marker.is_file() else "none"
+            if found != DATASET_FORMAT:
+                raise RuntimeError(
+                    f"{folder} holds a dataset of format {found}, this bench makes format "
+                    f"{DATASET_FORMAT} ({DATASET_FORMAT_NOTE}): give --dataset an empty folder"
+                )
             _progress(f"reusing the {total:,} events already in {folder}")
         else:
             if stored:
@@ -673,6 +685,7 @@ def _queries_child(folder: str, rows: int) -> tuple[list[Figure], list[str]]:
             stored = _count(warehouse)
             if stored != total:
                 raise RuntimeError(f"stored {stored:,} rows, expected {total:,}")
+            marker.write_text(DATASET_FORMAT + "\n")
             out.add(
                 Figure(
                     "large dataset bulk load (insert_json_rows, rows built on the fly)",
