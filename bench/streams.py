@@ -46,6 +46,7 @@ from sanjiang.events import Event, encode_event
 from sanjiang.events import payloads as p
 from sanjiang.events.codec import new_event, stamp_received
 from sanjiang.kafka.client import make_producer
+from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.kafka.signing import EventSigner
 from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.network import load_network
@@ -84,29 +85,19 @@ SIGNING_KEY = secrets.token_bytes(32)
 SIGNER = EventSigner(SIGNING_KEY)
 
 
-async def _publish(settings: Settings, topic: str, bodies: list[tuple[bytes, bytes]]) -> None:
-    """Send pre-encoded events, signed as ``EventPublisher`` signs them."""
-    signer = SIGNER
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        futures = [
-            await producer.send(topic, value, key=key, headers=signer.headers(value))
-            for key, value in bodies
-        ]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-
-
-async def _consume(settings: Settings, topic: str, n: int, fold: bool) -> float:
-    consumer = AIOKafkaConsumer(
+def _plain_consumer(settings: Settings, topic: str) -> AIOKafkaConsumer:
+    """An aiokafka consumer with its defaults, reading ``topic`` from the start, no group."""
+    return AIOKafkaConsumer(
         topic,
         bootstrap_servers=settings.bootstrap_servers,
         group_id=None,
         auto_offset_reset="earliest",
         max_poll_records=5000,
     )
+
+
+async def _consume(settings: Settings, topic: str, n: int, fold: bool) -> float:
+    consumer = _plain_consumer(settings, topic)
     await consumer.start()
     state = LiveState(load_network()) if fold else None
     seen = 0
@@ -131,12 +122,7 @@ async def _consume(settings: Settings, topic: str, n: int, fold: bool) -> float:
 
 async def _consume_each(settings: Settings, topic: str, n: int) -> float:
     """Seconds for a plain consumer to read ``n`` records one ``async for`` step at a time."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-    )
+    consumer = _plain_consumer(settings, topic)
     await consumer.start()
     seen = 0
     started = time.perf_counter()
@@ -185,7 +171,8 @@ async def run(
     prefix = f"bench-streams-{uuid.uuid4().hex[:8]}"
     topics = Topics(prefix, settings.event_partitions)
     await ensure_topics(settings, topics)
-    await _publish(settings, topics.events, [(e.key, encode_event(e)) for e in today_events(n)])
+    async with EventPublisher(settings, topics, SIGNER) as publisher:
+        await publisher.publish_many(today_events(n))
     # The harness's own long-lived objects (the modules, the broker's client metadata) are kept
     # out of the collector, as the worker does with what it has after starting (``gc.freeze``):
     # else every full collection in either loop walks them.

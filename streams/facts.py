@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Union
 
 import msgspec
 
-from sanjiang.events import Event, EventError, decode_event, encode_event
+from sanjiang.events import Event, decode_event, encode_event
 from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.kafka.signing import EventSigner
 
@@ -146,6 +146,3 @@ def decode_fact(value: bytes, headers: Sequence[tuple[str, bytes]], signer: Even
             if fact.schema_version == fact.VERSION:
                 return fact
     return fact_of(decode_event(value))
-
-
-__all__ = ["FACT_TYPES", "EventError", "Fact", "FactPayload", "decode_fact", "fact_of"]

@@ -455,9 +455,7 @@ class LiveState:
         counters.checkins += 1
         if event.resident:
             counters.residents.add(event.resident)
-        visit = self.visits.get(p.visit_id)
-        if visit is None:
-            visit = self.visits[p.visit_id] = Visit(p.venue_id)
+        visit = self._visit(p.visit_id, p.venue_id)
         visit.venue_id = p.venue_id
         visit.checkin_at = event.occurred_at
         visit.closes_at = self._closing_time(p.venue_id, stamp, day)
@@ -467,12 +465,17 @@ class LiveState:
 
     def _on_checkout_recorded(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
-        visit = self.visits.get(p.visit_id)
-        if visit is None:
-            visit = self.visits[p.visit_id] = Visit(p.venue_id)
+        visit = self._visit(p.visit_id, p.venue_id)
         if visit.checked_out_at is None or event.occurred_at < visit.checked_out_at:
             visit.checked_out_at = event.occurred_at
             self._occupancy.changed(p.visit_id, visit)
+
+    def _visit(self, visit_id: str, venue_id: str) -> Visit:
+        """The visit ``visit_id``, new at ``venue_id`` if its first event is only now here."""
+        visit = self.visits.get(visit_id)
+        if visit is None:
+            visit = self.visits[visit_id] = Visit(venue_id)
+        return visit
 
     def _on_booking_requested(self, event: Fact, day: date, stamp: float) -> None:
         self._counters(day, event.station_id).bookings_requested += 1

@@ -29,13 +29,14 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from sanjiang.events import EventError
 from sanjiang.kafka.client import make_consumer, make_producer
 from sanjiang.kafka.signing import EventSigner, signer_for
 from sanjiang.kafka.topics import Topics, partition_counts
 from sanjiang.settings import Settings
 from streams import snapshot
 from streams.checkpoint import CheckpointStore
-from streams.facts import EventError, Fact, decode_fact
+from streams.facts import Fact, decode_fact
 from streams.state import LiveState
 
 log = logging.getLogger(__name__)
