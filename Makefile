@@ -1,5 +1,6 @@
 # Two commands: `make up` runs the platform, `make test` runs the checks and tests.
-# Each does its own set-up (virtualenv in .venv/, the package, the Kafka jars) and is idempotent.
+# Each does its own set-up (virtualenv in .venv/, the package, the Kafka jars, the compiled
+# live fold) and is idempotent.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -24,6 +25,7 @@ $(JARS): infra/kafka/pom.xml
 	@touch $@
 
 setup: $(STAMP) $(JARS)
+	@$(BIN)/sanjiang build-fold
 
 up: setup
 	$(BIN)/sanjiang up --simulate
@@ -41,4 +43,4 @@ bench: setup
 
 clean:
 	-$(BIN)/sanjiang kafka stop
-	rm -rf var .venv infra/kafka/target .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .venv infra/kafka/target .pytest_cache .mypy_cache .ruff_cache streams/_compiled

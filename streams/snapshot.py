@@ -30,7 +30,8 @@ from typing import Any
 import msgspec
 import orjson
 
-from streams.state import ActivityLive, DayCounters, LiveState, Visit
+from streams.state import ActivityLive, DayCounters, LiveState
+from streams.visit import Visit
 
 #: 2: event ids as text (they were 16-byte UUIDs); 3: visits in their own part
 MAGIC, VERSION = b"SJLS", 3

@@ -41,13 +41,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import msgspec
-
 from sanjiang.events import Event
 from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, weight
 from sanjiang.network import Network
 from streams.facts import Fact, fact_of
+from streams.visit import Visit
 
 _EPOCH_DAY = date(1970, 1, 1)
 #: How long after a day's window closed its event ids are kept: covers clocks of API instances
@@ -96,27 +95,6 @@ class DayCounters:
         }
 
 
-class Visit(msgspec.Struct, gc=False, array_like=True):
-    """One person's stay at a venue. It holds only strings and instants, so it can never be in
-    a reference cycle: untracked by the garbage collector (``gc=False``), the tens of thousands
-    a day brings add nothing to the collector's work."""
-
-    venue_id: str
-    checkin_at: datetime | None = None
-    closes_at: datetime | None = None  #: end of the opening interval the check-in fell in
-    checked_out_at: datetime | None = None
-    counted_in: str | None = None  #: the venue whose occupancy counts it now (``Occupancy.at``)
-
-    def inside(self, now: datetime) -> bool:
-        """Checked in by ``now``, and neither checked out nor closed automatically by then."""
-        return (
-            self.checkin_at is not None
-            and self.checkin_at <= now
-            and (self.checked_out_at is None or now < self.checked_out_at)
-            and (self.closes_at is None or now < self.closes_at)
-        )
-
-
 class Occupancy:
     """People in each venue and station at the instant ``at``, kept up to date incrementally.
 
@@ -125,9 +103,10 @@ class Occupancy:
     counting wait until ``at`` moves past them, so the automatic check-out at closing time
     happens without an event: a check-in or check-out stamped later than ``at`` in a heap, and
     closing times in one bucket per instant (a venue's visits of a day share a handful of them,
-    so a check-in adds to a list instead of pushing on a heap). Instants are kept as
-    timestamps. Moving ``at`` backwards (reading an earlier instant, as a replay or a test may)
-    recounts every visit once; the worker's clock only moves forward.
+    so a check-in adds to a list instead of pushing on a heap). Instants are compared as the
+    UTC datetimes the events carry (the same ``tzinfo`` object: no offset lookups). Moving
+    ``at`` backwards (reading an earlier instant, as a replay or a test may) recounts every
+    visit once; the worker's clock only moves forward.
     """
 
     def __init__(self, venue_station: Mapping[str, str]) -> None:
@@ -136,9 +115,9 @@ class Occupancy:
         self.venues: dict[str, int] = {}
         self.stations: dict[str, int] = {}
         self.revision = 0  #: bumped whenever a count changes
-        self._due: list[tuple[float, str]] = []  #: (timestamp, visit id), a heap
-        self._closing: dict[float, list[str]] = {}  #: closing timestamp -> visit ids
-        self._closings: list[float] = []  #: the keys of ``_closing``, a heap
+        self._due: list[tuple[datetime, str]] = []  #: (instant, visit id), a heap
+        self._closing: dict[datetime, list[str]] = {}  #: closing time -> visit ids
+        self._closings: list[datetime] = []  #: the keys of ``_closing``, a heap
 
     def changed(self, visit_id: str, visit: Visit) -> None:
         """A visit was checked in or out: count it again (at ``at``) and note its instants."""
@@ -152,10 +131,10 @@ class Occupancy:
         if self.at is None or now < self.at:
             self._rebuild(now, visits)
             return
-        stamp, due, closings = now.timestamp(), self._due, self._closings
-        while due and due[0][0] <= stamp:
+        due, closings = self._due, self._closings
+        while due and due[0][0] <= now:
             self._recount_id(heapq.heappop(due)[1], visits, now)
-        while closings and closings[0] <= stamp:
+        while closings and closings[0] <= now:
             for visit_id in self._closing.pop(heapq.heappop(closings)):
                 self._recount_id(visit_id, visits, now)
         self.at = now
@@ -176,14 +155,13 @@ class Occupancy:
     def _schedule(self, visit_id: str, visit: Visit, after: datetime) -> None:
         for moment in (visit.checkin_at, visit.checked_out_at):
             if moment is not None and moment > after:
-                heapq.heappush(self._due, (moment.timestamp(), visit_id))
+                heapq.heappush(self._due, (moment, visit_id))
         closes = visit.closes_at
         if closes is not None and closes > after:
-            stamp = closes.timestamp()
-            bucket = self._closing.get(stamp)
+            bucket = self._closing.get(closes)
             if bucket is None:
-                bucket = self._closing[stamp] = []
-                heapq.heappush(self._closings, stamp)
+                bucket = self._closing[closes] = []
+                heapq.heappush(self._closings, closes)
             bucket.append(visit_id)
 
     def _recount(self, visit: Visit, now: datetime) -> None:
@@ -292,7 +270,7 @@ class LiveState:
     _summaries: dict[tuple[date, str], tuple[int, dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False
     )
-    _window_ends: dict[date, float] = field(default_factory=dict, init=False, repr=False)
+    _window_ends: dict[date, datetime] = field(default_factory=dict, init=False, repr=False)
     _hour_offsets: dict[int, float] = field(default_factory=dict, init=False, repr=False)
     #: UTC hour number -> the local day it lies in (hours split by a local midnight: absent)
     _hour_days: dict[int, date] = field(default_factory=dict, init=False, repr=False)
@@ -327,7 +305,7 @@ class LiveState:
         closes = self._window_ends.get(day)
         if closes is None:
             closes = self._window_end(day)
-        if (arrived.timestamp() if arrived is not occurred else stamp) > closes:
+        if arrived > closes:
             self.too_late += 1  # judged by arrival, not by reading order
             return False
         event_id, seen = event.event_id, self.seen
@@ -430,12 +408,14 @@ class LiveState:
         closes = self._window_ends.get(day)
         if closes is None:
             closes = self._window_end(day)
-        return now.timestamp() > closes  # timestamps: comparing zones costs microseconds
+        return now > closes
 
-    def _window_end(self, day: date) -> float:
-        """The timestamp after which ``day``'s window is closed (cached in ``_window_ends``)."""
+    def _window_end(self, day: date) -> datetime:
+        """The instant after which ``day``'s window is closed (cached in ``_window_ends``), in
+        UTC as the events' instants are: comparing instants of different zones costs
+        microseconds, of the same ``tzinfo`` object a few nanoseconds."""
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz)
-        closes = self._window_ends[day] = (end + self.grace).timestamp()
+        closes = self._window_ends[day] = (end + self.grace).astimezone(UTC)
         return closes
 
     def _counters(self, day: date, station: str) -> DayCounters:
@@ -501,7 +481,8 @@ class LiveState:
         counters.demands += 1
         counters.demand_by_category[event.payload.category] += 1  # type: ignore[attr-defined]
 
-    _on_demand_voted = _on_demand_submitted
+    def _on_demand_voted(self, event: Fact, day: date, stamp: float) -> None:
+        self._on_demand_submitted(event, day, stamp)  # a vote counts as a demand
 
     def _on_evaluation_submitted(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload

@@ -39,6 +39,7 @@ app.command("kpi")(warehouse.kpi)
 app.command("sink")(warehouse.sink)
 app.command("replay")(warehouse.replay)
 app.command("streams")(streams.streams)
+app.command("build-fold")(streams.build_fold)
 app.command("reconcile")(warehouse.reconcile_cmd)
 app.add_typer(dashboards.dashboards_app, name="dashboards")
 
