@@ -133,11 +133,16 @@ def fact_of(event: Event) -> Fact:
 
 
 def decode_fact(value: bytes, headers: Sequence[tuple[str, bytes]], signer: EventSigner) -> Fact:
-    """The fact of one record's value, or ``EventError`` when it is not a valid event.
+    """The fact of one record's value, or ``EventError`` when it is not a valid event."""
+    return read_fact(value, signer.verify(value, headers))
+
+
+def read_fact(value: bytes, verified: bool) -> Fact:
+    """The fact of a record's value whose signature was checked (``verified``: it matched).
 
     Signed and current: decoded straight from ``value``. Otherwise (or should a signed record
     not decode, which the platform never writes) the full path, which upcasts and validates."""
-    if signer.verify(value, headers):
+    if verified:
         try:
             fact: Fact = _DECODER.decode(value)
         except msgspec.DecodeError:

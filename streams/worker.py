@@ -1,14 +1,15 @@
-"""The fold loop of the stream worker: reads the event and telemetry topics in batches, folds
-them into a ``LiveState``, and checkpoints the state with the offsets it reflects.
+"""The fold loop of the stream worker: folds batches of the event and telemetry topics into a
+``LiveState``, and checkpoints the state with the offsets it reflects.
 
 Why not a Faust agent: Faust's per-message stream machinery costs about 120 µs an event here
-(measured: 6-9k events/s whatever the fold did), while decoding and folding one takes about 5 µs
-(``streams.facts``: signed records are decoded straight into what the fold reads). The
-loop reads batches straight from the consumer Faust itself uses (aiokafka) inside the Faust
-app, which still runs the timers, the producers and the worker's life cycle.
+(measured: 6-9k events/s whatever the fold did), while decoding and folding one takes about 3 µs
+(``streams.facts``: signed records are decoded straight into what the fold reads; the fold is
+compiled, ``streams.compiled``). The records are read, and their signatures checked, by a
+reader process (``streams.reader``) on the other core; this loop runs inside the Faust app,
+which still runs the timers, the producers and the worker's life cycle.
 
-Offsets are the loop's own: partitions are assigned (no consumer group), and each start seeks
-to the offsets of the checkpoint it restored (``streams.checkpoint``) or to the beginning.
+Offsets are the loop's own: partitions are assigned (no consumer group), and each start reads
+from the offsets of the checkpoint it restored (``streams.checkpoint``) or from the beginning.
 A checkpoint is cut between two batches, so the state and its offsets always agree: after a
 crash the worker re-reads only what came after its last checkpoint, and the fold's dedup on
 ``event_id`` is not even needed for that. One worker per deployment: the state is not
@@ -27,16 +28,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from sanjiang.events import EventError
-from sanjiang.kafka.client import make_consumer, make_producer
-from sanjiang.kafka.signing import EventSigner, signer_for
+from sanjiang.kafka.client import make_producer
 from sanjiang.kafka.topics import Topics, partition_counts
 from sanjiang.settings import Settings
 from streams import snapshot
+from streams import state as state_module
 from streams.checkpoint import CheckpointStore
-from streams.facts import Fact, decode_fact
+from streams.compiled import is_compiled
+from streams.facts import Fact, read_fact
+from streams.reader import Batch, ReaderProcess, offset_key
 from streams.state import LiveState
 
 log = logging.getLogger(__name__)
@@ -53,20 +56,14 @@ FETCH_MAX_WAIT_MS = 50
 CHECKPOINT_PACE = 20
 
 
-def offset_key(tp: TopicPartition) -> str:
-    return f"{tp.topic}:{tp.partition}"
-
-
-def fold_records(
-    state: LiveState, records: list[Any], signer: EventSigner
-) -> tuple[int, Fact | None]:
-    """Fold consumer records into ``state`` (``streams.facts`` decodes them); returns how many
-    were not valid events (the ingest path refuses those: here they are only counted) and the
-    last fact folded."""
+def fold_batch(state: LiveState, batch: Batch) -> tuple[int, Fact | None]:
+    """Fold a reader's batch into ``state`` (``streams.facts`` decodes each value, as its
+    verified flag allows); returns how many were not valid events (the ingest path refuses
+    those: here they are only counted) and the last fact folded."""
     fold, invalid, fact = state.fold, 0, None
-    for record in records:
+    for value, verified in zip(batch.values, batch.verified, strict=True):
         try:
-            fact = decode_fact(record.value, record.headers, signer)
+            fact = read_fact(value, verified == 1)
         except EventError:
             invalid += 1
             continue
@@ -116,7 +113,9 @@ class LiveWorker:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     offsets: dict[str, int] = field(default_factory=dict)
     _last_arrival: dict[str, datetime] = field(default_factory=dict)
-    _consumer: AIOKafkaConsumer | None = None
+    #: the highwater of every partition read, as the reader last saw them
+    _highwaters: dict[str, int] = field(default_factory=dict)
+    _partitions: list[str] = field(default_factory=list)  #: offset keys of every partition read
     _producer: AIOKafkaProducer | None = None
     _saved: tuple[Any, ...] | None = None
     _not_before: float = 0.0  #: monotonic time before which no checkpoint is cut
@@ -126,7 +125,6 @@ class LiveWorker:
         topics = Topics.from_settings(self.settings)
         self.topics = topics
         self.store = CheckpointStore(self.settings, topics.streams_changelog)
-        self.signer = signer_for(self.settings)
 
     async def restore(self) -> None:
         """Load the latest checkpoint, if any (else the state starts empty at offset 0). The
@@ -149,79 +147,76 @@ class LiveWorker:
 
     async def run(self) -> None:
         """Restore, then fold batches until cancelled."""
+        if is_compiled(state_module):
+            log.info("live fold: compiled (mypyc)")
+        else:
+            log.warning("live fold: runs as Python, slower (no build: sanjiang build-fold)")
         await self.restore()
         # Checkpoints only: not compressed, as lz4 in the producer runs on this loop and held
         # the fold for as long as cutting the checkpoint did (the topic keeps two copies).
         producer = make_producer(
             self.settings, max_request_size=2 * 1024 * 1024, compression_type=None
         )
-        consumer = make_consumer(self.settings, group_id=None, fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+        sources = [self.topics.events, self.topics.telemetry]
+        counts = await partition_counts(self.settings, sources)
+        partitions = [(topic, p) for topic in sources for p in range(counts[topic])]
+        reader = ReaderProcess(
+            self.settings,
+            partitions,
+            self.offsets,
+            batch=FOLD_BATCH,
+            wait_ms=FOLD_WAIT_MS,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        )
         await producer.start()
-        await consumer.start()
-        self._producer, self._consumer = producer, consumer
         try:
-            await self._assign(consumer)
+            start = await reader.start()
+            self._producer = producer
+            self._partitions = [offset_key(topic, p) for topic, p in partitions]
+            for key, position in start.positions.items():
+                self.offsets.setdefault(key, position)
+            self._highwaters = start.highwaters
             self.ready.set()
             while True:
-                batch = await consumer.getmany(timeout_ms=FOLD_WAIT_MS, max_records=FOLD_BATCH)
-                if not batch:
+                frame = await reader.next()
+                self._highwaters = frame.highwaters or self._highwaters
+                if not isinstance(frame, Batch):
                     continue
                 started, applied = time.perf_counter(), self.state.applied
-                for tp, records in batch.items():
-                    self._fold(tp, records)
+                self._fold(frame)
                 status = self.status
                 if status.fold_started is None:
                     status.fold_started = started
                 status.fold_seconds = time.perf_counter() - status.fold_started
                 status.fold_applied += self.state.applied - applied
-                # getmany returns without suspending while fetched records remain: yield, or
-                # the publish and checkpoint timers would starve until the fold caught up
+                # reading a frame already buffered does not suspend: yield, or the publish
+                # and checkpoint timers would starve until the fold caught up
                 await asyncio.sleep(0)
         finally:
             self.ready.clear()
-            self._producer = self._consumer = None
-            await consumer.stop()
+            self._producer = None
+            await reader.stop()
             await producer.stop()
 
-    async def _assign(self, consumer: AIOKafkaConsumer) -> None:
-        sources = [self.topics.events, self.topics.telemetry]
-        counts = await partition_counts(self.settings, sources)
-        partitions = [TopicPartition(topic, p) for topic in sources for p in range(counts[topic])]
-        consumer.assign(partitions)
-        for tp in partitions:
-            offset = self.offsets.get(offset_key(tp))
-            if offset is None:
-                await consumer.seek_to_beginning(tp)
-                # the log's start, which retention moves (telemetry): a partition whose records
-                # all expired is caught up, not "behind and never read" (``horizon``)
-                self.offsets[offset_key(tp)] = await consumer.position(tp)
-            else:
-                consumer.seek(tp, offset)
-
-    def _fold(self, tp: TopicPartition, records: list[Any]) -> None:
-        invalid, fact = fold_records(self.state, records, self.signer)
+    def _fold(self, batch: Batch) -> None:
+        invalid, fact = fold_batch(self.state, batch)
         self.status.invalid += invalid
-        arrival = None if fact is None else fact.arrived_at
-        key = offset_key(tp)
-        if records:
-            self.offsets[key] = records[-1].offset + 1
-        if arrival is not None:
-            self._last_arrival[key] = arrival
+        self.offsets[batch.key] = batch.next_offset
+        if fact is not None:
+            self._last_arrival[batch.key] = fact.arrived_at
 
     def horizon(self) -> datetime | None:
         """An arrival time every unread record comes after (within ``PRUNE_MARGIN``): the
         least last-read arrival of the partitions still behind, or the latest arrival seen
         when all are caught up (new records are stamped as they arrive). ``None`` while a
         partition behind has not been read from yet."""
-        consumer = self._consumer
         clock = self.state.arrival_clock
-        if consumer is None or clock is None:
+        if not self.ready.is_set() or clock is None:
             return None
         lag = 0
         behind: list[datetime] = []
-        for tp in consumer.assignment():
-            key = offset_key(tp)
-            highwater = consumer.highwater(tp)
+        for key in self._partitions:
+            highwater = self._highwaters.get(key)
             position = self.offsets.get(key, 0)
             if highwater is None:
                 return None
