@@ -21,16 +21,12 @@ Each frame carries the highwater of every partition (for the fold process's lag 
 It stops when its stdout closes (the fold process is gone) or when its parent changes, and the
 fold process stops it when it stops.
 
-Both ends buffer, so that the reader prepares the next batches while the fold folds one: it
-writes through an asyncio transport (up to ``WRITE_BUFFER`` bytes wait in it; beyond that it
-stops fetching until the fold process catches up), and the fold process's stream reads up to
-``READ_BUFFER`` ahead (a blocking write into a 64 KiB pipe would stop the reader as soon as the
-fold began a batch).
-
-Measured on the bench machine (2 cores, the broker on the same machine): the reader alone
-delivers ~250k events/s, the fold process alone folds ~260k/s, and together, sharing the two
-cores with the broker, they fold ~185k/s, against ~150k/s for the fold reading in its own
-process (``bench/reports/latest.md``).
+Writes block while the pipe is full, which is the back-pressure: a reader ahead of the fold
+stops fetching. The pipe is enlarged to ``PIPE_SIZE`` (Linux), so the reader can prepare about
+half a batch while the fold folds one. Measured on the bench machine (2 cores shared with the
+broker, 300k events): with 64 KiB pipes the two processes folded ~195k events/s, with 1 MiB
+~220-235k/s; writing through an asyncio transport that buffered without bound instead was
+slower still (~145k/s: the reader then competed with the fold for the cores).
 """
 
 from __future__ import annotations
@@ -57,10 +53,8 @@ if TYPE_CHECKING:
 
 #: Seconds without records after which the reader reports the highwaters anyway.
 IDLE_REPORT_S = 0.25
-#: Bytes of frames the reader may have written that the fold process has not read yet, and
-#: bytes the fold process's stream reads ahead (a batch of 5,000 events is about 2 MB).
-WRITE_BUFFER = READ_BUFFER = 32 * 1024 * 1024
-#: The pipe's own size (Linux ``F_SETPIPE_SZ``; 1 MiB is what an unprivileged process may set).
+#: The pipe's size (Linux ``F_SETPIPE_SZ``; 1 MiB is what an unprivileged process may set by
+#: default, ``/proc/sys/fs/pipe-max-size``). A batch of 5,000 events is about 2 MB.
 PIPE_SIZE = 1024 * 1024
 _FRAME = struct.Struct(">I")
 
@@ -141,7 +135,6 @@ class ReaderProcess:
             "streams.reader",
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            limit=READ_BUFFER,
         )
         assert process.stdin is not None
         process.stdin.write(pickle.dumps(self.config))
@@ -177,44 +170,22 @@ class ReaderProcess:
             await process.wait()
 
 
-class _FrameWriter(asyncio.Protocol):
-    """Frames to a pipe, through an asyncio transport that buffers up to ``WRITE_BUFFER``."""
+class _FrameWriter:
+    """Frames to a pipe, written as they come: a write blocks while the pipe is full."""
 
-    def __init__(self) -> None:
-        self._transport: asyncio.WriteTransport | None = None
-        self._drained = asyncio.Event()
-        self._drained.set()
+    def __init__(self, fd: int) -> None:
+        set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+        if set_size is not None:
+            with contextlib.suppress(OSError):  # best effort: a smaller pipe only slows it down
+                fcntl.fcntl(fd, set_size, PIPE_SIZE)
+        self._out = os.fdopen(fd, "wb")
 
-    @classmethod
-    async def open(cls, fd: int) -> _FrameWriter:
-        with contextlib.suppress(OSError, AttributeError):  # Linux only; a bigger pipe helps
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        loop = asyncio.get_running_loop()
-        transport, writer = await loop.connect_write_pipe(cls, os.fdopen(fd, "wb"))
-        transport.set_write_buffer_limits(high=WRITE_BUFFER)
-        return writer
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        self._transport = transport
-
-    def pause_writing(self) -> None:
-        self._drained.clear()
-
-    def resume_writing(self) -> None:
-        self._drained.set()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._drained.set()
-
-    async def send(self, frame: Frame) -> None:
-        """Write a frame; waits while ``WRITE_BUFFER`` bytes are still unread."""
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            raise BrokenPipeError("the fold process is gone")
+    def send(self, frame: Frame) -> None:
+        """Write one frame (blocks while the pipe is full)."""
         data = _ENCODER.encode(frame)
-        transport.write(_FRAME.pack(len(data)) + data)
-        await self._drained.wait()
+        self._out.write(_FRAME.pack(len(data)))
+        self._out.write(data)
+        self._out.flush()
 
 
 async def _read(config: ReaderConfig, fd: int) -> None:
@@ -223,7 +194,7 @@ async def _read(config: ReaderConfig, fd: int) -> None:
 
     from sanjiang.kafka.client import make_consumer
 
-    out = await _FrameWriter.open(fd)
+    out = _FrameWriter(fd)
     topics: dict[str, list[TopicPartition]] = {}
     for topic, partition in config.partitions:
         topics.setdefault(topic, []).append(TopicPartition(topic, partition))
@@ -265,7 +236,7 @@ async def _read(config: ReaderConfig, fd: int) -> None:
                         marks[offset_key(tp.topic, tp.partition)] = mark
             return marks
 
-        await out.send(Positions(positions, highwaters()))
+        out.send(Positions(positions, highwaters()))
         await asyncio.gather(
             *(_pump(config, consumer, out, highwaters) for consumer in consumers.values())
         )
@@ -288,7 +259,7 @@ async def _pump(
         got = await consumer.getmany(timeout_ms=config.wait_ms, max_records=config.batch)
         marks = highwaters() if got else {}
         for tp, records in got.items():
-            await out.send(
+            out.send(
                 Batch(
                     offset_key(tp.topic, tp.partition),
                     records[-1].offset + 1,
@@ -301,7 +272,7 @@ async def _pump(
         if got:
             reported = now
         elif now - reported >= IDLE_REPORT_S:
-            await out.send(Idle(highwaters()))
+            out.send(Idle(highwaters()))
             reported = now
 
 
