@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from aiokafka import TopicPartition
 
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.kafka.client import make_consumer
+from sanjiang.kafka.deadletter import Rejection
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
 
@@ -69,16 +70,15 @@ def alert_row(value: bytes, offset: int) -> dict[str, Any]:
 
 
 def dead_letter_row(
-    value: bytes | None, headers: list[tuple[str, bytes]], partition: int, offset: int
+    value: bytes | None, headers: Iterable[tuple[str, bytes]] | None, partition: int, offset: int
 ) -> dict[str, Any]:
     """A ``<prefix>.deadletter`` record: why it was rejected is in its headers."""
-    meta = {k: v.decode("utf-8", "replace") for k, v in headers}
-    rejected = meta.get("rejected_at")
+    rejection = Rejection.from_headers(headers)
     return {
-        "rejected_at": _moment(rejected) if rejected else ch_datetime(datetime.now(UTC)),
-        "reason": meta.get("reason", "unknown"),
-        "detail": meta.get("detail", ""),
-        "origin": meta.get("origin", ""),
+        "rejected_at": ch_datetime(rejection.rejected_at or datetime.now(UTC)),
+        "reason": rejection.reason,
+        "detail": rejection.detail,
+        "origin": rejection.origin,
         "body": (value or b"").decode("utf-8", "replace")[:BODY_LIMIT],
         "kafka_partition": partition,
         "kafka_offset": offset,
@@ -143,9 +143,8 @@ class OpsSink:
                 elif r.topic == t.alerts:
                     tables["alerts"].append(alert_row(r.value, r.offset))
                 elif r.topic == t.deadletter:
-                    headers = [(k, v) for k, v in (r.headers or ())]
                     tables["dead_letters"].append(
-                        dead_letter_row(r.value, headers, r.partition, r.offset)
+                        dead_letter_row(r.value, r.headers, r.partition, r.offset)
                     )
                 elif r.topic == t.telemetry:
                     tables["kiosk_heartbeats"].append(heartbeat_row(r.value))

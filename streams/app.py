@@ -25,11 +25,12 @@ from typing import Any
 
 import faust
 
+from sanjiang.kafka.deadletter import Rejection
 from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.network import Network, load_network
 from sanjiang.settings import Settings
 from streams.publish import LivePublisher
-from streams.rejections import counted, header_pairs, rejection_day, rejection_reason
+from streams.rejections import counted, rejection_day
 from streams.state import LiveState
 from streams.worker import LiveWorker
 
@@ -88,9 +89,9 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     async def count_rejections(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            headers = header_pairs(message.headers)
-            day = rejection_day(headers, message.timestamp, network.tz).isoformat()
-            updated = counted(rejections.get(day), rejection_reason(headers), message.offset)
+            rejection = Rejection.from_headers(message.headers)
+            day = rejection_day(rejection, message.timestamp, network.tz).isoformat()
+            updated = counted(rejections.get(day), rejection.reason, message.offset)
             if updated is not None:
                 rejections[day] = updated
 

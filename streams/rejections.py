@@ -9,39 +9,18 @@ counts are exact across crashes (the topic has one partition, read in order).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-
-def header_pairs(
-    headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None,
-) -> list[tuple[str, bytes]]:
-    """A record's headers as pairs, whichever shape the client gave them in."""
-    if headers is None:
-        return []
-    if isinstance(headers, Mapping):
-        return list(headers.items())
-    return list(headers)
+from sanjiang.kafka.deadletter import Rejection
 
 
-def rejection_day(headers: Iterable[tuple[str, bytes]], timestamp_s: float, tz: tzinfo) -> date:
-    """The local day a record was rejected on: its ``rejected_at`` header, else the record's
+def rejection_day(rejection: Rejection, timestamp_s: float, tz: tzinfo) -> date:
+    """The local day a record was rejected on: its ``rejected_at``, else the record's
     timestamp."""
-    for key, value in headers:
-        if key == "rejected_at":
-            try:
-                return datetime.fromisoformat(value.decode()).astimezone(tz).date()
-            except ValueError:
-                break
-    return datetime.fromtimestamp(timestamp_s, UTC).astimezone(tz).date()
-
-
-def rejection_reason(headers: Iterable[tuple[str, bytes]]) -> str:
-    for key, value in headers:
-        if key == "reason":
-            return value.decode("utf-8", "replace")
-    return "unknown"
+    moment = rejection.rejected_at or datetime.fromtimestamp(timestamp_s, UTC)
+    return moment.astimezone(tz).date()
 
 
 def counted(current: Mapping[str, Any] | None, reason: str, offset: int) -> dict[str, Any] | None:

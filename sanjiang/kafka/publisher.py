@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from sanjiang.events.codec import encode_event
 from sanjiang.events.envelope import Event
 from sanjiang.kafka.client import make_producer
+from sanjiang.kafka.deadletter import Rejection
 from sanjiang.kafka.signing import EventSigner, signer_for
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
@@ -86,10 +87,5 @@ class EventPublisher:
 
     async def dead_letter(self, raw: bytes, reason: str, detail: str, origin: str) -> Any:
         """Record a rejected event with why it was rejected (headers) and its original bytes."""
-        headers = [
-            ("reason", reason.encode()),
-            ("detail", detail[:2000].encode()),
-            ("origin", origin.encode()),
-            ("rejected_at", datetime.now(UTC).isoformat().encode()),
-        ]
+        headers = Rejection(reason, detail, origin, datetime.now(UTC)).headers()
         return await self._producer.send_and_wait(self.topics.deadletter, raw, headers=headers)
