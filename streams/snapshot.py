@@ -196,6 +196,7 @@ def _activity(a: ActivityLive) -> dict[str, Any]:
         "registrations": sorted(a.registrations),
         "cancelled_registrations": sorted(a.cancelled_registrations),
         "attendees": sorted(a.attendees),
+        "last_day": a.last_day.isoformat() if a.last_day else None,
         "versions": {
             name: [*_version(version), value] for name, (version, value) in a.versions.items()
         },
@@ -219,5 +220,7 @@ def _activity_from(raw: dict[str, Any]) -> ActivityLive:
         registrations=set(raw["registrations"]),
         cancelled_registrations=set(raw["cancelled_registrations"]),
         attendees=set(raw["attendees"]),
+        # absent from checkpoints written before it was kept: heard of at the next event
+        last_day=date.fromisoformat(raw["last_day"]) if raw.get("last_day") else None,
         versions=versions,
     )

@@ -211,6 +211,7 @@ class ActivityLive:
     registrations: set[str] = field(default_factory=set)
     cancelled_registrations: set[str] = field(default_factory=set)
     attendees: set[str] = field(default_factory=set)
+    last_day: date | None = None  #: the latest local day of an event about it (``prune``)
     #: field -> (version, value): updates apply by (occurred_at, event_id), in any order
     versions: dict[str, tuple[tuple[datetime, str], Any]] = field(default_factory=dict)
 
@@ -385,7 +386,8 @@ class LiveState:
     def _forget_days(self, before: date) -> None:
         """Drop the counters of days before ``before`` (long closed: their final numbers were
         published as ``day:`` views), activities that started before it (their heat has
-        decayed below a thousandth by then), and the per-day caches of those days."""
+        decayed below a thousandth by then) or, never published (no start), were last heard of
+        before it, and the per-day caches of those days."""
         old = [day for day in self.stations_on if day < before]
         for day in old:
             for station in self.stations_on.pop(day):
@@ -393,7 +395,7 @@ class LiveState:
                 self._summaries.pop((day, station), None)
             self.day_revisions.pop(day, None)
         limit = datetime.combine(before, time(), self._tz)
-        for key in [k for k, a in self.activities.items() if a.starts_at and a.starts_at < limit]:
+        for key in [key for key, a in self.activities.items() if _gone(a, limit, before)]:
             del self.activities[key]
             self.heat.pop(("activity", key), None)
         self._window_ends = {d: t for d, t in self._window_ends.items() if d >= before}
@@ -441,7 +443,7 @@ class LiveState:
         visit.closes_at = self._closing_time(p.venue_id, stamp, day)
         self._occupancy.changed(p.visit_id, visit)
         if p.activity_id and event.resident:
-            self.activities[p.activity_id].attendees.add(event.resident)
+            self._activity(p.activity_id, day).attendees.add(event.resident)
 
     def _on_checkout_recorded(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
@@ -457,6 +459,13 @@ class LiveState:
             visit = self.visits[visit_id] = Visit(venue_id)
         return visit
 
+    def _activity(self, activity_id: str, day: date) -> ActivityLive:
+        """The activity ``activity_id`` (new if first heard of now), heard of on ``day``."""
+        activity = self.activities[activity_id]
+        if activity.last_day is None or activity.last_day < day:
+            activity.last_day = day
+        return activity
+
     def _on_booking_requested(self, event: Fact, day: date, stamp: float) -> None:
         self._counters(day, event.station_id).bookings_requested += 1
 
@@ -469,12 +478,12 @@ class LiveState:
     def _on_registration_submitted(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         self._counters(day, event.station_id).registrations += 1
-        self.activities[p.activity_id].registrations.add(p.registration_id)
+        self._activity(p.activity_id, day).registrations.add(p.registration_id)
 
     def _on_registration_cancelled(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         self._counters(day, event.station_id).registration_cancellations += 1
-        self.activities[p.activity_id].cancelled_registrations.add(p.registration_id)
+        self._activity(p.activity_id, day).cancelled_registrations.add(p.registration_id)
 
     def _on_demand_submitted(self, event: Fact, day: date, stamp: float) -> None:
         counters = self._counters(day, event.station_id)
@@ -492,11 +501,12 @@ class LiveState:
         current = evaluations.get(key)
         if current is None or current[0] < version:
             evaluations[key] = (version, p.rating)
+        self._activity(p.activity_id, day)  # heard of (its heat is forgotten with it)
         self._add_heat(event, stamp, weight(event.TYPE, p.rating))  # every one, as the KPI does
 
     def _on_activity_published(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
-        activity = self.activities[p.activity_id]
+        activity = self._activity(p.activity_id, day)
         version = (event.occurred_at, event.event_id)
         for name in ("capacity", "venue_id", "category", "starts_at"):
             activity.set(name, version, getattr(p, name))
@@ -504,14 +514,14 @@ class LiveState:
 
     def _on_activity_updated(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
-        activity = self.activities[p.activity_id]
+        activity = self._activity(p.activity_id, day)
         version = (event.occurred_at, event.event_id)
         for name in ("capacity", "venue_id", "starts_at"):
             activity.set(name, version, getattr(p, name))
 
     def _on_activity_cancelled(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
-        self.activities[p.activity_id].cancelled = True
+        self._activity(p.activity_id, day).cancelled = True
 
     def _on_kiosk_heartbeat(self, event: Fact, day: date, stamp: float) -> None:
         kiosk_id: str = event.payload.kiosk_id  # type: ignore[attr-defined]
@@ -638,6 +648,14 @@ class LiveState:
 
     def offline_kiosks(self, now: datetime) -> list[str]:
         return sorted(k for k, (last, _) in self.kiosks.items() if now - last > self.offline_after)
+
+
+def _gone(activity: ActivityLive, limit: datetime, before: date) -> bool:
+    """An activity to forget: it started before ``limit`` or, never published, was last heard
+    of before ``before``."""
+    if activity.starts_at is not None:
+        return activity.starts_at < limit
+    return activity.last_day is not None and activity.last_day < before
 
 
 def _last_instant(visit: Visit) -> datetime:

@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from sanjiang.events import Event
+from sanjiang.events import payloads as p
 from streams import snapshot
 from streams.checkpoint import MANIFEST, PART_BYTES, assemble, parts_of
 from streams.state import PRUNE_MARGIN, LiveState
 from streams.views import ViewRenderer, live_views
 from tests import simulated
 from tests.unit.test_live_state import NETWORK
+from tests.warehouse.test_kpis import TUESDAY, at, ev, evaluation
 
 TWO_DAYS: list[Event] = simulated.events(date(2026, 11, 17), days=2, seed=5)
 END = max(e.occurred_at for e in TWO_DAYS)
@@ -124,6 +126,39 @@ def test_days_older_than_kept_are_forgotten() -> None:
     assert [name for name in renderer._inputs if name.startswith(f"day:{last_day}")]
     restored = snapshot.load(snapshot.dump(state, {}), new_state)
     assert restored is not None and set(restored.state.stations_on) == {last_day}
+
+
+def test_activities_never_published_are_forgotten_once_unheard_of_for_long() -> None:
+    state = LiveState(NETWORK, grace=timedelta(hours=6), days_kept=1)
+    monday, tuesday = TUESDAY - timedelta(days=1), TUESDAY
+    for event in (
+        ev(
+            p.RegistrationSubmitted(registration_id="r1", activity_id="ghost"),
+            at(9, 0, monday),
+            "bo",
+        ),
+        evaluation("ann", "ghost2", 5, at(10, 0, monday)),
+        ev(
+            p.RegistrationSubmitted(registration_id="r2", activity_id="heard"),
+            at(9, 0, monday),
+            "cy",
+        ),
+        ev(
+            p.RegistrationCancelled(registration_id="r2", activity_id="heard"),
+            at(9, 0, tuesday),
+            "cy",
+        ),
+    ):
+        state.apply(event)
+    assert state.activities["heard"].last_day == tuesday.date()
+    assert {key for kind, key in state.heat if kind == "activity"} >= {"ghost", "ghost2"}
+    closes = datetime.combine(tuesday.date() + timedelta(days=1), time(), NETWORK.tz)
+    state.prune(closes + state.grace + PRUNE_MARGIN + timedelta(seconds=1))  # keeps Tuesday
+    assert set(state.activities) == {"heard"}
+    assert {key for kind, key in state.heat if kind == "activity"} == {"heard"}
+    restored = snapshot.load(snapshot.dump(state, {}), new_state)
+    assert restored is not None
+    assert restored.state.activities["heard"].last_day == tuesday.date()
 
 
 def test_pruning_keeps_the_days_still_open() -> None:
