@@ -5,7 +5,9 @@ The fold runs for every event, and in CPython most of its cost is the interprete
 by mypyc (from the same typed source, no second implementation) it takes about a third less.
 ``make`` builds it (``sanjiang build-fold``) into ``streams/_compiled/<key>/``, where the
 key is a digest of ``state.py``, of every module of this project it imports (transitively: the
-compiled code relies on their types) and of the interpreter and mypy versions.
+compiled code relies on their types) and of the interpreter's version. Not of mypy's: a build
+needs no mypy to run (the production image compiles the fold, then removes mypy and the C
+compiler), and one made with an older mypyc is still a build of the same sources.
 
 ``activate`` (run when ``streams`` is imported) puts that folder first on the package's path if,
 and only if, a build for the current key is there. An edited source therefore never runs as a
@@ -78,14 +80,8 @@ def sources(root: Path = ROOT) -> list[Path]:
 
 
 def build_key(root: Path = ROOT) -> str:
-    """What a build is valid for: the sources, the interpreter, and mypy's version."""
-    from importlib.metadata import PackageNotFoundError, version
-
+    """What a build is valid for: the sources and the interpreter."""
     digest = hashlib.sha256()
-    try:
-        digest.update(version("mypy").encode())
-    except PackageNotFoundError:
-        digest.update(b"no mypy")
     digest.update(sys.version.encode())
     for path in sources(root):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")

@@ -434,6 +434,7 @@ def test_dockerfile_installs_the_package_with_everything_it_needs() -> None:
     text = DOCKERFILE.read_text("utf-8")
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
     assert re.search(r"^RUN pip install \.(\s|$)", text, re.MULTILINE)
+    assert "sanjiang build-fold --strict" in text  # the compiled live fold, or no image
     copied: set[str] = set()
     for line in re.findall(r"^COPY (.+)$", text, re.MULTILINE):
         *sources, _ = line.split()
