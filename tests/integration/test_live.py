@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -373,3 +374,37 @@ def checkpoint_after(client: TestClient, moment: datetime) -> int:
             return int(pipeline["checkpoint"])
         time.sleep(0.2)
     raise AssertionError(f"no checkpoint after {moment}")
+
+
+def children(pid: int) -> list[tuple[int, str]]:
+    """The processes ``pid`` started, with their command lines (Linux ``/proc``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text("ascii")
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found.append((int(entry.name), command))
+    return found
+
+
+def test_the_worker_stops_when_its_reader_dies(
+    live_api: tuple[TestClient, Settings], topics: Topics
+) -> None:
+    """A worker whose reader process is gone exits (its supervisor restarts it from the last
+    checkpoint) rather than keep serving views that no longer change."""
+    client, settings = live_api
+    worker = start_worker(settings)
+    try:
+        wait_for(client, "/v1/live/pipeline", {"applied": 0})
+        readers = [pid for pid, command in children(worker.pid) if "streams.reader" in command]
+        assert len(readers) == 1
+        os.kill(readers[0], signal.SIGKILL)
+        assert worker.wait(timeout=60) != 0
+    finally:
+        worker.kill()
+        worker.wait()
