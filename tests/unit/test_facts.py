@@ -19,8 +19,12 @@ from sanjiang.events import Event, EventError, decode_event, encode_event
 from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.kafka.signing import EventSigner
 from streams.facts import FACT_TYPES, PAYLOADS, Fact, FactPayload, decode_fact, fact_of
+from streams.reader import Batch
+from streams.state import LiveState
+from streams.worker import fold_batch
 from tests import simulated
 from tests.strategies import events
+from tests.unit.test_live_state import NETWORK
 from tests.unit.test_upcasting import V1_EVALUATION
 
 SIGNER = EventSigner(b"0123456789abcdef" * 2)
@@ -110,3 +114,20 @@ def test_facts_stay_out_of_the_garbage_collector(day: list[Event]) -> None:
     # the fold makes one a record; untracked, they add nothing to collections of the state
     fact = fact_of(day[0])
     assert not gc.is_tracked(fact) and not gc.is_tracked(fact.payload)
+
+
+def test_a_reader_batch_folds_its_valid_events_and_counts_the_rest() -> None:
+    first, second = (
+        encode_event(event) for event in simulated.events(date(2026, 11, 17), 1, 5)[:2]
+    )
+    batch = Batch(
+        key="t.events:0",
+        next_offset=4,
+        values=[first, second, b"{not json", b'{"type": "checkin.recorded"}'],
+        verified=bytes([1, 0, 0, 1]),  # signed; unsigned (validated in full); two invalid ones
+        highwaters={},
+    )
+    state = LiveState(NETWORK)
+    invalid, last = fold_batch(state, batch)
+    assert invalid == 2 and state.applied == 2
+    assert last == fact_of(decode_event(second))
