@@ -193,7 +193,9 @@ async def _read(config: ReaderConfig, fd: int) -> None:
     from aiokafka import TopicPartition
 
     from sanjiang.kafka.client import make_consumer
+    from sanjiang.kafka.signing import signer_for
 
+    verify = signer_for(config.settings).verify
     out = _FrameWriter(fd)
     topics: dict[str, list[TopicPartition]] = {}
     for topic, partition in config.partitions:
@@ -238,7 +240,7 @@ async def _read(config: ReaderConfig, fd: int) -> None:
 
         out.send(Positions(positions, highwaters()))
         await asyncio.gather(
-            *(_pump(config, consumer, out, highwaters) for consumer in consumers.values())
+            *(_pump(config, consumer, verify, out, highwaters) for consumer in consumers.values())
         )
     finally:
         for consumer in consumers.values():
@@ -248,13 +250,12 @@ async def _read(config: ReaderConfig, fd: int) -> None:
 async def _pump(
     config: ReaderConfig,
     consumer: AIOKafkaConsumer,
+    verify: Callable[[bytes, Sequence[tuple[str, bytes]]], bool],
     out: _FrameWriter,
     highwaters: Callable[[], dict[str, int]],
 ) -> None:
     """One consumer's batches, verified, as frames (and ``Idle`` when it has none)."""
-    from sanjiang.kafka.signing import signer_for
-
-    verify, reported = signer_for(config.settings).verify, time.monotonic()
+    reported = time.monotonic()
     while os.getppid() == config.parent:
         got = await consumer.getmany(timeout_ms=config.wait_ms, max_records=config.batch)
         marks = highwaters() if got else {}

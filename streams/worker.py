@@ -39,7 +39,7 @@ from streams import state as state_module
 from streams.checkpoint import CheckpointStore
 from streams.compiled import is_compiled
 from streams.facts import Fact, read_fact
-from streams.reader import Batch, ReaderProcess, offset_key
+from streams.reader import Batch, ReaderProcess
 from streams.state import LiveState
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class LiveWorker:
         try:
             start = await reader.start()
             self._producer = producer
-            self._partitions = [offset_key(topic, p) for topic, p in partitions]
+            self._partitions = list(start.positions)  # every partition the reader reads
             for key, position in start.positions.items():
                 self.offsets.setdefault(key, position)
             self._highwaters = start.highwaters
