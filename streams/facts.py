@@ -22,7 +22,6 @@ payload and is ``None`` for the types without one, as heat needs.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Union
 
@@ -30,7 +29,6 @@ import msgspec
 
 from sanjiang.events import Event, decode_event, encode_event
 from sanjiang.events.catalog import EVENT_TYPES
-from sanjiang.kafka.signing import EventSigner
 
 
 class FactPayload(msgspec.Struct, kw_only=True, gc=False):
@@ -132,13 +130,9 @@ def fact_of(event: Event) -> Fact:
     return fact
 
 
-def decode_fact(value: bytes, headers: Sequence[tuple[str, bytes]], signer: EventSigner) -> Fact:
-    """The fact of one record's value, or ``EventError`` when it is not a valid event."""
-    return read_fact(value, signer.verify(value, headers))
-
-
 def read_fact(value: bytes, verified: bool) -> Fact:
-    """The fact of a record's value whose signature was checked (``verified``: it matched).
+    """The fact of a record's value whose signature was checked (``verified``: it matched;
+    ``streams.reader`` checks it), or ``EventError`` when it is not a valid event.
 
     Signed and current: decoded straight from ``value``. Otherwise (or should a signed record
     not decode, which the platform never writes) the full path, which upcasts and validates."""

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from sanjiang.events import Event, EventError, decode_event, encode_event
 from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.kafka.signing import EventSigner
-from streams.facts import FACT_TYPES, PAYLOADS, Fact, FactPayload, decode_fact, fact_of
+from streams.facts import FACT_TYPES, PAYLOADS, Fact, FactPayload, fact_of, read_fact
 from streams.reader import Batch
 from streams.state import LiveState
 from streams.worker import fold_batch
@@ -29,6 +29,12 @@ from tests.unit.test_upcasting import V1_EVALUATION
 
 SIGNER = EventSigner(b"0123456789abcdef" * 2)
 OTHER = EventSigner(b"fedcba9876543210" * 2)
+
+
+def decode_fact(value: bytes, headers: list[tuple[str, bytes]], signer: EventSigner) -> Fact:
+    """A record's fact as the worker gets it: the reader checks the signature, the fold
+    process reads the fact."""
+    return read_fact(value, signer.verify(value, headers))
 
 
 def payload_fields(cls: type[FactPayload]) -> tuple[str, ...]:
