@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,13 +37,18 @@ def ch_datetime(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "milliseconds")
 
 
+#: ClickHouse's escaped text format (how chDB reads a bound parameter's value)
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"})
+
+
 def _param_text(value: Any) -> str:
-    """A parameter value in ClickHouse's text format (how chDB takes bound parameters)."""
+    """A parameter value in ClickHouse's escaped text format (how chDB takes bound parameters):
+    a string's backslashes, tabs and line breaks escaped, so the value is read whole."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_quoted(v) for v in value) + "]"
     if isinstance(value, bool):
         return "1" if value else "0"
-    return str(value)
+    return str(value).translate(_ESCAPES)
 
 
 def _quoted(value: Any) -> str:
@@ -84,6 +90,24 @@ def _settings_clause(settings: dict[str, Any] | None) -> str:
     return " SETTINGS " + ", ".join(parts)
 
 
+class ReadonlySession(Protocol):
+    """A session whose settings were fixed, ``readonly = 1`` last, before any caller's text."""
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult: ...
+
+    def query_bytes(self, sql: str, fmt: str, params: dict[str, Any] | None = None) -> bytes: ...
+
+
+def _settings_statement(settings: dict[str, Any]) -> str:
+    return "SET " + _settings_clause(settings).removeprefix(" SETTINGS ")
+
+
+def _require_readonly(session: ReadonlySession) -> None:
+    """Fail closed: a session that could write is never handed out."""
+    if int(session.query("SELECT getSetting('readonly')").scalar() or 0) < 1:
+        raise WarehouseError("the read-only session is not read-only; refusing to use it")
+
+
 class Warehouse(Protocol):
     """What the rest of the code needs from ClickHouse."""
 
@@ -110,6 +134,12 @@ class Warehouse(Protocol):
         self, table: str, rows: bytes, settings: dict[str, Any] | None = None
     ) -> None:
         """Insert newline-separated JSON objects (JSONEachRow) into ``table``."""
+
+    def readonly_session(
+        self, settings: dict[str, Any]
+    ) -> contextlib.AbstractContextManager[ReadonlySession]:
+        """A session of its own for untrusted SQL: ``settings`` (limits) applied, then
+        ``readonly = 1``, then the warehouse database as the current one."""
 
     def close(self) -> None: ...
 
@@ -143,6 +173,11 @@ class WarehouseProxy:
         self, table: str, rows: bytes, settings: dict[str, Any] | None = None
     ) -> None:
         self.inner.insert_json_rows(table, rows, settings)
+
+    def readonly_session(
+        self, settings: dict[str, Any]
+    ) -> contextlib.AbstractContextManager[ReadonlySession]:
+        return self.inner.readonly_session(settings)
 
     def close(self) -> None:
         self.inner.close()
@@ -235,6 +270,23 @@ class ChdbWarehouse:
         statement = f"INSERT INTO {table}{_settings_clause(settings)} FORMAT JSONEachRow\n"
         self._run(statement + rows.decode(), "CSV", None)
 
+    @contextlib.contextmanager
+    def readonly_session(self, settings: dict[str, Any]) -> Iterator[ReadonlySession]:
+        """A fresh connection (about 0.1 ms) to the embedded server, limited and read-only
+        before it is handed out, closed after: nothing of it outlives one caller."""
+        with self._slots:
+            session = self._connect()
+            try:
+                readonly = _ChdbReadonly(session)
+                if settings:
+                    readonly.raw(_settings_statement(settings))
+                readonly.raw(f"USE {self.database}")
+                readonly.raw("SET readonly = 1")
+                _require_readonly(readonly)
+                yield readonly
+            finally:
+                session.close()
+
     def close(self) -> None:
         """Wait for running statements, then close every connection."""
         for _ in range(self._sessions):
@@ -246,19 +298,35 @@ class ChdbWarehouse:
         self._keeper.close()
 
 
+class _ChdbReadonly:
+    """One chDB connection used by one caller (never returned to the pool)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def raw(self, sql: str, fmt: str = "CSV", params: dict[str, Any] | None = None) -> bytes:
+        bound = {k: _param_text(v) for k, v in (params or {}).items()}
+        try:
+            result = self._session.query(sql, fmt, params=bound)
+        except Exception as exc:
+            raise WarehouseError(str(exc)) from exc
+        return b"" if result is None else bytes(result.bytes())
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult:
+        return _parse(self.raw(sql, "JSONCompact", params))
+
+    def query_bytes(self, sql: str, fmt: str, params: dict[str, Any] | None = None) -> bytes:
+        return self.raw(sql, fmt, params)
+
+
 class ServerWarehouse:
     """A ClickHouse server over HTTP (clickhouse-connect): a client per thread, no session."""
 
-    def __init__(self, url: str, database: str = "sanjiang") -> None:
-        parsed = urlparse(url)
-        self._options: dict[str, Any] = {
-            "host": parsed.hostname or "127.0.0.1",
-            "port": parsed.port or (8443 if parsed.scheme == "https" else 8123),
-            "username": parsed.username or "default",
-            "password": parsed.password or "",
-            "secure": parsed.scheme == "https",
-            "autogenerate_session_id": False,  # sessions serialise queries (clickhouse-connect#295)
-        }
+    def __init__(
+        self, url: str, database: str = "sanjiang", readonly_url: str | None = None
+    ) -> None:
+        self._options = _client_options(url)
+        self._readonly_options = _client_options(readonly_url) if readonly_url else None
         self.database = database
         self._local = threading.local()
         self.command(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -308,14 +376,70 @@ class ServerWarehouse:
         except Exception as exc:
             raise WarehouseError(str(exc)) from exc
 
+    @contextlib.contextmanager
+    def readonly_session(self, settings: dict[str, Any]) -> Iterator[ReadonlySession]:
+        """A client of the read-only user (``SANJIANG_CLICKHOUSE_ANALYST_URL``), whose profile
+        holds the limits (``settings`` are not sent: a read-only user cannot change them)."""
+        if self._readonly_options is None:
+            raise WarehouseError(
+                "SQL from callers on a ClickHouse server needs SANJIANG_CLICKHOUSE_ANALYST_URL: "
+                "a read-only user whose profile holds the limits (see infra/clickhouse)"
+            )
+        import clickhouse_connect
+
+        try:
+            client = clickhouse_connect.get_client(**self._readonly_options, database=self.database)
+        except Exception as exc:
+            raise WarehouseError(str(exc)) from exc
+        try:
+            session = _ServerReadonly(client)
+            _require_readonly(session)
+            yield session
+        finally:
+            client.close()
+
     def close(self) -> None:
         client = getattr(self._local, "client", None)
         if client is not None:
             client.close()
 
 
+class _ServerReadonly:
+    """A read-only user's client, used by one caller."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> QueryResult:
+        return _parse(self.query_bytes(sql, "JSONCompact", params))
+
+    def query_bytes(self, sql: str, fmt: str, params: dict[str, Any] | None = None) -> bytes:
+        try:
+            return bytes(self._client.raw_query(sql, parameters=params, fmt=fmt))
+        except Exception as exc:
+            raise WarehouseError(str(exc)) from exc
+
+
+def _client_options(url: str) -> dict[str, Any]:
+    """clickhouse-connect's options for a server URL (``http(s)://user:password@host:port``)."""
+    parsed = urlparse(url)
+    return {
+        "host": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or (8443 if parsed.scheme == "https" else 8123),
+        "username": parsed.username or "default",
+        "password": parsed.password or "",
+        "secure": parsed.scheme == "https",
+        "autogenerate_session_id": False,  # sessions serialise queries (clickhouse-connect#295)
+    }
+
+
 def open_warehouse(settings: Settings) -> Warehouse:
     """The configured warehouse: a server if SANJIANG_CLICKHOUSE_URL is set, else chDB."""
     if settings.clickhouse_url:
-        return ServerWarehouse(settings.clickhouse_url, settings.clickhouse_database)
+        analyst = settings.clickhouse_analyst_url
+        return ServerWarehouse(
+            settings.clickhouse_url,
+            settings.clickhouse_database,
+            analyst.get_secret_value() if analyst else None,
+        )
     return ChdbWarehouse(settings.warehouse_dir, settings.clickhouse_database)
