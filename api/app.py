@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 
-from api.errors import http_exception_handler
-from api.routes import health, history, ingest, kpis, live, pages, reconcile, sql
+from api.errors import http_exception_handler, validation_exception_handler
+from api.http import SecurityHeaders
+from api.routes import auth, health, history, ingest, kpis, live, pages, reconcile, sql
+from api.schemas import ErrorResponse
 from api.services import Services
 from sanjiang import __version__
 from sanjiang.events import ANY_EVENT
@@ -21,9 +27,18 @@ from sanjiang.taxonomy import load_taxonomy
 DESCRIPTION = """
 三江驿 Sanjiang platform API.
 
+**Credentials.** Everything that shows the network's data needs one; only `/healthz` and the
+login are open. Staff log in with `POST /v1/auth/token` (OAuth2 password flow; a short-lived
+bearer token) or on the login page `/login` (a session cookie for the pages). Devices send
+their key as `Authorization: Bearer sjk_…`: a kiosk sends residents' actions, a console also
+staff decisions and reads its station, an analyst key reads the network and runs SQL. A role
+or key that may not do something gets 403; a missing, expired or tampered credential 401.
+
 Kiosks and staff consoles send events to `POST /v1/events` with their device key. Every
 accepted event is in Kafka before the answer; every rejected one is answered with a reason
 and kept in the dead-letter topic.
+
+Every refusal has the body `{"error": code, "detail": text}`.
 """
 
 
@@ -48,9 +63,26 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api.routes.pages with local assets and no inline script
+        redoc_url=None,
     )
     app.add_exception_handler(HTTPException, http_exception_handler)
+    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # no CORS unless configured: the pages are served from this origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "Last-Event-ID"],
+        )
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static/docs", StaticFiles(directory=_docs_assets()), name="docs-assets")
+    app.mount(
+        "/static", StaticFiles(directory=str(resources.files("api") / "static")), name="static"
+    )
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(ingest.router)
     app.include_router(kpis.router)
     app.include_router(history.router)
@@ -73,8 +105,28 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(events.pop("$defs", {}))
     components["Event"] = events
+    _refusals_documented(schema)
     app.openapi_schema = schema
     return schema
+
+
+def _refusals_documented(schema: dict[str, Any]) -> None:
+    """Every 422 has the one error body (``api.errors``), not FastAPI's default shape."""
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422")
+            if answer is not None:
+                answer["content"] = {"application/json": {"schema": error}}
+    components = schema["components"]["schemas"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    components.setdefault("ErrorResponse", ErrorResponse.model_json_schema())
+
+
+def _docs_assets() -> str:
+    """Swagger UI's and ReDoc's files, from the fastapi-offline package (nothing from a CDN)."""
+    return str(resources.files("fastapi_offline") / "static")
 
 
 def factory() -> FastAPI:

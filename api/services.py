@@ -10,6 +10,11 @@ from pathlib import Path
 
 from fastapi import status
 
+from api.access.sessions import Sessions
+from api.access.throttle import LoginThrottle, ThrottlePolicy
+from api.access.tokens import TokenIssuer
+from api.access.users import UserStore
+from api.access.users import connect as connect_staff_db
 from api.dedup import RecentIds
 from api.errors import api_error
 from api.ingest import Ingestor, IngestPolicy
@@ -18,6 +23,7 @@ from api.live import LiveViews
 from api.ratelimit import RateLimiter
 from projections.warehouse import Warehouse
 from sanjiang.kafka.publisher import EventPublisher
+from sanjiang.keyfile import load_or_create_key
 from sanjiang.network import Network
 from sanjiang.settings import Settings
 from sanjiang.taxonomy import Taxonomy
@@ -35,6 +41,11 @@ class Services:
     ingestor: Ingestor
     limiter: RateLimiter
     live: LiveViews
+    users: UserStore
+    throttle: LoginThrottle
+    tokens: TokenIssuer
+    sessions: Sessions
+    analyst_slots: asyncio.Semaphore
     warehouse: Warehouse | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -44,6 +55,8 @@ class Services:
         """Wire the services (nothing is started; see ``start``)."""
         publisher = EventPublisher(settings)
         policy = IngestPolicy.from_settings(settings, frozenset(network.by_id))
+        staff_db = connect_staff_db(staff_db_path(settings))
+        tokens = TokenIssuer(auth_key(settings))
         return cls(
             settings=settings,
             network=network,
@@ -53,6 +66,18 @@ class Services:
             ingestor=Ingestor(policy, publisher, RecentIds(settings.dedup_cache_size)),
             limiter=RateLimiter(settings.ingest_rate_per_key, settings.ingest_burst_per_key),
             live=LiveViews(settings),
+            users=UserStore(staff_db),
+            throttle=LoginThrottle(
+                staff_db,
+                ThrottlePolicy(
+                    settings.login_failure_window_s,
+                    settings.login_failures_per_account,
+                    settings.login_failures_per_address,
+                ),
+            ),
+            tokens=tokens,
+            sessions=Sessions(tokens, settings.session_ttl_h * 3600),
+            analyst_slots=asyncio.Semaphore(settings.analyst_max_concurrent),
         )
 
     async def start(self) -> None:
@@ -81,6 +106,7 @@ class Services:
         if self.warehouse is not None:
             self.warehouse.close()
         self.keys.close()
+        self.users.close()
 
     def require_warehouse(self) -> Warehouse:
         if self.warehouse is None:
@@ -103,3 +129,15 @@ def _open_warehouse(settings: Settings, network: Network, taxonomy: Taxonomy) ->
 def key_store_path(settings: Settings) -> Path:
     """Where device keys live (shared by the API and ``sanjiang kiosk``)."""
     return settings.secrets_dir / "api_keys.db"
+
+
+def staff_db_path(settings: Settings) -> Path:
+    """Where staff accounts and failed logins live (shared by the API and ``sanjiang user``)."""
+    return settings.secrets_dir / "staff.db"
+
+
+def auth_key(settings: Settings) -> bytes:
+    """The key that signs staff tokens and sessions."""
+    if settings.auth_key is not None:
+        return bytes.fromhex(settings.auth_key.get_secret_value().strip())
+    return load_or_create_key(settings.secrets_dir / "auth.key")

@@ -62,6 +62,50 @@ class Settings(BaseSettings):
         "unset = a random key created once in <var_dir>/secrets/signing.key. Every process of a "
         "deployment must use the same key (set it when they do not share var_dir).",
     )
+    auth_key: SecretStr | None = Field(
+        default=None,
+        description="Hex secret (>= 64 hex digits) that signs staff tokens and sessions; unset = "
+        "a random key created once in <var_dir>/secrets/auth.key. Every API process of a "
+        "deployment needs the same key.",
+    )
+    token_ttl_s: float = Field(
+        default=900.0, ge=60, le=86_400, description="Life of a staff access token (OAuth2)."
+    )
+    session_ttl_h: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="Life of a page session; one in use is renewed past half of it.",
+    )
+    login_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed logins of one account in the window before 429."
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed logins from one client address in the window."
+    )
+    login_failure_window_s: float = Field(
+        default=900.0, gt=0, description="The window failed logins are counted over."
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins allowed to call the API from a browser (CORS); "
+        "empty = no CORS, pages are served by the API itself.",
+    )
+    max_period_days: int = Field(
+        default=400, ge=1, le=3660, description="Longest period a KPI or history request covers."
+    )
+    max_hourly_days: int = Field(
+        default=62, ge=1, le=400, description="Longest period of an hourly time series."
+    )
+    reconcile_max_days: int = Field(
+        default=31, ge=1, le=400, description="Most days one reconciliation compares."
+    )
+    deadletter_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="How long dead letters are kept (the topic and the warehouse's copy).",
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     api_port: Port = Field(default=8000, description="Port the API listens on.")
     ingest_max_body_bytes: int = Field(
@@ -99,6 +143,12 @@ class Settings(BaseSettings):
     clickhouse_url: str | None = Field(
         default=None,
         description="http(s)://user:password@host:port of a ClickHouse server; unset = chDB.",
+    )
+    clickhouse_analyst_url: SecretStr | None = Field(
+        default=None,
+        description="http(s)://user:password@host:port of the read-only ClickHouse user that runs "
+        "analyst SQL on a server (its profile holds readonly = 1 and the limits); unset = "
+        "analyst SQL is refused on a server. Not used with chDB.",
     )
     clickhouse_database: str = Field(
         default="sanjiang", pattern=r"^[a-z_][a-z0-9_]{0,40}$", description="Warehouse database."
@@ -146,6 +196,12 @@ class Settings(BaseSettings):
     analyst_max_memory_bytes: int = Field(
         default=1_000_000_000, ge=10_000_000, description="Memory an analyst query may use."
     )
+    analyst_max_result_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Bytes an analyst query may return."
+    )
+    analyst_max_concurrent: int = Field(
+        default=2, ge=1, le=64, description="Analyst queries the API runs at once (429 past it)."
+    )
     grafana_url: str | None = Field(
         default=None,
         description="http(s)://[user:password@]host:port of the Grafana that "
@@ -177,6 +233,28 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected http(s)://[user:password@]host:port")
+        return value
+
+    @field_validator("clickhouse_analyst_url")
+    @classmethod
+    def _secret_http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("expected http(s)://user:password@host:port")
+        return value
+
+    @field_validator("auth_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            key = bytes.fromhex(value.get_secret_value().strip())
+        except ValueError:
+            raise ValueError("must be hex digits (e.g. `openssl rand -hex 32`)") from None
+        if len(key) < 32 or len(set(key)) < 8:
+            raise ValueError("must be a random key of at least 64 hex digits")
         return value
 
     @field_validator("pseudonym_key", "signing_key")
@@ -224,6 +302,12 @@ class Settings(BaseSettings):
         return self.var_dir / "secrets"
 
 
+#: fields whose values never appear in an error message
+_SECRET_FIELDS = frozenset(
+    name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation)
+)
+
+
 def env_name(field: str) -> str:
     """The environment variable behind a settings field."""
     return f"{ENV_PREFIX}{field.upper()}"
@@ -237,5 +321,6 @@ def load_settings(**overrides: Any) -> Settings:
         lines = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "?"
-            lines.append(f"{env_name(field)}: {error['msg']} (got {error.get('input')!r})")
+            shown = "hidden" if field in _SECRET_FIELDS else repr(error.get("input"))
+            lines.append(f"{env_name(field)}: {error['msg']} (got {shown})")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -3,43 +3,53 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query
 
+from api.access.deps import Reader, require_network, require_station
 from api.deps import ServicesDep
-from api.errors import api_error
-from api.routes.kpis import period_of
+from api.params import PROTECTED, bad, moment_of, period_of
+from api.routes.kpis import FromQuery, IdQuery, ToQuery
 from projections.history import FunnelBy, HeatLevel, Interval, funnel, heat_ranking, timeseries
 from sanjiang.events import EVENT_TYPES
 
-router = APIRouter(tags=["history"])
-FromQuery = Annotated[str, Query(alias="from", description="YYYY-MM-DD or ISO date-time")]
-ToQuery = Annotated[str, Query(description="YYYY-MM-DD (inclusive) or ISO date-time")]
+router = APIRouter(tags=["history"], responses=PROTECTED)
 
 
-@router.get("/v1/history/timeseries", summary="Events per hour or day, from the rollups")
+@router.get(
+    "/v1/history/timeseries",
+    summary="Events per hour or day, from the rollups",
+    description=(
+        "Hourly buckets cover at most `SANJIANG_MAX_HOURLY_DAYS` (62) days, daily ones "
+        "`SANJIANG_MAX_PERIOD_DAYS` (400). Filtered by station (or venue), it needs a credential "
+        "that sees that station; otherwise one that sees the whole network."
+    ),
+)
 async def get_timeseries(
     services: ServicesDep,
+    caller: Reader,
     from_: FromQuery,
     to: ToQuery,
-    type: Annotated[str, Query(description="event type")] = "checkin.recorded",
+    type: Annotated[str, Query(max_length=64, description="event type")] = "checkin.recorded",
     interval: Interval = "hour",
-    station: str | None = None,
-    venue: str | None = None,
-    category: str | None = None,
-    activity: str | None = None,
+    station: IdQuery = None,
+    venue: IdQuery = None,
+    category: IdQuery = None,
+    activity: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[dict[str, Any]]:
     if type not in EVENT_TYPES:
-        raise api_error(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown_type", f"no event type {type!r}"
-        )
-    if type not in EVENT_TYPES:
-        raise api_error(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown_type", f"no event type {type!r}"
-        )
-    period = period_of(from_, to, services)
+        raise bad("unknown_type", f"no event type {type!r}")
+    network = services.network
+    if station is not None:
+        require_station(caller, station)
+    if venue is not None:
+        require_station(caller, network.venue_station.get(venue, f"(unknown venue {venue})"))
+    if station is None and venue is None:
+        require_network(caller)
+    settings = services.settings
+    longest = settings.max_hourly_days if interval == "hour" else settings.max_period_days
+    period = period_of(from_, to, network.tz, longest)
     return await asyncio.to_thread(
         timeseries,
         services.require_warehouse(),
@@ -56,22 +66,30 @@ async def get_timeseries(
 @router.get(
     "/v1/history/funnel",
     summary="Service loop: demand → registration → participation → evaluation",
+    description="The whole network (a credential that sees it); at most 400 days.",
 )
 async def get_funnel(
-    services: ServicesDep, from_: FromQuery, to: ToQuery, by: FunnelBy = "category"
+    services: ServicesDep, caller: Reader, from_: FromQuery, to: ToQuery, by: FunnelBy = "category"
 ) -> list[dict[str, Any]]:
-    period = period_of(from_, to, services)
+    require_network(caller)
+    period = period_of(from_, to, services.network.tz, services.settings.max_period_days)
     return await asyncio.to_thread(funnel, services.require_warehouse(), period, by)
 
 
-@router.get("/v1/history/heat", summary="Heat rankings (热度) of activities, stations, categories")
+@router.get(
+    "/v1/history/heat",
+    summary="Heat rankings (热度) of activities, stations, categories",
+    description="The whole network (a credential that sees it).",
+)
 async def get_heat(
     services: ServicesDep,
+    caller: Reader,
     level: HeatLevel = "activity",
-    at: Annotated[str | None, Query(description="ISO date-time; default now")] = None,
+    at: Annotated[
+        str | None, Query(max_length=40, description="ISO date-time; default now")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> list[dict[str, Any]]:
-    moment = datetime.fromisoformat(at) if at else datetime.now(UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=services.network.tz)
+    require_network(caller)
+    moment = moment_of(at, services.network.tz)
     return await asyncio.to_thread(heat_ranking, services.require_warehouse(), moment, level, limit)

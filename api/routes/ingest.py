@@ -9,7 +9,8 @@ import orjson
 from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
 
-from api.deps import PrincipalDep, ServicesDep
+from api.access.deps import DeviceDep
+from api.deps import ServicesDep
 from api.errors import api_error
 from api.ingest import FORBIDDEN_REASONS, ItemResult
 from api.schemas import ErrorResponse, IngestResponse
@@ -113,7 +114,7 @@ def parse_items(body: bytes, content_type: str) -> tuple[list[Any], bool]:
     },
     openapi_extra=INGEST_OPENAPI,
 )
-async def post_events(request: Request, principal: PrincipalDep, services: ServicesDep) -> Response:
+async def post_events(request: Request, principal: DeviceDep, services: ServicesDep) -> Response:
     settings = services.settings
     body = await read_body(request, settings.ingest_max_body_bytes)
     items, _single = parse_items(body, request.headers.get("content-type", "application/json"))

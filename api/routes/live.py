@@ -6,15 +6,19 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Header, Path, Request, status
 from fastapi.responses import StreamingResponse
 
+from api.access.deps import Reader, require_network, require_station
+from api.access.roles import Caller
 from api.deps import ServicesDep
 from api.errors import api_error
+from api.params import PROTECTED
 from api.schemas import ErrorResponse
 
-router = APIRouter(tags=["live"])
+router = APIRouter(tags=["live"], responses=PROTECTED)
 VIEWS = ("network", "venues", "kiosks", "activities", "pipeline", "alerts")
+STATION_VIEW = "station:"
 
 
 def _view(services: ServicesDep, name: str) -> dict[str, Any]:
@@ -28,29 +32,45 @@ def _view(services: ServicesDep, name: str) -> dict[str, Any]:
     return document
 
 
+def visible(caller: Caller, view: str) -> bool:
+    """Whether a caller may see a live view: a station's needs that station, the rest the
+    whole network."""
+    if view.startswith(STATION_VIEW):
+        return caller.sees(view.removeprefix(STATION_VIEW))
+    return caller.sees_network
+
+
 @router.get(
     "/v1/live/stations/{station_id}",
     summary="Today at one station",
+    description="Needs a credential that sees the station.",
     responses={404: {"model": ErrorResponse}},
 )
-async def live_station(station_id: str, services: ServicesDep) -> dict[str, Any]:
-    return _view(services, f"station:{station_id}")
+async def live_station(
+    station_id: Annotated[str, Path(max_length=64)], services: ServicesDep, caller: Reader
+) -> dict[str, Any]:
+    if station_id not in services.network.by_id:
+        raise api_error(status.HTTP_404_NOT_FOUND, "unknown_station", f"no station {station_id!r}")
+    require_station(caller, station_id)
+    return _view(services, f"{STATION_VIEW}{station_id}")
 
 
 @router.get(
     "/v1/live/stream",
-    summary="Server-sent events: every change of every live view",
+    summary="Server-sent events: every change of every live view the caller may see",
     description=(
         "Each event has `id` (a sequence number), `event: <view name>` and the view's JSON as "
         "`data`. Reconnect with `Last-Event-ID` to continue after the last change you saw; if "
-        "that is too old, the current state of every view is sent first."
+        "that is too old, the current state of every view is sent first. A caller scoped to "
+        "stations gets those stations' views only."
     ),
     response_class=StreamingResponse,
 )
 async def live_stream(
     request: Request,
     services: ServicesDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    caller: Reader,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
 ) -> StreamingResponse:
     start = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
 
@@ -58,7 +78,8 @@ async def live_stream(
         seq = start
         if seq < 0:  # a new client: the current state first
             for name, document in list(services.live.views.items()):
-                yield _sse(services.live.seq, name, document)
+                if visible(caller, name):
+                    yield _sse(services.live.seq, name, document)
             seq = services.live.seq
         yield b": connected\n\n"
         while not await request.is_disconnected():
@@ -67,8 +88,9 @@ async def live_stream(
                 yield b": keep-alive\n\n"
                 continue
             for number, name, body in changes:
-                yield f"id: {number}\nevent: {name}\ndata: ".encode() + body + b"\n\n"
                 seq = max(seq, number)
+                if visible(caller, name):
+                    yield f"id: {number}\nevent: {name}\ndata: ".encode() + body + b"\n\n"
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
@@ -77,8 +99,9 @@ async def live_stream(
 
 @router.get(
     "/v1/live/{view}",
-    summary="A live view: network, venues, kiosks, activities or pipeline",
+    summary="A live view: network, venues, kiosks, activities, pipeline or alerts",
     description=(
+        "The whole network (a credential that sees it). "
         "`network`: today's counters (check-ins, distinct residents, bookings, registrations, "
         "evaluations and satisfaction); `venues`: occupancy now per venue and per station, "
         "and venues over capacity; "
@@ -91,9 +114,12 @@ async def live_stream(
     ),
     responses={404: {"model": ErrorResponse}},
 )
-async def live_view(view: str, services: ServicesDep) -> dict[str, Any]:
+async def live_view(
+    view: Annotated[str, Path(max_length=32)], services: ServicesDep, caller: Reader
+) -> dict[str, Any]:
     if view not in VIEWS:
         raise api_error(status.HTTP_404_NOT_FOUND, "unknown_view", f"views: {', '.join(VIEWS)}")
+    require_network(caller)
     return _view(services, view)
 
 

@@ -1,15 +1,20 @@
-"""The API's pages: ``/live``, the command center's sub-second view (Grafana polls; this page
-listens to ``/v1/live/stream``), and ``/`` pointing to it."""
+"""The API's pages, behind a staff session: ``/live`` (the command center's sub-second view;
+Grafana polls, this page listens to ``/v1/live/stream``) and ``/`` pointing to it; and the API
+docs (``/docs``, ``/redoc``) with their assets served from a package, nothing from a CDN."""
 
 from __future__ import annotations
 
+import html
 from functools import cache
 from importlib import resources
+from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.access.deps import session_caller
+from api.access.roles import Caller, Grant
 from api.deps import ServicesDep
 from sanjiang.network import Network
 from sanjiang.taxonomy import Taxonomy
@@ -18,32 +23,71 @@ router = APIRouter(tags=["pages"])
 
 
 @cache
-def _template() -> str:
-    return resources.files("api").joinpath("pages/live.html").read_text("utf-8")
+def _template(name: str) -> str:
+    return resources.files("api").joinpath(f"pages/{name}").read_text("utf-8")
 
 
-def _names(network: Network, taxonomy: Taxonomy) -> bytes:
-    """Station, venue and category labels for the page (the live views carry ids only)."""
-    return orjson.dumps(
-        {
-            "stations": {s.id: s.name for s in network.stations},
-            "categories": {c.id: c.name for c in taxonomy.categories},
-            "venues": {
-                v.id: {"name": v.name, "station": s.id, "capacity": v.capacity}
-                for s in network.stations
-                for v in s.venues
-            },
-        }
-    ).replace(b"</", b"<\\/")
-
-
-@router.get("/live", response_class=HTMLResponse, summary="实时态势: the live page")
-async def live_page(services: ServicesDep) -> HTMLResponse:
-    return HTMLResponse(
-        _template().replace("__NAMES__", _names(services.network, services.taxonomy).decode())
+def _names(network: Network, taxonomy: Taxonomy) -> str:
+    """Station, venue and category labels for the page (the live views carry ids only), as a
+    JSON data block (``</`` escaped so the text cannot end its element)."""
+    return (
+        orjson.dumps(
+            {
+                "stations": {s.id: s.name for s in network.stations},
+                "categories": {c.id: c.name for c in taxonomy.categories},
+                "venues": {
+                    v.id: {"name": v.name, "station": s.id, "capacity": v.capacity}
+                    for s in network.stations
+                    for v in s.venues
+                },
+            }
+        )
+        .replace(b"</", b"<\\/")
+        .decode()
     )
+
+
+def _forbidden(caller: Caller, what: str) -> HTMLResponse:
+    body = (
+        _template("forbidden.html")
+        .replace("__WHO__", html.escape(caller.describe()))
+        .replace("__WHAT__", html.escape(what))
+    )
+    return HTMLResponse(body, status_code=status.HTTP_403_FORBIDDEN)
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    return RedirectResponse(
+        "/login?next=" + quote(request.url.path), status_code=status.HTTP_303_SEE_OTHER
+    )
+
+
+@router.get("/live", response_class=HTMLResponse, summary="实时态势: the live page (staff session)")
+async def live_page(request: Request, services: ServicesDep) -> Response:
+    caller = session_caller(request, services)
+    if caller is None:
+        return _to_login(request)
+    if not caller.can(Grant.READ) or not caller.sees_network:
+        return _forbidden(caller, "全网实时态势")
+    page = (
+        _template("live.html")
+        .replace("__NAMES__", _names(services.network, services.taxonomy))
+        .replace("__USER__", html.escape(f"{caller.name}（{caller.role}）"))
+        .replace("__CSRF__", html.escape(getattr(request.state, "csrf", "") or "", quote=True))
+    )
+    return HTMLResponse(page)
 
 
 @router.get("/", include_in_schema=False)
 async def home() -> RedirectResponse:
     return RedirectResponse("/live")
+
+
+@router.get("/docs", include_in_schema=False)
+async def swagger_ui() -> HTMLResponse:
+    return HTMLResponse(_template("docs.html"))
+
+
+@router.get("/redoc", include_in_schema=False)
+async def redoc() -> HTMLResponse:
+    return HTMLResponse(_template("redoc.html"))

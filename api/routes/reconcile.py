@@ -4,31 +4,32 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query
 
+from api.access.deps import Reader, require_network
 from api.deps import ServicesDep
-from api.errors import api_error
+from api.params import PROTECTED, days_of
 from projections.reconcile import reconcile
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=PROTECTED)
 
 
-@router.get("/v1/reconcile", summary="Compare the live counters of closed days with the warehouse")
+@router.get(
+    "/v1/reconcile",
+    summary="Compare the live counters of closed days with the warehouse",
+    description="At most `SANJIANG_RECONCILE_MAX_DAYS` (31) days at once; the whole network.",
+)
 async def get_reconcile(
     services: ServicesDep,
-    from_: Annotated[str, Query(alias="from", description="first day, YYYY-MM-DD")],
-    to: Annotated[str, Query(description="last day, YYYY-MM-DD (inclusive)")],
+    caller: Reader,
+    from_: Annotated[str, Query(alias="from", max_length=10, description="first day, YYYY-MM-DD")],
+    to: Annotated[str, Query(max_length=10, description="last day, YYYY-MM-DD (inclusive)")],
 ) -> dict[str, Any]:
-    try:
-        first, last = date.fromisoformat(from_), date.fromisoformat(to)
-    except ValueError:
-        raise api_error(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "bad_period", "use YYYY-MM-DD"
-        ) from None
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    require_network(caller)
+    days = days_of(from_, to, services.settings.reconcile_max_days)
     grace = timedelta(hours=services.settings.live_grace_h)
     checked, differences = await asyncio.to_thread(
         reconcile,

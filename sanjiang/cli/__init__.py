@@ -15,6 +15,7 @@ from sanjiang.cli import (
     simulate,
     streams,
     up,
+    users,
     warehouse,
 )
 from sanjiang.cli.common import fail
@@ -31,6 +32,7 @@ app.add_typer(kafka.topics_app, name="topics")
 app.add_typer(catalog.schema_app, name="schema")
 app.add_typer(catalog.network_app, name="network")
 app.add_typer(devices.kiosk_app, name="kiosk")
+app.add_typer(users.user_app, name="user")
 app.command("up")(up.up)
 app.command("api")(api.api)
 app.command("simulate")(simulate.simulate)

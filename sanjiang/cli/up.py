@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from sanjiang.cli.common import fail, say, settings_of
+from sanjiang.cli.users import first_admin, initial_password_path
 from sanjiang.kafka.broker import KafkaError, LocalKafka
 from sanjiang.kafka.topics import ensure_topics
 from sanjiang.settings import Settings
@@ -41,20 +42,36 @@ def _wait_http(url: str, timeout_s: float, supervisor: Supervisor) -> bool:
     return False
 
 
-def _banner(settings: Settings, simulate: bool, supervisor: Supervisor) -> str:
+def _login_hint(settings: Settings, new_password: str | None) -> list[str]:
+    path = initial_password_path(settings)
+    if new_password is not None:
+        return [
+            f"  log in               user [bold]admin[/bold], password [bold]{new_password}[/bold]"
+            f" (kept in {path}; change it: sanjiang user passwd admin)",
+        ]
+    if path.exists():
+        return [f"  log in               user admin; its first password is in {path}"]
+    return ["  log in               with your staff account (sanjiang user add NAME --role …)"]
+
+
+def _banner(
+    settings: Settings, simulate: bool, supervisor: Supervisor, new_password: str | None
+) -> str:
     base = f"http://{settings.api_host}:{settings.api_port}"
     lines = [
         "",
         "[bold]三江驿 Sanjiang is up.[/bold]",
         f"  live page (实时态势)  {base}/live",
+        *_login_hint(settings, new_password),
         f"  API docs (OpenAPI)   {base}/docs",
         f"  event ingest         POST {base}/v1/events  (keys: sanjiang kiosk add …)",
         f"  KPIs                 {base}/v1/kpis?from=YYYY-MM-DD&to=YYYY-MM-DD[&station=WS-C]",
         f"  history              {base}/v1/history/timeseries | /funnel | /heat",
         f"  live (stream worker) {base}/v1/live/network | /venues | /kiosks | /stations/WS-C",
         f"  live changes (SSE)   {base}/v1/live/stream",
-        f"  analyst SQL          POST {base}/v1/sql  (sanjiang kiosk add NAME --kind analyst "
-        "--station WS-C)",
+        f"  analyst SQL          POST {base}/v1/sql  (a staff analyst's token, or "
+        "sanjiang kiosk add NAME --kind analyst --station WS-C)",
+        f"  staff token          POST {base}/v1/auth/token  (OAuth2 password flow)",
         f"  warehouse (chDB)     {settings.warehouse_dir.resolve()}  (hosted by the API)",
         f"  health               {base}/healthz",
         f"  Kafka bootstrap      {settings.bootstrap_servers}",
@@ -94,6 +111,7 @@ def up(
             say(broker.start(progress=say).describe())
         else:
             say(f"kafka: external cluster at {settings.bootstrap_servers}")
+        new_password = first_admin(settings)
         result = asyncio.run(ensure_topics(settings))
         say(f"topics: {len(result.created)} created, {len(result.existing)} already there")
 
@@ -110,7 +128,7 @@ def up(
                     "simulator", [*cli, "simulate", "--live", "--via", "http", "--seed", str(seed)]
                 )
             )
-        say(_banner(settings, simulate, supervisor))
+        say(_banner(settings, simulate, supervisor, new_password))
         while True:
             time.sleep(1.0)
             supervisor.watch()

@@ -28,6 +28,7 @@ from sanjiang.network import load_network
 from sanjiang.settings import Settings
 from streams.state import LiveState
 from tests import simulated
+from tests.access import bearer, staff_token
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +110,7 @@ def live_api(
     settings = kafka_settings.model_copy(
         update={"topic_prefix": topics.prefix, "var_dir": tmp_path}
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(staff_token(settings))) as client:
         yield client, settings
 
 
@@ -210,15 +211,17 @@ def test_kill_9_mid_stream_ends_like_a_replay(
     for event in events:
         state.apply(event)
 
-    async def publish(done: threading.Event) -> None:
+    half = len(events) // 2
+    resume = threading.Event()  # the second half waits for the kill: mid-stream by design
+
+    async def publish() -> None:
         async with EventPublisher(settings, topics) as publisher:
             for i in range(0, len(events), 250):
+                if i >= half:
+                    await asyncio.to_thread(resume.wait, 120)
                 await publisher.publish_many(events[i : i + 250])
-                await asyncio.sleep(0.1)
-        done.set()
 
-    done = threading.Event()
-    feeder = threading.Thread(target=lambda: asyncio.run(publish(done)))
+    feeder = threading.Thread(target=lambda: asyncio.run(publish()))
     worker = start_worker(settings, SANJIANG_LIVE_CHECKPOINT_S="0.2")
     feeder.start()
     try:
@@ -227,14 +230,14 @@ def test_kill_9_mid_stream_ends_like_a_replay(
         while time.monotonic() < deadline:
             response = client.get("/v1/live/pipeline")
             pipeline = response.json() if response.status_code == 200 else {}
-            if pipeline.get("checkpoint") and pipeline.get("applied", 0) > 1000:
+            if pipeline.get("checkpoint") and pipeline.get("applied", 0) > half // 2:
                 break
             time.sleep(0.05)
         assert pipeline.get("checkpoint"), pipeline
     finally:
         worker.kill()
         worker.wait()
-    assert not done.is_set(), "the feed ended before the kill: not mid-stream"
+        resume.set()
     feeder.join(120)
     restarted = start_worker(settings)
     try:
@@ -303,7 +306,9 @@ def test_unknown_views(live_api: tuple[TestClient, Settings]) -> None:
     client, _ = live_api
     assert client.get("/v1/live/nothing").json()["error"] == "unknown_view"
     missing = client.get("/v1/live/stations/WS-R99")
-    assert missing.status_code == 404 and "sanjiang streams" in missing.json()["detail"]
+    assert missing.status_code == 404 and missing.json()["error"] == "unknown_station"
+    not_yet = client.get("/v1/live/stations/WS-R05")  # a real station, before the worker ran
+    assert not_yet.status_code == 404 and "sanjiang streams" in not_yet.json()["detail"]
 
 
 def test_silent_kiosk_raises_its_alert_without_further_events(

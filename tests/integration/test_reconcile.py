@@ -20,6 +20,7 @@ from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.kafka.topics import Topics
 from sanjiang.network import load_network
 from sanjiang.settings import Settings
+from tests.access import bearer, staff_token
 from tests.integration.test_live import start_worker, wait_for
 
 pytestmark = pytest.mark.integration
@@ -75,7 +76,7 @@ def test_closed_windows_reconcile(kafka_settings: Settings, topics: Topics, tmp_
             await publisher.publish_many(events)
 
     asyncio.run(publish())
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(staff_token(settings))) as client:
         worker = start_worker(settings)
         try:
             wait_for(client, "/v1/live/pipeline", {"applied": 10, "too_late": 1})
