@@ -7,6 +7,7 @@ rejected item with its reason to the dead-letter topic.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from sanjiang.events.codec import stamp_received
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.settings import Settings
 
+log = logging.getLogger("sanjiang.ingest")
 ItemStatus = Literal["accepted", "duplicate", "rejected"]
 
 #: What a kiosk may emit: residents' actions and its own heartbeat. Staff decisions (publishing
@@ -168,14 +170,32 @@ class Ingestor:
             accepted.append(outcome)
             results.append(ItemResult(index, "accepted", str(outcome.event_id)))
         if accepted:
-            await self.publisher.publish_many(accepted)
-            for event in accepted:
+            outcomes = await self.publisher.try_publish_many(accepted)
+            stored = [e for e, outcome in zip(accepted, outcomes, strict=True) if outcome is None]
+            for event in stored:  # a retry of the request answers these as duplicates
                 self.recent.add(event.event_id)
-        for item, rejection in rejected:
-            await self.publisher.dead_letter(
-                _raw_bytes(item), rejection.reason, rejection.detail, principal.source
-            )
+            if len(stored) < len(accepted):
+                error = next(outcome for outcome in outcomes if outcome is not None)
+                raise PartlyStoredError(len(stored), len(accepted), error)
+        if rejected:
+            try:
+                await self.publisher.dead_letter_many(
+                    [(_raw_bytes(item), r.reason, r.detail) for item, r in rejected],
+                    principal.source,
+                )
+            except Exception:  # each rejected item is answered with its reason all the same
+                log.exception("dead letters of %d rejected items not written", len(rejected))
         return results
+
+
+class PartlyStoredError(Exception):
+    """Kafka did not acknowledge every accepted event of a request."""
+
+    def __init__(self, stored: int, accepted: int, error: Exception) -> None:
+        super().__init__(f"{stored} of {accepted} events stored ({type(error).__name__})")
+        self.stored = stored
+        self.accepted = accepted
+        self.error = error
 
 
 def _raw_bytes(item: Any) -> bytes:

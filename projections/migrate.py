@@ -172,3 +172,39 @@ def load_reference(warehouse: Warehouse, network: Network, taxonomy: Taxonomy) -
     ):
         warehouse.command(f"TRUNCATE TABLE {db}.{table}")
         warehouse.insert_json_rows(f"{db}.{table}", b"\n".join(orjson.dumps(r) for r in rows))
+
+
+def apply_retention(warehouse: Warehouse, deadletter_days: int) -> bool:
+    """Keep the warehouse's copy of dead letters as long as their topic keeps them (a TTL on
+    ``dead_letters``, set when it differs); True when it changed."""
+    db = warehouse.database
+    engine = warehouse.query(
+        "SELECT engine_full FROM system.tables WHERE database = {db:String} "
+        "AND name = 'dead_letters'",
+        {"db": db},
+    ).scalar()
+    if (
+        engine is None
+        or f"TTL toDateTime(rejected_at) + toIntervalDay({deadletter_days})" in engine
+    ):
+        return False
+    warehouse.command(
+        f"ALTER TABLE {db}.dead_letters "
+        f"MODIFY TTL toDateTime(rejected_at) + INTERVAL {int(deadletter_days)} DAY"
+    )
+    return True
+
+
+def prepare(
+    warehouse: Warehouse,
+    network: Network,
+    taxonomy: Taxonomy,
+    deadletter_days: int,
+    report: Callable[[str], None] = lambda _: None,
+) -> MigrateResult:
+    """Everything a process that owns the warehouse does before it writes: pending migrations,
+    the reference data, the dead letters' retention."""
+    result = migrate(warehouse, report)
+    load_reference(warehouse, network, taxonomy)
+    apply_retention(warehouse, deadletter_days)
+    return result

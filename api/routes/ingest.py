@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from api.access.deps import DeviceDep
 from api.deps import ServicesDep
 from api.errors import api_error
-from api.ingest import FORBIDDEN_REASONS, ItemResult
+from api.ingest import FORBIDDEN_REASONS, ItemResult, PartlyStoredError
 from api.schemas import ErrorResponse, IngestResponse
 from sanjiang.events import EventError
 
@@ -110,7 +110,11 @@ def parse_items(body: bytes, content_type: str) -> tuple[list[Any], bool]:
         403: {"model": IngestResponse, "description": "Not this key's station/source/type."},
         413: {"model": ErrorResponse, "description": "Body or batch too large."},
         429: {"model": ErrorResponse, "description": "Over this key's rate; see Retry-After."},
-        503: {"model": ErrorResponse, "description": "Kafka unavailable; nothing accepted."},
+        503: {
+            "model": ErrorResponse,
+            "description": "Kafka did not store every accepted event (the detail says how many "
+            "were); retry the same request: stored events come back as duplicates.",
+        },
     },
     openapi_extra=INGEST_OPENAPI,
 )
@@ -136,11 +140,14 @@ async def post_events(request: Request, principal: DeviceDep, services: Services
         )
     try:
         results = await services.ingestor.ingest(principal, items)
-    except Exception as exc:
+    except PartlyStoredError as exc:
+        stored = "none was" if exc.stored == 0 else f"{exc.stored} of {exc.accepted} were"
         raise api_error(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "kafka_unavailable",
-            f"events could not be stored ({type(exc).__name__}); nothing was accepted, retry",
+            f"the events could not all be stored ({type(exc.error).__name__}): {stored} "
+            "stored; retry the same request, and those already stored are answered as "
+            "duplicates",
             {"Retry-After": "5"},
         ) from exc
     return Response(

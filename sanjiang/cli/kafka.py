@@ -59,5 +59,7 @@ def ensure(ctx: typer.Context) -> None:
         say(f"created  {name}")
     for name in result.existing:
         say(f"exists   {name}")
+    for change in result.changed:
+        say(f"changed  {change}")
     for warning in result.warnings:
         say(f"[yellow]warning:[/yellow] {warning}")

@@ -24,13 +24,18 @@ warehouse_app = typer.Typer(
 
 def open_migrated(settings: Settings, report: bool = False) -> tuple[Warehouse, MigrateResult]:
     """Open the configured warehouse, apply pending migrations, refresh reference data."""
-    from projections.migrate import load_reference, migrate
+    from projections.migrate import prepare
     from projections.warehouse import WarehouseError, open_warehouse
 
     try:
         warehouse = open_warehouse(settings)
-        result = migrate(warehouse, say if report else lambda _: None)
-        load_reference(warehouse, load_network(), load_taxonomy())
+        result = prepare(
+            warehouse,
+            load_network(),
+            load_taxonomy(),
+            settings.deadletter_retention_days,
+            say if report else lambda _: None,
+        )
     except WarehouseError as exc:
         fail(str(exc))
     for label in result.changed:

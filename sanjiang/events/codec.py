@@ -63,7 +63,7 @@ def from_raw(raw: dict[str, Any]) -> Event:
     if cls is None:
         raise EventError(
             "unknown_type",
-            f"type: unknown event type {event_type!r}; known: {', '.join(EVENT_TYPES)}",
+            f"type: unknown event type {event_type[:40]!r}; known: {', '.join(EVENT_TYPES)}",
         )
     version = raw.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, Field, StrictBool, StrictInt, StringConstraints
 
 #: Ids of stations, venues, activities, bookings, registrations…: short, ASCII, no spaces.
 Ident = Annotated[
@@ -27,8 +28,18 @@ Title = Annotated[
 ]
 #: Free text (no personal data, by the kiosk UI's contract); bounded.
 Note = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, max_length=500)]
-#: A tz-aware timestamp; naive times are rejected.
-Instant = AwareDatetime
+
+
+def _text_or_datetime(value: Any) -> Any:
+    """Only ISO 8601 text (or a datetime) is a time: a number is refused, not read as seconds
+    since 1970 (a device that sends one has a bug the platform must not paper over)."""
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("expected an ISO 8601 date-time with its UTC offset, as text")
+    return value
+
+
+#: A tz-aware timestamp as ISO 8601 text; naive times and numbers are rejected.
+Instant = Annotated[AwareDatetime, BeforeValidator(_text_or_datetime)]
 #: People counts and capacities: strictly positive, bounded.
 Capacity = Annotated[StrictInt, Field(gt=0, le=5000)]
 Rating = Annotated[StrictInt, Field(ge=1, le=5)]

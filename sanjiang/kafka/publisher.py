@@ -7,7 +7,8 @@ validate them again. Dead letters are never signed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -17,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from sanjiang.events.codec import encode_event
 from sanjiang.events.envelope import Event
 from sanjiang.kafka.client import make_producer
-from sanjiang.kafka.deadletter import Rejection
+from sanjiang.kafka.deadletter import Rejection, redact
 from sanjiang.kafka.signing import EventSigner, signer_for
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
@@ -69,23 +70,58 @@ class EventPublisher:
         )
 
     async def publish_many(self, events: Iterable[Event]) -> int:
-        """Send events pipelined (batched by the producer) and wait for every acknowledgement."""
-        futures = []
-        for event in events:
+        """Send events pipelined (batched by the producer) and wait for every acknowledgement;
+        raises the first error if any event was not acknowledged."""
+        outcomes = await self.try_publish_many(events)
+        for outcome in outcomes:
+            if outcome is not None:
+                raise outcome
+        return len(outcomes)
+
+    async def try_publish_many(self, events: Iterable[Event]) -> list[Exception | None]:
+        """Send events pipelined and wait for them; each event's outcome, in order: None once
+        Kafka acknowledged it, else the error (after a send that could not even be queued, the
+        rest are not sent and carry that error)."""
+        futures: list[asyncio.Future[Any]] = []
+        outcomes: list[Exception | None] = []
+        pending = list(events)
+        for event in pending:
             value = encode_event(event)
-            futures.append(
-                await self._producer.send(
-                    self.topics.for_event(event),
-                    value,
-                    key=event.key,
-                    headers=self._signer.headers(value),
+            try:
+                futures.append(
+                    await self._producer.send(
+                        self.topics.for_event(event),
+                        value,
+                        key=event.key,
+                        headers=self._signer.headers(value),
+                    )
                 )
+            except Exception as exc:
+                outcomes = [exc] * (len(pending) - len(futures))
+                break
+        acknowledged = await asyncio.gather(*futures, return_exceptions=True)
+        return [
+            outcome if isinstance(outcome, Exception) else None for outcome in acknowledged
+        ] + outcomes
+
+    async def dead_letter(self, raw: bytes, reason: str, detail: str, origin: str) -> None:
+        """Record one rejected event: why (headers) and its redacted shape (value)."""
+        await self.dead_letter_many([(raw, reason, detail)], origin)
+
+    async def dead_letter_many(
+        self, rejected: Sequence[tuple[bytes, str, str]], origin: str
+    ) -> None:
+        """Record rejected events (raw bytes, reason, detail), pipelined like ``publish_many``:
+        each value is the body's redacted shape (``deadletter.redact``), never the body itself,
+        so nothing a resident wrote is kept and no value can be too large for the broker."""
+        now = datetime.now(UTC)
+        futures = [
+            await self._producer.send(
+                self.topics.deadletter,
+                redact(raw),
+                headers=Rejection(reason, detail, origin, now).headers(),
             )
+            for raw, reason, detail in rejected
+        ]
         for future in futures:
             await future
-        return len(futures)
-
-    async def dead_letter(self, raw: bytes, reason: str, detail: str, origin: str) -> Any:
-        """Record a rejected event with why it was rejected (headers) and its original bytes."""
-        headers = Rejection(reason, detail, origin, datetime.now(UTC)).headers()
-        return await self._producer.send_and_wait(self.topics.deadletter, raw, headers=headers)

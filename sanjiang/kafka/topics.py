@@ -3,8 +3,9 @@
 - ``<prefix>.events``: every domain event of both loops, keyed by station id so each station's
   events stay in order; retained forever (the log is the truth projections are rebuilt from).
 - ``<prefix>.telemetry``: kiosk heartbeats; high volume, operational only, kept 7 days.
-- ``<prefix>.deadletter``: rejected events with the reason in headers; retained forever so a
-  rejection can always be explained and, after a fix, re-driven.
+- ``<prefix>.deadletter``: rejected events with the reason in headers and the redacted shape of
+  the body (``sanjiang.kafka.deadletter``); kept ``SANJIANG_DEADLETTER_RETENTION_DAYS`` (30),
+  long enough to diagnose, no longer than that (PIPL's shortest retention).
 - ``<prefix>.alerts``: alerts raised by the stream processor.
 - ``<prefix>.live``: the stream processor's current views, compacted (latest per view).
 - ``<prefix>.streams-changelog``: the stream processor's state checkpoints (``streams.checkpoint``),
@@ -23,7 +24,10 @@ if TYPE_CHECKING:
     from aiokafka.admin import AIOKafkaAdminClient
 
 FOREVER = "-1"
-SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
+DAY_MS = 24 * 3600 * 1000
+SEVEN_DAYS_MS = str(7 * DAY_MS)
+#: settings ``ensure_topics`` brings existing topics to when they differ (never partitions)
+RECONCILED = ("retention.ms",)
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,13 @@ class Topics:
 
     prefix: str
     event_partitions: int = 6
+    deadletter_retention_days: int = 30
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topics:
-        return cls(settings.topic_prefix, settings.event_partitions)
+        return cls(
+            settings.topic_prefix, settings.event_partitions, settings.deadletter_retention_days
+        )
 
     @property
     def events(self) -> str:
@@ -85,7 +92,14 @@ class Topics:
                 self.events, self.event_partitions, {**keep_forever, "min.insync.replicas": "1"}
             ),
             TopicSpec(self.telemetry, self.event_partitions, {"retention.ms": SEVEN_DAYS_MS}),
-            TopicSpec(self.deadletter, 1, keep_forever),
+            TopicSpec(
+                self.deadletter,
+                1,
+                {
+                    "retention.ms": str(self.deadletter_retention_days * DAY_MS),
+                    "cleanup.policy": "delete",
+                },
+            ),
             TopicSpec(self.alerts, 1, {"retention.ms": str(90 * 24 * 3600 * 1000)}),
             TopicSpec(
                 self.live, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
@@ -107,6 +121,7 @@ class EnsureResult:
     created: list[str]
     existing: list[str]
     warnings: list[str]
+    changed: list[str] = field(default_factory=list)  #: settings brought to the spec
 
 
 async def ensure_topics(settings: Settings, topics: Topics | None = None) -> EnsureResult:
@@ -136,7 +151,12 @@ async def ensure_topics(settings: Settings, topics: Topics | None = None) -> Ens
                         f"{spec.name} has {partitions.get(spec.name)} partitions, spec says "
                         f"{spec.partitions} (adding partitions would move station keys; left alone)"
                     )
-        return EnsureResult([s.name for s in missing], [s.name for s in existing], warnings)
+            changed = await _reconcile_configs(admin, existing)
+        else:
+            changed = []
+        return EnsureResult(
+            [s.name for s in missing], [s.name for s in existing], warnings, changed
+        )
     finally:
         await admin.close()
 
@@ -159,3 +179,33 @@ async def _partitions(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str,
     """Partitions of each of these existing topics."""
     described = await admin.describe_topics(names) if names else []
     return {d["topic"]: len(d["partitions"]) for d in described}
+
+
+async def _reconcile_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[str]:
+    """Bring the ``RECONCILED`` settings of existing topics to the spec (a changed retention
+    applies to the topics already there); returns what was changed."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    resources = [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in specs]
+    current: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for resource in response.resources:
+            current[resource[3]] = {entry[0]: entry[1] for entry in resource[4]}
+    changed: list[str] = []
+    for spec in specs:
+        present = current.get(spec.name)
+        if not present:  # not described yet (just created): it was created with the spec
+            continue
+        differ = {
+            key: spec.config[key]
+            for key in RECONCILED
+            if key in spec.config and present.get(key) != spec.config[key]
+        }
+        if not differ:
+            continue
+        # AlterConfigs replaces a topic's whole set of settings: send every setting of the spec
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=dict(spec.config))]
+        )
+        changed.append(f"{spec.name}: set {', '.join(f'{k}={v}' for k, v in differ.items())}")
+    return changed

@@ -4,6 +4,7 @@ and every accepted event is in Kafka exactly as answered."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -157,7 +158,57 @@ def test_ndjson_batch_and_malformed_line(api: Harness, group_id: str) -> None:
     assert [r["status"] for r in response.json()["results"]] == ["accepted", "rejected", "accepted"]
     assert response.json()["results"][1]["reason"] == "malformed_json"
     (dead,) = api.kafka(api.topics.deadletter, 1, group_id)
-    assert dead.value == b"{broken"
+    assert (
+        orjson.loads(dead.value)
+        == {  # not JSON: only its size and a hash are kept
+            "redacted": "not JSON",
+            "bytes": 7,
+            "sha256": hashlib.sha256(b"{broken").hexdigest()[:32],
+        }
+    )
+
+
+def test_a_rejected_body_is_kept_redacted_and_small(api: Harness, group_id: str) -> None:
+    """A valid event, then an invalid item over the broker's message size holding a name: the
+    valid one is accepted (never 'nothing was accepted'), the other is answered and its dead
+    letter keeps the shape, not the name, well under the broker's limit."""
+    good = checkin()
+    bad = orjson.loads(encode_event(checkin()))
+    bad["payload"]["age_band"] = "ninety"
+    bad["payload"]["name"] = "张三"
+    bad["payload"]["phone"] = "13800138000"
+    bad["payload"]["blob"] = "x" * 2_000_000  # over the broker's 1 MB message limit
+    response = api.post(b"[" + encode_event(good) + b"," + orjson.dumps(bad) + b"]")
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert answer["accepted"] == 1 and answer["rejected"] == 1
+    assert answer["results"][1]["reason"] == "invalid"
+    (dead,) = api.kafka(api.topics.deadletter, 1, group_id)
+    assert len(dead.value) <= 4096
+    kept = orjson.loads(dead.value)
+    assert kept["type"] == "checkin.recorded" and kept["station_id"] == STATION
+    assert kept["event_id"] == bad["event_id"]
+    assert kept["payload"]["name"] == "<redacted: 2 chars>"
+    assert kept["payload"]["phone"] == "<redacted: 11 chars>"
+    assert kept["payload"]["age_band"] == "ninety"  # a code field: kept, it shows what was wrong
+    assert "张三".encode() not in dead.value and b"13800138000" not in dead.value
+    assert dict(dead.headers)["reason"] == b"invalid"
+
+
+def test_twenty_thousand_invalid_items_are_answered_and_dead_lettered_in_batches(
+    kafka_settings: Settings, topics: Topics, tmp_path: Path, group_id: str
+) -> None:
+    with make_harness(
+        kafka_settings, topics, tmp_path, ingest_max_body_bytes=64 * 1024 * 1024
+    ) as api:
+        items = [{"type": "checkin.recorded", "schema_version": 1, "n": i} for i in range(20_000)]
+        response = api.post(orjson.dumps(items))
+        assert response.status_code == 400
+        answer = response.json()
+        assert answer["rejected"] == 20_000 and answer["accepted"] == 0
+        dead = api.kafka(api.topics.deadletter, 20_000, group_id)
+    assert len(dead) == 20_000
+    assert {dict(r.headers)["reason"] for r in dead} == {b"invalid"}
 
 
 def test_duplicate_across_requests_is_accepted_once(api: Harness, group_id: str) -> None:

@@ -45,3 +45,45 @@ def test_topics_are_created_once_with_the_spec(kafka_settings: Settings) -> None
     }
     assert entries["retention.ms"] == "-1"
     assert entries["retention.bytes"] == "-1"
+
+
+def test_a_changed_dead_letter_retention_reaches_the_existing_topic(
+    kafka_settings: Settings,
+) -> None:
+    """Dead letters are kept SANJIANG_DEADLETTER_RETENTION_DAYS; changing it changes the topic
+    that exists (and nothing else of it)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    async def retention(topics: Topics) -> dict[str, str]:
+        """The topic's settings, once the broker describes them (a new topic's take a moment)."""
+        admin = admin_client(kafka_settings)
+        await admin.start()
+        try:
+            for _ in range(300):
+                configs = await admin.describe_configs(
+                    [ConfigResource(ConfigResourceType.TOPIC, topics.deadletter)]
+                )
+                entries = {
+                    name: value
+                    for response in configs
+                    for resource in response.resources
+                    for name, value, *_ in resource[4]
+                }
+                if entries:
+                    return entries
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+        raise AssertionError(f"{topics.deadletter} was never described")
+
+    thirty = Topics("retention-test", 1, deadletter_retention_days=30)
+    first = asyncio.run(ensure_topics(kafka_settings, thirty))
+    assert thirty.deadletter in first.created and first.changed == []
+    assert asyncio.run(retention(thirty))["retention.ms"] == str(30 * 24 * 3600 * 1000)
+    seven = Topics("retention-test", 1, deadletter_retention_days=7)
+    second = asyncio.run(ensure_topics(kafka_settings, seven))
+    assert second.changed == [f"{seven.deadletter}: set retention.ms={7 * 24 * 3600 * 1000}"]
+    after = asyncio.run(retention(seven))
+    assert after["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert after["cleanup.policy"] == "delete"
+    assert asyncio.run(ensure_topics(kafka_settings, seven)).changed == []

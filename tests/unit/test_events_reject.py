@@ -51,6 +51,18 @@ def test_the_valid_example_is_valid() -> None:
 
 CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     (
+        "numeric occurred_at (not seconds since 1970)",
+        lambda r: r.update(occurred_at=1763600400),
+        "invalid",
+        "occurred_at: Value error, expected an ISO 8601 date-time",
+    ),
+    (
+        "numeric starts_at",
+        lambda r: r["payload"].update(starts_at=1763600400.5),
+        "invalid",
+        "starts_at: Value error, expected an ISO 8601 date-time",
+    ),
+    (
         "naive occurred_at",
         lambda r: r.update(occurred_at="2026-11-20T09:00:00"),
         "invalid",
