@@ -20,6 +20,12 @@ router = APIRouter(tags=["ingest"])
 
 NDJSON = "application/x-ndjson"
 _EVENT_REF = {"$ref": "#/components/schemas/Event"}
+_INGEST_OR_ERROR = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/IngestResponse"},
+        {"$ref": "#/components/schemas/ErrorResponse"},
+    ]
+}
 
 INGEST_OPENAPI: dict[str, Any] = {
     "requestBody": {
@@ -105,9 +111,17 @@ def parse_items(body: bytes, content_type: str) -> tuple[list[Any], bool]:
         "rejected; older than the late threshold they are accepted and flagged `late`."
     ),
     responses={
-        400: {"model": IngestResponse, "description": "Nothing accepted; see results."},
+        400: {
+            "description": "Nothing accepted: every event was rejected (`IngestResponse`, see "
+            "`results`), or the body was not events at all (`ErrorResponse`).",
+            "content": {"application/json": {"schema": _INGEST_OR_ERROR}},
+        },
         401: {"model": ErrorResponse, "description": "Missing, unknown or revoked key."},
-        403: {"model": IngestResponse, "description": "Not this key's station/source/type."},
+        403: {
+            "description": "Every event was not this key's station, source or type "
+            "(`IngestResponse`), or the credential may not send events (`ErrorResponse`).",
+            "content": {"application/json": {"schema": _INGEST_OR_ERROR}},
+        },
         413: {"model": ErrorResponse, "description": "Body or batch too large."},
         429: {"model": ErrorResponse, "description": "Over this key's rate; see Retry-After."},
         503: {

@@ -62,7 +62,7 @@ def _to_login(request: Request) -> RedirectResponse:
     )
 
 
-@router.get("/live", response_class=HTMLResponse, summary="实时态势: the live page (staff session)")
+@router.get("/live", include_in_schema=False)
 async def live_page(request: Request, services: ServicesDep) -> Response:
     caller = session_caller(request, services)
     if caller is None:

@@ -1,0 +1,138 @@
+"""Schemathesis against the API's own OpenAPI document, on the real API under uvicorn (real
+broker, real chDB), authenticated: whatever it generates — valid, boundary and invalid data —
+is never answered with a 5xx, and every answer has a documented status, content type and
+body. Bounded in examples per operation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import ignored_auth, positive_data_acceptance
+
+from sanjiang.kafka.topics import Topics, ensure_topics
+from sanjiang.settings import Settings
+from tests.access import bearer, device_key, staff_token
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+#: Streams (server-sent events) never end; they are tested in test_live.py and test_access_api.
+NOT_FUZZED = "/v1/live/stream"
+EXAMPLES = 40  #: examples per operation (the run stays within a minute or two)
+
+
+@pytest.fixture(scope="module")
+def running_api(
+    kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The API in its own process, as ``sanjiang api`` runs it, and credentials for it."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    settings = kafka_settings.model_copy(
+        update={
+            "topic_prefix": prefix,
+            "var_dir": tmp_path_factory.mktemp("schema-var"),
+            "api_port": free_port(),
+        }
+    )
+    asyncio.run(ensure_topics(settings, Topics(prefix, settings.event_partitions)))
+    credentials = {
+        "analyst": staff_token(settings, "analyst", ttl_s=7200),
+        "kiosk": device_key(settings, "WS-R03-K1", "WS-R03", "kiosk"),
+    }
+    env = {
+        **os.environ,
+        "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
+        "SANJIANG_TOPIC_PREFIX": prefix,
+        "SANJIANG_VAR_DIR": str(settings.var_dir),
+        "SANJIANG_API_PORT": str(settings.api_port),
+        "SANJIANG_API_HOSTS_SINK": "false",
+    }
+    log = (settings.var_dir / "api.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sanjiang", "api"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{settings.api_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (settings.var_dir / "api.log").read_text()
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        yield base, credentials
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def test_the_api_answers_as_documented(running_api: tuple[str, dict[str, str]]) -> None:
+    base, credentials = running_api
+    schema = schemathesis.openapi.from_url(base + "/openapi.json").exclude(path=NOT_FUZZED)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 12  # every documented operation but the stream
+    failures: list[str] = []
+    for operation in operations:
+        who = "kiosk" if operation.path == "/v1/events" else "analyst"
+        try:
+            conformance_test(operation, base, bearer(credentials[who]))()
+        except (Exception, BaseExceptionGroup) as exc:  # every operation is tried, all reported
+            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    assert not failures, "\n\n".join(failures)
+
+
+def conformance_test(operation: Any, base: str, headers: dict[str, str]) -> Any:
+    """A Hypothesis test of one operation: generated requests, every answer checked."""
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def conforms(case: Any) -> None:
+        case.validate_response(
+            send(case.as_transport_kwargs(base_url=base, headers=headers)),
+            excluded_checks=[
+                # schema-valid input the API refuses on purpose (a period too long, a station
+                # that does not exist, SQL that is not one SELECT) is a 4xx by design
+                positive_data_acceptance,
+                # sends requests of its own through requests (broken here, see send); every
+                # route without and with each credential is tested in test_access_api.py
+                ignored_auth,
+            ],
+            headers=headers,
+        )
+
+    return conforms
+
+
+def send(request: Any) -> httpx2.Response:
+    """Send a generated request with httpx2 (the project's client; schemathesis's own sending
+    goes through requests, which the urllib3-future that grafana-client's niquests installs
+    breaks)."""
+    data = request.get("data")
+    with httpx2.Client(timeout=60, cookies=request.get("cookies")) as client:
+        return client.request(
+            request["method"],
+            request["url"],
+            params=request.get("params"),
+            headers=request.get("headers"),
+            json=request.get("json"),
+            data=data if isinstance(data, dict) else None,
+            content=data if isinstance(data, (bytes, str)) else None,
+        )
