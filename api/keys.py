@@ -9,6 +9,7 @@ only emit for that station.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import sqlite3
 import time
@@ -111,11 +112,15 @@ class KeyStore:
 
     def authenticate(self, key: str) -> Principal | Literal["revoked"] | None:
         """The principal of a valid key; ``"revoked"`` for a revoked key; None if unknown."""
+        digest = _hash(key)
         row = self._db.execute(
-            "SELECT device_id, kind, station_id, revoked_at FROM api_keys WHERE key_hash = ?",
-            (_hash(key),),
+            "SELECT device_id, kind, station_id, revoked_at, key_hash FROM api_keys "
+            "WHERE key_hash = ?",
+            (digest,),
         ).fetchone()
-        if row is None:
+        # Looked up by its SHA-256, whose timing can tell nothing of the key; the match is
+        # confirmed in constant time all the same.
+        if row is None or not hmac.compare_digest(row[4], digest):
             return None
         if row[3] is not None:
             return "revoked"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SANJIANG_"
@@ -33,6 +33,18 @@ class Settings(BaseSettings):
         default=None,
         description="host:port[,…] of an existing Kafka cluster; unset = run the local one.",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How clients reach the cluster: PLAINTEXT (the local broker, 127.0.0.1 "
+        "only), SASL_PLAINTEXT or SASL_SSL (a cluster that authenticates its clients).",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism with SASL_* protocols."
+    )
+    kafka_username: str | None = Field(
+        default=None, description="This process's Kafka user (SASL); each process has its own."
+    )
+    kafka_password: SecretStr | None = Field(default=None, description="That user's password.")
     kafka_port: Port = Field(default=9092, description="Local broker's client port.")
     kafka_controller_port: Port = Field(default=9093, description="Local KRaft controller port.")
     kafka_heap: str = Field(
@@ -282,6 +294,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port], got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_username and self.kafka_password
+        ):
+            raise ValueError(
+                f"SANJIANG_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "SANJIANG_KAFKA_USERNAME and SANJIANG_KAFKA_PASSWORD"
+            )
+        return self
+
     @property
     def kafka_external(self) -> bool:
         """True when an existing cluster is configured and the local broker must not be run."""
@@ -320,7 +343,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "?"
+            field = ".".join(str(part) for part in error["loc"])
+            if not field:  # a rule across fields: its message names them; the input is all
+                lines.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
             shown = "hidden" if field in _SECRET_FIELDS else repr(error.get("input"))
             lines.append(f"{env_name(field)}: {error['msg']} (got {shown})")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -25,6 +25,7 @@ from typing import Any
 
 import faust
 
+from sanjiang.kafka.client import security_config
 from sanjiang.kafka.deadletter import Rejection
 from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.network import Network, load_network
@@ -46,6 +47,19 @@ def streams_datadir(settings: Settings) -> Path:
     return settings.var_dir / "streams"
 
 
+def faust_credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The worker's SASL credentials, as every other client has them (``security_config``)."""
+    config = security_config(settings)
+    if not config:
+        return None
+    return faust.SASLCredentials(
+        username=config["sasl_plain_username"],
+        password=config["sasl_plain_password"],
+        mechanism=config["sasl_mechanism"],
+        ssl_context=config.get("ssl_context"),
+    )
+
+
 def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     """A Faust app for this deployment; nothing connects until the worker starts."""
     topics = Topics.from_settings(settings)
@@ -54,6 +68,7 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     app = faust.App(
         f"{settings.topic_prefix}-streams",
         broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         datadir=datadir,  # not Faust's default, ``<app id>-data`` in the working directory
         web_enabled=False,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from sanjiang.cli.common import fail, say, settings_of
 from sanjiang.kafka.broker import KafkaError, LocalKafka
-from sanjiang.kafka.topics import ensure_topics
+from sanjiang.kafka.security import acls_script, broker_start_script
+from sanjiang.kafka.topics import Topics, ensure_topics
 
 kafka_app = typer.Typer(
     help="Run the local single-node Kafka broker (KRaft) under var/.", no_args_is_help=True
@@ -63,3 +66,24 @@ def ensure(ctx: typer.Context) -> None:
         say(f"changed  {change}")
     for warning in result.warnings:
         say(f"[yellow]warning:[/yellow] {warning}")
+
+
+@kafka_app.command("stack-files")
+def stack_files(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write them to.")] = Path(
+        "infra/kafka"
+    ),
+) -> None:
+    """Write the compose stack's Kafka files: start.sh (SASL/SCRAM broker) and acls.sh (each
+    process's ACLs), from sanjiang.kafka.security."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "start.sh": broker_start_script(),
+        "acls.sh": acls_script(Topics.from_settings(settings_of(ctx))),
+    }
+    for name, text in files.items():
+        path = out / name
+        path.write_text(text)
+        path.chmod(0o755)
+        say(f"wrote {path}")

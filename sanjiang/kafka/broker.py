@@ -18,11 +18,12 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sanjiang.kafka.security import ADMIN_USER, SCRAM_MECHANISM, broker_security
 from sanjiang.settings import Settings
 
 Progress = Callable[[str], None]
@@ -70,15 +71,30 @@ def new_cluster_id() -> str:
 
 
 class LocalKafka:
-    """Lifecycle of the local broker: ``start``, ``stop``, ``status``."""
+    """Lifecycle of the local broker: ``start``, ``stop``, ``status``.
 
-    def __init__(self, settings: Settings, kafka_home: Path | None = None) -> None:
+    With ``scram`` (user -> password) the broker authenticates every client as the production
+    stack's does: SASL/SCRAM-SHA-512 on the client listener, SASL/PLAIN (the admin only) on the
+    controller listener, the standard authorizer with ``allow.everyone.if.no.acl.found=false``
+    and the admin (``security.ADMIN_USER``, whose password ``scram`` holds) as super user; the
+    settings must then name that admin as their Kafka user. Without, plain 127.0.0.1 listeners
+    (the embedded profile)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        kafka_home: Path | None = None,
+        scram: Mapping[str, str] | None = None,
+    ) -> None:
         if settings.kafka_external:
             raise KafkaError(
                 f"SANJIANG_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} points at an existing "
                 "cluster; the local broker is not used"
             )
         self.settings = settings
+        self.scram = dict(scram) if scram else None
+        if self.scram is not None and ADMIN_USER not in self.scram:
+            raise KafkaError(f"a broker with SCRAM users needs {ADMIN_USER} among them")
         self.home = kafka_home or find_kafka_home()
         self.root = settings.var_dir.resolve() / "kafka"
         self.data_dir = self.root / "data"
@@ -152,11 +168,7 @@ class LocalKafka:
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-                    "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    *self._listeners(port, cport),
                     f"log.dirs={self.data_dir}",
                     "num.partitions=1",
                     "auto.create.topics.enable=false",
@@ -190,6 +202,25 @@ class LocalKafka:
             )
         )
 
+    def _listeners(self, port: int, cport: int) -> list[str]:
+        if self.scram is None:
+            return [
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ]
+        return [
+            f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=SASL_PLAINTEXT",
+            "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,"
+            "CONTROLLER:SASL_PLAINTEXT",
+            *broker_security(self.scram[ADMIN_USER], ["sasl_plaintext"]),
+        ]
+
     def is_formatted(self) -> bool:
         return (self.data_dir / "meta.properties").is_file()
 
@@ -204,10 +235,56 @@ class LocalKafka:
             "-c",
             str(self.config_file),
             "--standalone",
+            *(
+                argument
+                for user, password in (self.scram or {}).items()
+                for argument in (
+                    "--add-scram",
+                    f"{SCRAM_MECHANISM}=[name={user},password={password}]",
+                )
+            ),
         )
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise KafkaError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+    def apply_acls(self, commands: list[list[str]]) -> None:
+        """Run ``kafka-acls`` (``AclCommand``) as the admin, each ``--add`` command at once."""
+        if self.scram is None:
+            raise KafkaError("ACLs need a broker with SCRAM users")
+        admin_config = self.root / "admin-client.properties"
+        admin_config.write_text(
+            "security.protocol=SASL_PLAINTEXT\n"
+            f"sasl.mechanism={SCRAM_MECHANISM}\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN_USER}" password="{self.scram[ADMIN_USER]}";\n'
+        )
+        admin_config.chmod(0o600)
+        tool = [
+            self._java(),
+            "-Xmx256m",
+            f"-Dlog4j2.configurationFile={self.log4j_file}",
+            "-cp",
+            f"{self.jars_dir}/*",
+            "org.apache.kafka.tools.AclCommand",
+            "--bootstrap-server",
+            self.settings.bootstrap_servers,
+            "--command-config",
+            str(admin_config),
+        ]
+        running = [
+            subprocess.Popen(
+                [*tool, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            for command in commands
+        ]
+        failed = []
+        for process, command in zip(running, commands, strict=True):
+            output, _ = process.communicate()
+            if process.returncode != 0:
+                failed.append(f"{shlex.join(command)}:\n{output[-1500:]}")
+        if failed:
+            raise KafkaError("kafka-acls failed:\n" + "\n".join(failed))
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -267,7 +344,7 @@ class LocalKafka:
                 raise KafkaError(f"Kafka exited during start-up:\n{self.log_tail()}")
             try:
                 with _quiet("aiokafka"):
-                    asyncio.run(probe(self.settings.bootstrap_servers))
+                    asyncio.run(probe(self.settings))
                 return
             except Exception as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
@@ -323,12 +400,16 @@ class LocalKafka:
         return "\n".join(chunks[-lines:])
 
 
-async def probe(bootstrap: str, timeout_s: float = 5.0) -> None:
-    """Raise unless the cluster at ``bootstrap`` answers a metadata request."""
+async def probe(settings: Settings, timeout_s: float = 5.0) -> None:
+    """Raise unless the cluster answers a metadata request (as the settings' Kafka user)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from sanjiang.kafka.client import security_config
+
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+        **security_config(settings),
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=int(timeout_s * 1000),
     )
     await asyncio.wait_for(admin.start(), timeout_s)
     try:

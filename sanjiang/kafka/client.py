@@ -1,5 +1,10 @@
 """The one place Kafka clients are configured.
 
+Security: with ``SANJIANG_KAFKA_SECURITY_PROTOCOL`` SASL_PLAINTEXT or SASL_SSL every client
+(producers, consumers, admin, the Faust worker) authenticates as this process's user
+(``SANJIANG_KAFKA_USERNAME``/``_PASSWORD``, SCRAM by default); what each user may do is the
+cluster's ACLs (``sanjiang.kafka.security``).
+
 Producers: ``acks=all`` with idempotence (no duplicates or reordering from the producer's own
 retries within a session) and lz4 compression. Consumers: explicit commits only, after the
 effect is durable; reading starts at the earliest offset so a new group sees the whole log.
@@ -9,6 +14,7 @@ Duplicates across producer sessions remain possible, so every consumer is idempo
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -19,9 +25,29 @@ from sanjiang.settings import Settings
 CLIENT_ID = "sanjiang"
 
 
+def security_config(settings: Settings) -> dict[str, Any]:
+    """How every client of the project authenticates (nothing for PLAINTEXT)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    username, password = settings.kafka_username, settings.kafka_password
+    if not (username and password):
+        raise ValueError("SASL needs SANJIANG_KAFKA_USERNAME and SANJIANG_KAFKA_PASSWORD")
+    config: dict[str, Any] = {
+        "security_protocol": protocol,
+        "sasl_mechanism": settings.kafka_sasl_mechanism,
+        "sasl_plain_username": username,
+        "sasl_plain_password": password.get_secret_value(),
+    }
+    if protocol == "SASL_SSL":
+        config["ssl_context"] = ssl.create_default_context()
+    return config
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for every producer of the project."""
     return {
+        **security_config(settings),
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": CLIENT_ID,
         "acks": "all",
@@ -36,6 +62,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 def consumer_config(settings: Settings, group_id: str | None) -> dict[str, Any]:
     """Keyword arguments for every consumer of the project."""
     return {
+        **security_config(settings),
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": CLIENT_ID,
         "group_id": group_id,
@@ -59,4 +86,8 @@ def make_consumer(
 
 
 def admin_client(settings: Settings) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=CLIENT_ID)
+    return AIOKafkaAdminClient(
+        **security_config(settings),
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=CLIENT_ID,
+    )

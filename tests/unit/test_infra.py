@@ -15,6 +15,13 @@ import typer
 import yaml
 
 from sanjiang.cli import app
+from sanjiang.kafka.security import (
+    ADMIN_USER,
+    API_USER,
+    PASSWORD_VARIABLES,
+    SINK_USER,
+    STREAMS_USER,
+)
 from sanjiang.settings import ENV_PREFIX, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +35,7 @@ BUILT_DATASOURCE = INFRA / "grafana" / "provisioning" / "datasources" / "sanjian
 
 INFRA_SERVICES = {"kafka", "clickhouse", "grafana"}
 APP_SERVICES = {"api", "sink", "streams", "migrate", "topics"}
-ONE_SHOTS = {"migrate", "topics"}
+ONE_SHOTS = {"migrate", "topics", "kafka-acls"}
 #: The CLI command each Sanjiang service runs.
 COMMANDS = {
     "api": ["api"],
@@ -81,6 +88,8 @@ def _interpolate(value: str) -> str:
     def one(match: re.Match[str]) -> str:
         if match["op"] in (":-", "-"):
             return match["arg"]
+        if match["name"].endswith("_KEY"):  # keys are hex
+            return "0123456789abcdef" * 4
         return f"placeholder{match['name'].lower()}"
 
     return VAR.sub(one, value)
@@ -132,13 +141,38 @@ def test_images_are_the_official_ones_and_grafana_is_recent_enough() -> None:
 def test_kafka_is_a_single_kraft_node_with_a_volume() -> None:
     kafka = _services()["kafka"]
     env = _env(kafka)
-    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert env["CLUSTER_ID"]
-    assert "kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
-    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # the `topics` service creates them
+    assert kafka["entrypoint"] == ["/bin/sh", "/etc/sanjiang/start.sh"]
+    assert ("./kafka/start.sh", "/etc/sanjiang/start.sh") in _mounts(kafka)
+    script = (INFRA / "kafka" / "start.sh").read_text()
+    assert "process.roles=broker,controller" in script
+    assert "auto.create.topics.enable=false" in script  # the `topics` service creates them
+    assert "${KAFKA_DATA:=/var/lib/kafka/data}" in script
     volumes = [str(v) for v in kafka["volumes"]]
-    assert any(v.endswith(":" + env["KAFKA_LOG_DIRS"]) for v in volumes)
-    assert set(_compose()["volumes"]) >= {v.split(":")[0] for v in volumes}
+    assert "kafka-data:/var/lib/kafka/data" in volumes
+    assert set(_compose()["volumes"]) >= {v.split(":")[0] for v in volumes if not v.startswith(".")}
+
+
+def test_kafka_authenticates_every_client_and_each_process_is_its_own_user() -> None:
+    """SASL/SCRAM on every listener and ACLs per process (the scripts are tested on a real
+    broker in tests/integration/test_kafka_security.py); here, that compose wires them."""
+    services = _services()
+    kafka = services["kafka"]
+    env = _env(kafka)
+    for variable in PASSWORD_VARIABLES.values():
+        assert _env(kafka)[variable] == f"${{{variable}:?set {variable} in infra/.env}}"
+    assert [str(p) for p in kafka["ports"]] == ["127.0.0.1:19092:19092"]  # not the controller
+    acls = services["kafka-acls"]
+    assert ("./kafka/acls.sh", "/etc/sanjiang/acls.sh") in _mounts(acls)
+    assert _env(acls)["KAFKA_ADMIN_PASSWORD"] == env["KAFKA_ADMIN_PASSWORD"]
+    users = {"api": API_USER, "sink": SINK_USER, "streams": STREAMS_USER, "topics": ADMIN_USER}
+    for name, user in users.items():
+        process = _env(services[name])
+        assert process["SANJIANG_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
+        assert process["SANJIANG_KAFKA_USERNAME"] == user, name
+        assert process["SANJIANG_KAFKA_PASSWORD"] == env[PASSWORD_VARIABLES[user]], name
+    for name in ("api", "sink", "streams"):
+        assert _depends(services[name])["kafka-acls"] == "service_completed_successfully"
 
 
 def test_long_running_services_have_health_checks_or_wait_for_healthy_ones() -> None:
@@ -248,6 +282,10 @@ def test_process_environment_is_valid_sanjiang_settings(monkeypatch: pytest.Monk
         assert settings.api_hosts_sink is False, name
         if name == "api":
             assert settings.api_host == "0.0.0.0"
+            assert settings.auth_key is not None  # one key for every API container
+            analyst = settings.clickhouse_analyst_url
+            assert analyst is not None
+            assert analyst.get_secret_value().startswith("http://analyst_ro:")
             published = _services()["api"]["ports"][0]
             assert _interpolate(str(published)).endswith(f":{settings.api_port}")
 
