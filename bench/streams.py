@@ -251,10 +251,11 @@ async def run(
     var_dir = Path(tempfile.mkdtemp(prefix="sj-bench-streams-"))
     port = 18_500 + os.getpid() % 400
     env = {**_env(settings, prefix, var_dir), "SANJIANG_API_PORT": str(port)}
+    headers = _viewer(settings.model_copy(update={"var_dir": var_dir}))
     api, worker = _start(env, "api"), _start(env, "streams")
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx2.AsyncClient(timeout=5) as client:
+        async with httpx2.AsyncClient(timeout=5, headers=headers) as client:
             deadline = time.monotonic() + 300
             pipeline: dict[str, Any] = {}
             while time.monotonic() < deadline:
@@ -282,7 +283,7 @@ async def run(
                 met=worker_eps >= TARGET_EPS,
             )
         )
-        latencies = await _sse_latency(settings, topics, base, n, latency_seconds)
+        latencies = await _sse_latency(settings, topics, base, n, latency_seconds, headers)
         p50 = statistics.median(latencies)
         p99 = statistics.quantiles(latencies, n=100)[98]
         report.add(
@@ -312,8 +313,30 @@ async def run(
                 process.kill()
 
 
+def _viewer(settings: Settings) -> dict[str, str]:
+    """A viewer's bearer token for the bench's API (its var folder's staff database and key)."""
+    from api.access.tokens import TokenIssuer
+    from api.access.users import UserStore, connect
+    from api.services import auth_key, staff_db_path
+
+    store = UserStore(connect(staff_db_path(settings)))
+    try:
+        user = store.add("bench", "viewer", secrets.token_urlsafe(16))
+    finally:
+        store.close()
+    token, _ = TokenIssuer(auth_key(settings)).issue(
+        user.username, user.token_version, "access", 7200
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
 async def _sse_latency(
-    settings: Settings, topics: Topics, base: str, already: int, seconds: int
+    settings: Settings,
+    topics: Topics,
+    base: str,
+    already: int,
+    seconds: int,
+    headers: dict[str, str],
 ) -> list[float]:
     rate = 1000
     events = today_events(rate * seconds)
@@ -323,7 +346,7 @@ async def _sse_latency(
 
     async def listen() -> None:
         async with (
-            httpx2.AsyncClient(timeout=None) as client,
+            httpx2.AsyncClient(timeout=None, headers=headers) as client,
             client.stream("GET", base + "/v1/live/stream") as response,
         ):
             event_name = ""
