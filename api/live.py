@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from aiokafka import TopicPartition
 from sanjiang.kafka.client import make_consumer
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
+from sanjiang.supervisor import STATUS_FILE
 
 HISTORY = 5000  #: changes kept for clients that reconnect
 
@@ -46,13 +48,33 @@ class LiveViews:
             await consumer.stop()
 
     async def _update(self, records: list[Any]) -> None:
+        await self._put([(record.key.decode(), record.value) for record in records])
+
+    async def _put(self, changes: list[tuple[str, bytes]]) -> None:
         async with self._changed:
-            for record in records:
-                name = record.key.decode()
-                self.views[name] = orjson.loads(record.value)
+            for name, body in changes:
+                self.views[name] = orjson.loads(body)
                 self.seq += 1
-                self.history.append((self.seq, name, record.value))
+                self.history.append((self.seq, name, body))
             self._changed.notify_all()
+
+    async def follow_processes(
+        self, logs_dir: Path, stop: asyncio.Event, every_s: float = 1.0
+    ) -> None:
+        """Publish the supervisor's ``processes.json`` (``sanjiang up``) as the ``processes``
+        view whenever it changes: which process runs, restarts, or was given up on."""
+        seen: bytes | None = None
+        path = logs_dir / STATUS_FILE
+        while not stop.is_set():
+            with contextlib.suppress(FileNotFoundError):
+                body = path.read_bytes()
+                if body != seen:
+                    seen = body
+                    with contextlib.suppress(orjson.JSONDecodeError):
+                        document = {"view": "processes", **orjson.loads(body)}
+                        await self._put([("processes", orjson.dumps(document))])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
 
     async def changes_after(self, seq: int, timeout_s: float) -> list[tuple[int, str, bytes]]:
         """Changes numbered after ``seq`` (waiting up to ``timeout_s`` for one); if ``seq`` is

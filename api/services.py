@@ -96,6 +96,8 @@ class Services:
             ops = OpsSink(self.settings, self.warehouse, report=log.info)
             self._tasks.append(asyncio.create_task(ops.run(self._stop)))
         self._tasks.append(asyncio.create_task(self.live.run(self._stop)))
+        logs = self.settings.var_dir / "logs"
+        self._tasks.append(asyncio.create_task(self.live.follow_processes(logs, self._stop)))
 
     async def stop(self) -> None:
         self._stop.set()

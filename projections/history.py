@@ -28,7 +28,8 @@ def timeseries(
     category: str | None = None,
     activity: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Events of one type (and distinct residents) per hour or local day, from the rollups.
+    """Events of one type (and distinct residents) per hour or local day, from the rollups;
+    ``bucket`` is the hour's start as Shanghai time with its offset, or the local date.
 
     By day with no venue, category or activity asked, from ``rollup_station_daily`` (a row per
     station, day and type, so long periods read a fraction of what ``rollup_daily`` holds)."""
@@ -62,8 +63,15 @@ def timeseries(
         if value is not None:
             filters.append(f"{column} = {{{column}:String}}")
             params[column] = value
+    # hours as local ISO 8601 time with the offset (2026-11-24T09:00:00+08:00); days as the
+    # local date (2026-11-24): both are Shanghai's, and the hour says so
+    label = (
+        "concat(formatDateTime(hour, '%Y-%m-%dT%H:%i:%S', 'Asia/Shanghai'), '+08:00')"
+        if interval == "hour"
+        else "toString(day)"
+    )
     sql = (
-        f"SELECT toString({bucket}) AS bucket, sum(events) AS events, "
+        f"SELECT {label} AS bucket, sum(events) AS events, "
         f"uniqExactMerge(residents) AS residents, sum(late_events) AS late_events, "
         f"sum(satisfied) AS satisfied FROM {table} WHERE {' AND '.join(filters)} "
         f"GROUP BY {bucket} ORDER BY {bucket}"

@@ -69,6 +69,20 @@ class Difference:
     warehouse: int
 
 
+def closes_at(day: date, network: Network, grace: timedelta) -> datetime:
+    """When a local day's window closes: its end plus the lateness grace."""
+    return datetime.combine(day + timedelta(days=1), time(), network.tz) + grace
+
+
+def split_closed(
+    days: list[date], now: datetime, network: Network, grace: timedelta
+) -> tuple[list[date], list[date]]:
+    """(closed, still open) days at ``now``: only a closed window can be reconciled — an open
+    one still takes late events, so its differences would mean nothing."""
+    closed = [d for d in days if closes_at(d, network, grace) <= now]
+    return closed, [d for d in days if d not in closed]
+
+
 def warehouse_counts(
     warehouse: Warehouse, network: Network, day: date, grace: timedelta
 ) -> dict[str, dict[str, int]]:

@@ -219,6 +219,27 @@ class Network(_Frozen):
             return self.subdistrict.residents
         return sum(self.by_id[r].population or 0 for r in self.served_residential(station_id))
 
+    def open_since(self, station_id: str, moment: datetime) -> datetime | None:
+        """When the station last opened, if it is open at ``moment`` (one of its venues is);
+        None while it is closed. A station without venues has no hours: always open."""
+        station = self.station(station_id)
+        if not station.venues:
+            return datetime.min.replace(tzinfo=self.tz)
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        intervals = sorted(
+            (datetime.combine(day, i.start, self.tz), datetime.combine(day, i.end, self.tz))
+            for venue in station.venues
+            for i in venue.intervals_on(day)
+        )
+        merged: list[tuple[datetime, datetime]] = []
+        for lo, hi in intervals:  # merge overlapping or touching intervals, in order
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        return next((lo for lo, hi in merged if lo <= local < hi), None)
+
     def opening_windows(
         self, venue_id: str, start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:

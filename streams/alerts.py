@@ -1,9 +1,12 @@
 """Alerts raised from the live state: pure rules, and a tracker that gives each a start and end.
 
+Each alert has a machine code (``kind``), an English ``reason`` for operators and logs, and a
+Chinese ``display`` text for the pages and screens.
+
 Rules (evaluated at ``now``):
 - ``over_capacity`` (high): more people checked in at a venue than its capacity;
-- ``kiosk_offline`` (medium): no heartbeat from a kiosk for the silence threshold — found by
-  the worker's timer, not by the next event;
+- ``kiosk_offline`` (medium): no heartbeat from a kiosk for the silence threshold while its
+  station is open (its venues' hours) — found by the worker's timer, not by the next event;
 - ``low_satisfaction`` (medium): a station's satisfaction today below the threshold, over at
   least ``min_evaluations`` evaluations;
 - ``no_show_spike`` (low): a station's booking no-shows today at least ``no_show_min`` and at
@@ -44,7 +47,8 @@ class Condition:
     kind: str
     severity: Severity
     scope: str
-    reason: str
+    reason: str  #: for operators and machines (English)
+    display: str = ""  #: what people see (Chinese)
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Alert:
     reason: str
     started_at: str
     ended_at: str | None = None
+    display: str = ""  #: the Chinese text pages show (checkpoints from before have none)
 
     def document(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,11 +71,19 @@ def conditions(
     now: datetime,
     rules: AlertRules,
     occupancy: Mapping[str, int] | None = None,
+    category_names: Mapping[str, str] | None = None,
 ) -> list[Condition]:
     """Every alert condition that holds at ``now`` (``occupancy``: the caller's reading of
-    ``state.occupancy(now)``, if it has one)."""
+    ``state.occupancy(now)``, if it has one; ``category_names`` label categories in the
+    Chinese texts)."""
     found: list[Condition] = []
     venues = state.network.venues
+    stations = state.network.by_id
+
+    def station_name(station_id: str) -> str:
+        station = stations.get(station_id)
+        return station.name if station is not None else station_id
+
     occupancy = state.occupancy(now) if occupancy is None else occupancy
     for venue_id, people in sorted(occupancy.items()):
         venue = venues.get(venue_id)
@@ -82,17 +95,21 @@ def conditions(
                     "high",
                     f"venue:{venue_id}",
                     f"{people} people checked in, capacity {venue.capacity}",
+                    f"{venue.name}在场 {people} 人，超过容量 {venue.capacity} 人",
                 )
             )
+    tz = state.network.tz
     for kiosk in state.offline_kiosks(now):
-        last, _station = state.kiosks[kiosk]
+        last, station = state.kiosks[kiosk]
         found.append(
             Condition(
                 f"kiosk_offline:{kiosk}",
                 "kiosk_offline",
                 "medium",
                 f"kiosk:{kiosk}",
-                f"no heartbeat since {last.isoformat()}",
+                f"no heartbeat since {last.isoformat()} while the station is open",
+                f"{station_name(station)}终端 {kiosk} 营业中失联"
+                f"（最后心跳 {last.astimezone(tz):%m-%d %H:%M}）",
             )
         )
     today = state.local_day(now)
@@ -111,6 +128,8 @@ def conditions(
                     f"station:{station}",
                     f"satisfaction {summary['satisfaction']:.0%} "
                     f"over {summary['evaluations']} evaluations today",
+                    f"{station_name(station)}今日满意率 {summary['satisfaction']:.0%}"
+                    f"（{summary['evaluations']} 条评价）",
                 )
             )
         if (
@@ -125,13 +144,17 @@ def conditions(
                     f"station:{station}",
                     f"{counters.no_shows} no-shows of {counters.bookings_confirmed} "
                     "confirmed bookings today",
+                    f"{station_name(station)}今日爽约 {counters.no_shows} 次"
+                    f"（已确认预约 {counters.bookings_confirmed} 个）",
                 )
             )
-    found.extend(_demand_surges(state, now, rules))
+    found.extend(_demand_surges(state, now, rules, category_names or {}))
     return found
 
 
-def _demand_surges(state: LiveState, now: datetime, rules: AlertRules) -> list[Condition]:
+def _demand_surges(
+    state: LiveState, now: datetime, rules: AlertRules, names: Mapping[str, str]
+) -> list[Condition]:
     today = state.local_day(now)
     window = [today - timedelta(days=i) for i in range(1, 8)]
     observed = sum(1 for day in window if state.stations_on.get(day))
@@ -155,6 +178,8 @@ def _demand_surges(state: LiveState, now: datetime, rules: AlertRules) -> list[C
                     "low",
                     f"category:{category}",
                     f"{n} demands today, {mean:.1f} a day over the last week",
+                    f"「{names.get(category, category)}」类需求今日 {n} 条，"
+                    f"近一周日均 {mean:.1f} 条",
                 )
             )
     return surges
@@ -189,11 +214,13 @@ class AlertTracker:
                     condition.scope,
                     condition.reason,
                     now.isoformat(),
+                    display=condition.display,
                 )
                 self.open[key] = alert
                 changed.append(alert)
             else:
                 alert.reason = condition.reason
+                alert.display = condition.display
         for key in [k for k in self.open if k not in holding]:
             alert = self.open.pop(key)
             alert.ended_at = now.isoformat()

@@ -30,6 +30,7 @@ from sanjiang.kafka.deadletter import Rejection
 from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.network import Network, load_network
 from sanjiang.settings import Settings
+from sanjiang.taxonomy import load_taxonomy
 from streams.publish import LivePublisher
 from streams.rejections import counted, rejection_day
 from streams.state import LiveState
@@ -83,7 +84,8 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     alerts_topic = app.topic(
         topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw"
     )
-    publisher = LivePublisher()
+    taxonomy = load_taxonomy()
+    publisher = LivePublisher(category_names={c.id: c.name for c in taxonomy.categories})
     worker = LiveWorker(
         settings,
         lambda: LiveState(

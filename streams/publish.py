@@ -30,8 +30,11 @@ class Tick:
 
 
 class LivePublisher:
-    def __init__(self, rules: AlertRules | None = None) -> None:
+    def __init__(
+        self, rules: AlertRules | None = None, category_names: Mapping[str, str] | None = None
+    ) -> None:
         self.rules = rules or AlertRules()
+        self.category_names = dict(category_names or {})
         self.tracker = AlertTracker()
         self.renderer = ViewRenderer()
         self.published: dict[str, bytes] = {}  #: view -> its last document sent (no ``as_of``)
@@ -43,7 +46,8 @@ class LivePublisher:
         ``pipeline`` view."""
         out = Tick()
         occupancy = state.occupancy(now)
-        for alert in self.tracker.update(conditions(state, now, self.rules, occupancy), now):
+        found = conditions(state, now, self.rules, occupancy, self.category_names)
+        for alert in self.tracker.update(found, now):
             out.alerts.append((alert.key.encode(), orjson.dumps(alert.document())))
         views = self.renderer.render(state, now, occupancy)
         views["alerts"] = {"open": [a.document() for a in self.tracker.open.values()]}

@@ -28,7 +28,8 @@ and with any duplicates (within the grace period).
   (occurred_at, event_id), as the KPI does.
 - Heat uses ``sanjiang.heat``: Σ weight × 2^(−age / half-life), kept as a sum scaled to a fixed
   reference time so it does not depend on the order events arrive in.
-- Kiosks are offline when their last heartbeat is older than ``offline_after``.
+- Kiosks are offline when they sent no heartbeat for ``offline_after`` while their station was
+  open (its venues' hours).
 """
 
 from __future__ import annotations
@@ -647,7 +648,23 @@ class LiveState:
         return {key: total * factor for key, total in self.scaled_heat_by(level).items()}
 
     def offline_kiosks(self, now: datetime) -> list[str]:
-        return sorted(k for k, (last, _) in self.kiosks.items() if now - last > self.offline_after)
+        """Kiosks silent for ``offline_after`` while their station was open: a kiosk switched
+        off at closing time is not offline, and one silent since it opened is only after the
+        threshold has passed since opening."""
+        offline = []
+        for kiosk, (last, station) in self.kiosks.items():
+            opened = self._open_since(station, now)
+            if opened is not None and now - max(last, opened) > self.offline_after:
+                offline.append(kiosk)
+        return sorted(offline)
+
+    def _open_since(self, station: str, now: datetime) -> datetime | None:
+        if station not in self.network.by_id:
+            return _ALWAYS  # no hours known: always open
+        return self.network.open_since(station, now)
+
+
+_ALWAYS = datetime.min.replace(tzinfo=UTC)
 
 
 def _gone(activity: ActivityLive, limit: datetime, before: date) -> bool:

@@ -21,6 +21,8 @@ router = APIRouter(tags=["history"], responses=PROTECTED)
     "/v1/history/timeseries",
     summary="Events per hour or day, from the rollups",
     description=(
+        "`bucket` is an hour's start as Shanghai time with its offset "
+        "(`2026-11-24T09:00:00+08:00`) or a local date (`2026-11-24`). "
         "Hourly buckets cover at most `SANJIANG_MAX_HOURLY_DAYS` (62) days, daily ones "
         "`SANJIANG_MAX_PERIOD_DAYS` (400). Filtered by station (or venue), it needs a credential "
         "that sees that station; otherwise one that sees the whole network."

@@ -17,7 +17,7 @@ from api.params import PROTECTED
 from api.schemas import ErrorResponse
 
 router = APIRouter(tags=["live"], responses=PROTECTED)
-VIEWS = ("network", "venues", "kiosks", "activities", "pipeline", "alerts")
+VIEWS = ("network", "venues", "kiosks", "activities", "pipeline", "alerts", "processes")
 STATION_VIEW = "station:"
 
 
@@ -99,7 +99,7 @@ async def live_stream(
 
 @router.get(
     "/v1/live/{view}",
-    summary="A live view: network, venues, kiosks, activities, pipeline or alerts",
+    summary="A live view: network, venues, kiosks, activities, pipeline, alerts or processes",
     description=(
         "The whole network (a credential that sees it). "
         "`network`: today's counters (check-ins, distinct residents, bookings, registrations, "
@@ -110,7 +110,9 @@ async def live_stream(
         "applied, too-late and undecodable events, the stream's watermark, the worker's lag, "
         "its last checkpoint and the one it started from, and events rejected today by "
         "reason; `alerts`: open alerts, each with "
-        "severity, scope, reason and start."
+        "severity, scope, reason (and a Chinese `display` text) and start; `processes`: the "
+        "processes `sanjiang up` supervises, each running, restarting or given up on, with "
+        "its restarts and last exit."
     ),
     responses={404: {"model": ErrorResponse}},
 )

@@ -10,6 +10,16 @@ const SEVERITY = {high: "高", medium: "中", low: "低"};
 const KINDS = {over_capacity: "超容", kiosk_offline: "终端离线", low_satisfaction: "满意度下降",
   no_show_spike: "爽约激增", demand_surge: "需求激增"};
 
+// "station:WS-R03" / "venue:…" / "kiosk:…" / "category:…" as a name people know
+const scopeName = (scope) => {
+  const [kind, id] = String(scope).split(/:(.*)/s);
+  if (kind === "station") return NAMES.stations[id] || id;
+  if (kind === "venue") return (NAMES.venues[id] || {}).name || id;
+  if (kind === "category") return NAMES.categories[id] || id;
+  if (kind === "kiosk") return "终端 " + id;
+  return scope;
+};
+
 const render = {
   network(d) {
     $("network").innerHTML = COUNTERS.map(([k, label]) =>
@@ -30,7 +40,7 @@ const render = {
   alerts(d) {
     const open = (d.open || []).slice().sort((a, b) => (a.severity === "high" ? -1 : 1) - (b.severity === "high" ? -1 : 1));
     $("alerts").innerHTML = open.length ? `<table><tr><th>级别</th><th>类型</th><th>范围</th><th>原因</th></tr>${open.slice(0, 30).map((a) =>
-      `<tr><td class="${esc(a.severity)}">${SEVERITY[a.severity] || esc(a.severity)}</td><td>${KINDS[a.kind] || esc(a.kind)}</td><td>${esc(a.scope)}</td><td>${esc(a.reason)}</td></tr>`).join("")}</table>` : `<p class="empty">无告警</p>`;
+      `<tr><td class="${esc(a.severity)}">${SEVERITY[a.severity] || esc(a.severity)}</td><td>${KINDS[a.kind] || esc(a.kind)}</td><td>${esc(scopeName(a.scope))}</td><td>${esc(a.display || a.reason)}</td></tr>`).join("")}</table>` : `<p class="empty">无告警</p>`;
   },
   activities(d) {
     const hot = (d.hottest || []).slice(0, 8);
@@ -44,6 +54,13 @@ const render = {
   kiosks(d) {
     const off = d.offline || [];
     $("kiosks").innerHTML = `<p>终端 ${d.known ?? 0} 台，离线 <span class="${off.length ? "over" : ""}">${off.length}</span> 台${off.length ? "：" + off.slice(0, 12).map(esc).join("、") + (off.length > 12 ? "…" : "") : ""}</p>`;
+  },
+  processes(d) {
+    const STATES = {running: "运行中", restarting: "重启中", gave_up: "反复退出，已停止重启", stopped: "已停止"};
+    const bad = (d.processes || []).filter((p) => p.state !== "running");
+    $("processes").innerHTML = bad.length
+      ? bad.map((p) => `<p class="${p.state === "gave_up" ? "over" : "medium"}">进程 ${esc(p.name)}：${STATES[p.state] || esc(p.state)}（已重启 ${p.restarts} 次；${esc(p.last_exit || "")}）</p>`).join("")
+      : `<p class="empty">进程 ${(d.processes || []).length} 个，均运行中</p>`;
   },
   pipeline(d) {
     $("pipeline").innerHTML = `<p>已处理事件 ${(d.applied ?? 0).toLocaleString()}，超宽限期 ${d.too_late ?? 0}，水位 ${esc(d.watermark || "—")}</p>`;

@@ -15,9 +15,9 @@ import typer
 from sanjiang.cli.common import fail, say, settings_of
 from sanjiang.cli.users import first_admin, initial_password_path
 from sanjiang.kafka.broker import KafkaError, LocalKafka
-from sanjiang.kafka.topics import ensure_topics
+from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.settings import Settings
-from sanjiang.supervisor import ChildSpec, Supervisor
+from sanjiang.supervisor import BrokerService, ChildSpec, Supervisor
 
 
 class _SignalledStopError(Exception):
@@ -58,6 +58,7 @@ def _banner(
     settings: Settings, simulate: bool, supervisor: Supervisor, new_password: str | None
 ) -> str:
     base = f"http://{settings.api_host}:{settings.api_port}"
+    topics = ", ".join(spec.name for spec in Topics.from_settings(settings).specs())
     lines = [
         "",
         "[bold]三江驿 Sanjiang is up.[/bold]",
@@ -75,7 +76,7 @@ def _banner(
         f"  warehouse (chDB)     {settings.warehouse_dir.resolve()}  (hosted by the API)",
         f"  health               {base}/healthz",
         f"  Kafka bootstrap      {settings.bootstrap_servers}",
-        f"  topics               {settings.topic_prefix}.events, .deadletter, .telemetry",
+        f"  topics               {topics}",
         f"  logs                 {supervisor.logs_dir}",
     ]
     if simulate:
@@ -100,15 +101,16 @@ def up(
     """Start Kafka (unless external), the topics, the API and the stream worker; with
     --simulate, the simulator."""
     settings = settings_of(ctx)
-    broker: LocalKafka | None = None
-    started_here = False
     supervisor = Supervisor(settings.var_dir / "logs", say)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         if not settings.kafka_external:
             broker = LocalKafka(settings)
-            started_here = broker.pid() is None
-            say(broker.start(progress=say).describe())
+            if broker.pid() is None:
+                supervisor.add(BrokerService(broker, say))  # started, watched, stopped last
+                say(broker.status().describe())
+            else:
+                say(f"{broker.status().describe()} (started before: left running at the end)")
         else:
             say(f"kafka: external cluster at {settings.bootstrap_servers}")
         new_password = first_admin(settings)
@@ -132,14 +134,15 @@ def up(
         while True:
             time.sleep(1.0)
             supervisor.watch()
-            if broker is not None and broker.pid() is None:
-                fail(f"Kafka stopped unexpectedly; log tail:\n{broker.log_tail()}")
     except (KeyboardInterrupt, _SignalledStopError):
         say("\nstopping…")
     except KafkaError as exc:
-        fail(str(exc))
+        say(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     finally:
+        # More signals (make forwards one, an impatient Ctrl-C) must not cut the stop short:
+        # every child is stopped, the broker last, before this process exits.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         supervisor.stop()
-        if broker is not None and started_here:
-            broker.stop()
-            say("kafka: stopped")
+        say("stopped")

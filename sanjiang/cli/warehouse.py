@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -219,7 +219,7 @@ def reconcile_cmd(
     import asyncio
 
     from api.live import read_live_topic
-    from projections.reconcile import reconcile
+    from projections.reconcile import closes_at, reconcile, split_closed
 
     settings = settings_of(ctx)
     first_text, _, last_text = window.partition("..")
@@ -229,12 +229,16 @@ def reconcile_cmd(
     except ValueError:
         fail(f"--window must be YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD, not {window!r}")
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    network, grace = load_network(), timedelta(hours=settings.live_grace_h)
+    days, still_open = split_closed(days, datetime.now(UTC), network, grace)
+    for day in still_open:
+        say(f"  {day} is not closed yet (late events until {closes_at(day, network, grace)})")
+    if not days:
+        fail("nothing to reconcile yet: a day is compared once its window has closed", code=2)
     views = asyncio.run(read_live_topic(settings))
     warehouse, _ = open_migrated(settings)
     try:
-        checked, differences = reconcile(
-            warehouse, load_network(), views, days, timedelta(hours=settings.live_grace_h)
-        )
+        checked, differences = reconcile(warehouse, network, views, days, grace)
     finally:
         warehouse.close()
     for d in differences:

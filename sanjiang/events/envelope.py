@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 from uuid import UUID
 
 from pydantic import (
@@ -28,6 +28,19 @@ def _require_v7(value: UUID) -> UUID:
 EventId = Annotated[UUID, AfterValidator(_require_v7)]
 
 
+def _on_the_wire(schema: dict[str, Any]) -> None:
+    """What a sender must put in every event: ``type`` and ``schema_version`` are defaults in
+    code (each class pins them) but the platform refuses an event without them, so the schema
+    (JSON Schema export, OpenAPI) says they are required and gives no default."""
+    properties = schema.get("properties", {})
+    for name in ("type", "schema_version"):
+        if name in properties:
+            properties[name].pop("default", None)
+            required = schema.setdefault("required", [])
+            if name not in required:
+                required.insert(0, name)
+
+
 class Event(BaseModel):
     """Envelope: identity, type and version, two clocks, where it came from, and a typed payload.
 
@@ -37,7 +50,7 @@ class Event(BaseModel):
     ``catalog`` maps names to them.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_on_the_wire)
 
     #: Stable type name (never the class path); set by each subclass.
     TYPE: ClassVar[str]

@@ -97,18 +97,18 @@ def test_station_keys_keep_per_station_order(
     assert len({next(iter(s)) for s in partitions.values()}) > 1  # stations do spread out
 
 
-def test_dead_letter_keeps_bytes_and_reason(
+def test_dead_letter_keeps_the_shape_and_reason(
     kafka_settings: Settings, topics: Topics, group_id: str
 ) -> None:
     async def scenario() -> list[object]:
         async with EventPublisher(kafka_settings, topics) as publisher:
             await publisher.dead_letter(
-                b'{"type": "nope"}', "unknown_type", "type: unknown", "test"
+                b'{"type": "nope", "note": "Zhang San"}', "unknown_type", "type: unknown", "test"
             )
         return await consume(kafka_settings, topics.deadletter, group_id, 1)
 
     (record,) = run(scenario())
-    assert record.value == b'{"type": "nope"}'
+    assert record.value == b'{"type":"nope","note":"<redacted: 9 chars>"}'
     headers = dict(record.headers)
     assert headers["reason"] == b"unknown_type"
     assert headers["origin"] == b"test"

@@ -133,6 +133,26 @@ def test_every_parameter_is_bounded_and_a_bad_one_is_422(
         assert body["error"] == error and isinstance(body["detail"], str), (path, params, body)
 
 
+def test_a_day_not_closed_is_not_reconciled(
+    client_and_keys: tuple[TestClient, dict[str, str]],
+) -> None:
+    from datetime import datetime, timedelta
+
+    from sanjiang.network import load_network
+
+    client, _ = client_and_keys
+    today = datetime.now(load_network().tz).date()
+    answer = client.get("/v1/reconcile", params={"from": str(today), "to": str(today)})
+    assert answer.status_code == 409 and answer.json()["error"] == "not_closed"
+    assert "not closed yet" in answer.json()["detail"]
+    earlier = today - timedelta(days=3)
+    mixed = client.get("/v1/reconcile", params={"from": str(earlier), "to": str(today)})
+    assert mixed.status_code == 200
+    assert (
+        str(today) in mixed.json()["not_closed"] and str(earlier) not in mixed.json()["not_closed"]
+    )
+
+
 def test_history_endpoints(client_and_keys: tuple[TestClient, dict[str, str]]) -> None:
     client, _ = client_and_keys
     daily = client.get(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -121,3 +121,51 @@ def test_a_restored_tracker_keeps_the_start_and_ends_what_no_longer_holds() -> N
     )
     (still,) = after.open.values()
     assert (still.scope, still.started_at) == ("kiosk:WS-R03-K1", at(9, 20).isoformat())
+
+
+def test_a_kiosk_is_offline_only_while_its_station_is_open() -> None:
+    """WS-R03 (Tuesday) opens 08:30-11:30 and 13:30-17:30: a kiosk switched off at closing
+    time raises nothing overnight, at lunch or on Sunday; after opening it gets the threshold
+    again before it counts as silent."""
+    state = LiveState(NETWORK, offline_after=timedelta(minutes=15))
+    state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1"), at(17)))
+
+    def offline(moment: datetime) -> bool:
+        return "kiosk_offline:WS-R03-K1" in {c.key for c in conditions(state, moment, RULES)}
+
+    assert not offline(at(17, 10))
+    assert offline(at(17, 20))  # 20 minutes silent while open
+    assert not offline(at(17, 40))  # closed: switched off for the night
+    assert not offline(at(23, 59))
+    wednesday = at(8, 40) + timedelta(days=1)
+    assert not offline(wednesday)  # open for 10 minutes only
+    assert offline(wednesday + timedelta(minutes=6))  # 16 minutes since opening
+    assert not offline(at(12) + timedelta(days=1))  # lunch break
+    sunday = at(10) + timedelta(days=5)
+    assert sunday.astimezone(NETWORK.tz).weekday() == 6
+    assert not offline(sunday)
+
+
+def test_every_alert_has_a_chinese_text() -> None:
+    state = LiveState(NETWORK, offline_after=timedelta(minutes=15))
+    for i in range(26):
+        state.apply(checkin(f"p{i}", at(8, 40) + timedelta(seconds=i)))
+    state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1"), at(8, 50)))
+    for i in range(3):
+        state.apply(evaluation(f"e{i}", "A1", 2, at(8, 30 + i)))
+    for i in range(4):
+        state.apply(
+            ev(p.DemandSubmitted(demand_id=f"d{i}", category="handcraft"), at(8, i), f"d{i}")
+        )
+    add_history(state, days=3)
+    found = conditions(state, at(9, 6), RULES, category_names={"handcraft": "巧手手工"})
+    texts = {c.kind: c.display for c in found}
+    assert set(texts) >= {"over_capacity", "kiosk_offline", "low_satisfaction", "demand_surge"}
+    station = NETWORK.station("WS-R03").name
+    assert texts["low_satisfaction"].startswith(station) and "满意率" in texts["low_satisfaction"]
+    assert "终端 WS-R03-K1" in texts["kiosk_offline"] and "失联" in texts["kiosk_offline"]
+    assert "巧手手工" in texts["demand_surge"]
+    assert "超过容量" in texts["over_capacity"]
+    tracker = AlertTracker()
+    opened = tracker.update(found, at(9, 6))
+    assert all(a.document()["display"] for a in opened)

@@ -26,10 +26,10 @@ def loaded(warehouse: ChdbWarehouse) -> ChdbWarehouse:
 def test_timeseries_from_rollups_match_the_events(loaded: ChdbWarehouse) -> None:
     hourly = timeseries(loaded, "checkin.recorded", DAY, "hour", station="WS-R03")
     # r1 at 09:00 and 13:40, r2 at 09:05, r5 at 15:00 (late); Monday's r3 is outside
-    assert [(r["bucket"][11:16], r["events"], r["residents"]) for r in hourly] == [
-        ("01:00", 2, 2),  # 09:00 Shanghai = 01:00 UTC
-        ("05:00", 1, 1),
-        ("07:00", 1, 1),
+    assert [(r["bucket"], r["events"], r["residents"]) for r in hourly] == [
+        ("2026-11-24T09:00:00+08:00", 2, 2),  # local time, with its offset
+        ("2026-11-24T13:00:00+08:00", 1, 1),
+        ("2026-11-24T15:00:00+08:00", 1, 1),
     ]
     assert sum(r["late_events"] for r in hourly) == 1
     daily = timeseries(loaded, "checkin.recorded", DAY, "day")
