@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.kafka.client import make_consumer
 from sanjiang.kafka.deadletter import Rejection
+from sanjiang.kafka.security import OPS_GROUP
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
 
@@ -120,7 +121,7 @@ class OpsSink:
         settings: Settings,
         warehouse: Warehouse,
         topics: Topics | None = None,
-        group_id: str = "sanjiang-ops",
+        group_id: str = OPS_GROUP,
         offsets_every_s: float = 15.0,
         report: Callable[[str], None] = lambda _: None,
     ) -> None:

@@ -69,6 +69,7 @@ from projections.writer import EventWriter, WriteResult
 from sanjiang.events.codec import EventError, decode_event, from_raw, is_current, parse_raw
 from sanjiang.kafka.client import make_consumer
 from sanjiang.kafka.publisher import EventPublisher
+from sanjiang.kafka.security import WAREHOUSE_GROUP
 from sanjiang.kafka.signing import EventSigner, signer_for
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
@@ -220,7 +221,7 @@ class WarehouseSink:
         settings: Settings,
         warehouse: Warehouse,
         topics: Topics | None = None,
-        group_id: str = "sanjiang-warehouse",
+        group_id: str = WAREHOUSE_GROUP,
         report: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.settings = settings

@@ -118,6 +118,17 @@ class Settings(BaseSettings):
         le=3650,
         description="How long dead letters are kept (the topic and the warehouse's copy).",
     )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="CLI: the credential (staff token or device key) commands use with a running "
+        "platform's API (kpi, reconcile, dashboards check while `sanjiang up` runs).",
+    )
+    api_user: str | None = Field(
+        default=None, description="CLI: the staff account those commands log in as."
+    )
+    api_password: SecretStr | None = Field(
+        default=None, description="CLI: its password (asked for on a terminal when unset)."
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     api_port: Port = Field(default=8000, description="Port the API listens on.")
     ingest_max_body_bytes: int = Field(

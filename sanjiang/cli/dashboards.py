@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from sanjiang.cli.common import fail, say, settings_of
+from sanjiang.cli.remote import ApiError, PlatformApi, RemoteWarehouse
 
 dashboards_app = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)
 
@@ -71,7 +72,15 @@ def check(
     from projections.warehouse import WarehouseError, open_warehouse
 
     settings = settings_of(ctx)
-    warehouse = open_warehouse(settings)
+    api = PlatformApi.running(settings)
+    try:  # with the platform running, through its API (analyst SQL, the caller's grant)
+        warehouse = (
+            RemoteWarehouse(api, settings.clickhouse_database)
+            if api is not None
+            else open_warehouse(settings)
+        )
+    except WarehouseError as exc:
+        fail(str(exc))
     failures = slow = 0
     try:
         for run in check_all(
@@ -88,7 +97,7 @@ def check(
                 say(f"[yellow]slow[/yellow]  {line}, columns {', '.join(run.columns)}")
             else:
                 say(f"  ok  {line}, columns {', '.join(run.columns)}")
-    except WarehouseError as exc:
+    except (WarehouseError, ApiError) as exc:
         fail(str(exc))
     finally:
         warehouse.close()

@@ -7,13 +7,16 @@ import signal
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sanjiang.cli.common import fail, say, settings_of
+from sanjiang.cli.common import console, fail, say, settings_of
 from sanjiang.cli.users import first_admin, initial_password_path
+from sanjiang.cli.warehouse import wait_for_sink
 from sanjiang.kafka.broker import KafkaError, LocalKafka
 from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.settings import Settings
@@ -90,6 +93,51 @@ def _banner(
     return "\n".join(lines)
 
 
+def _needs_history(settings: Settings) -> bool:
+    """A first run: no history published before, and no event in the topic at all."""
+    from producers.history import loaded, topic_is_empty
+
+    if loaded(settings) is not None:
+        return False
+    if not asyncio.run(topic_is_empty(settings)):
+        say("history: the event topic already holds events; no simulated history added")
+        return False
+    return True
+
+
+def _publish_history(settings: Settings, days: int, seed: int) -> None:
+    from producers.history import publish_history
+    from sanjiang.network import load_network
+    from sanjiang.pseudonym import pseudonymizer_for
+    from sanjiang.taxonomy import load_taxonomy
+
+    network = load_network()
+    say(f"first run: {days} days of simulated history, so there is something to compare with")
+    with Progress(
+        TextColumn("[bold]history[/bold] simulating and publishing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("history", total=days)
+        first = datetime.now(network.tz).date() - timedelta(days=days)
+        history = asyncio.run(
+            publish_history(
+                settings,
+                network,
+                load_taxonomy(),
+                pseudonymizer_for(settings),
+                days=days,
+                seed=seed,
+                progress=lambda day: progress.update(task, completed=(day - first).days),
+            )
+        )
+        progress.update(task, completed=days)
+    say(f"history: {history.events:,} events of {history.first_day} … {history.last_day}")
+
+
 def up(
     ctx: typer.Context,
     simulate: Annotated[
@@ -97,6 +145,14 @@ def up(
         typer.Option("--simulate", help="Also run the network simulator, live, through the API."),
     ] = False,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 1,
+    history_days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="With --simulate, on a first run: days of simulated history loaded before "
+            "the live feed starts (0: none).",
+        ),
+    ] = 28,
 ) -> None:
     """Start Kafka (unless external), the topics, the API and the stream worker; with
     --simulate, the simulator."""
@@ -116,6 +172,9 @@ def up(
         new_password = first_admin(settings)
         result = asyncio.run(ensure_topics(settings))
         say(f"topics: {len(result.created)} created, {len(result.existing)} already there")
+        first_run = simulate and history_days > 0 and _needs_history(settings)
+        if first_run:
+            _publish_history(settings, history_days, seed)
 
         cli = [sys.executable, "-m", "sanjiang"]
         supervisor.start(ChildSpec("api", [*cli, "api"]))
@@ -124,6 +183,8 @@ def up(
             fail(f"the API did not answer on {health}; see {supervisor.log_path('api')}")
         say(f"api: answering on http://{settings.api_host}:{settings.api_port}")
         supervisor.start(ChildSpec("streams", [*cli, "streams"]))
+        if first_run:  # the history is in the warehouse before the live feed starts
+            wait_for_sink(settings)
         if simulate:
             supervisor.start(
                 ChildSpec(

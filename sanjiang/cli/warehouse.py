@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from projections.load import LoadStats
 from projections.migrate import MigrateResult
 from projections.warehouse import Warehouse
 from sanjiang.cli.common import console, fail, say, settings_of
+from sanjiang.cli.remote import ApiError, PlatformApi
 from sanjiang.network import load_network
 from sanjiang.settings import Settings
 from sanjiang.taxonomy import load_taxonomy
@@ -61,8 +73,11 @@ def load_cmd(
     from projections.writer import EventWriter
 
     settings = settings_of(ctx)
-    warehouse, _ = open_migrated(settings)
     rejects_path = file.with_suffix(file.suffix + ".rejected")
+    if PlatformApi.running(settings) is not None:  # the platform owns the warehouse
+        _load_into_running_platform(settings, file, rejects_path)
+        return
+    warehouse, _ = open_migrated(settings)
     try:
         with (
             rejects_path.open("wb") as rejects,
@@ -92,6 +107,81 @@ def load_cmd(
     )
 
 
+def _load_into_running_platform(settings: Settings, file: Path, rejects_path: Path) -> None:
+    """Publish the file's events to the event topic — the sink's path, deduplicated by it —
+    and wait until the sink has written them."""
+    import asyncio
+
+    from projections.load import publish_ndjson
+    from sanjiang.kafka.publisher import EventPublisher
+
+    async def publish(advance: Callable[[int], None], rejects: BinaryIO) -> LoadStats:
+        async with EventPublisher(settings) as publisher:
+            return await publish_ndjson(file, publisher, rejects=rejects, progress=advance)
+
+    with (
+        rejects_path.open("wb") as rejects,
+        Progress(
+            TextColumn("[bold]publishing[/bold]"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress,
+    ):
+        task = progress.add_task("publish", total=file.stat().st_size)
+        stats = asyncio.run(publish(lambda n: progress.advance(task, n), rejects))
+    if stats.rejected == 0:
+        rejects_path.unlink(missing_ok=True)
+    say(
+        f"{stats.lines:,} events read: {stats.written:,} published to the running platform "
+        f"(its sink skips those already stored), {stats.rejected:,} rejected"
+        + (f" (see {rejects_path})" if stats.rejected else "")
+    )
+    wait_for_sink(settings)
+
+
+def wait_for_sink(settings: Settings, stalled_after_s: float = 120.0) -> None:
+    """Show the warehouse sink catching up with the event topic; return once it has (or say
+    that it stopped moving)."""
+    import asyncio
+
+    from sanjiang.kafka.lag import group_lag
+    from sanjiang.kafka.security import WAREHOUSE_GROUP
+    from sanjiang.kafka.topics import Topics
+
+    topic = Topics.from_settings(settings).events
+
+    def lag() -> int:
+        return asyncio.run(group_lag(settings, WAREHOUSE_GROUP, topic)) or 0
+
+    behind = lag()
+    if not behind:
+        return
+    moved_at, last, total = time.monotonic(), behind, behind
+    with Progress(
+        TextColumn("[bold]warehouse sink[/bold] writing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("sink", total=behind)
+        while behind:
+            time.sleep(0.5)
+            behind = lag()
+            progress.update(task, completed=total - behind)
+            if behind < last:
+                moved_at, last = time.monotonic(), behind
+            elif time.monotonic() - moved_at > stalled_after_s:
+                fail(
+                    f"the warehouse sink has not moved for {stalled_after_s:.0f} s "
+                    f"({behind:,} events behind); is the API running with its sink?"
+                )
+    say("the warehouse has them")
+
+
 def kpi(
     ctx: typer.Context,
     from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) or ISO start.")],
@@ -113,17 +203,27 @@ def kpi(
         if venue
         else Scope.network()
     )
+    settings = settings_of(ctx)
     try:
         period = Period.parse(from_, to, network.tz)
-        warehouse, _ = open_migrated(settings_of(ctx))
-        try:
-            report = compute_kpis(warehouse, network, period, scope)
-        finally:
-            warehouse.close()
+        api = PlatformApi.running(settings)
+        if api is not None:  # the platform owns the warehouse: ask its API
+            params = {"from": from_, "to": to}
+            if station or venue:
+                params["station" if station else "venue"] = station or venue or ""
+            numbers = api.get("/v1/kpis", params)
+        else:
+            warehouse, _ = open_migrated(settings)
+            try:
+                numbers = compute_kpis(warehouse, network, period, scope).as_dict()
+            finally:
+                warehouse.close()
+    except ApiError as exc:
+        fail(str(exc))
     except (KeyError, ValueError) as exc:
         fail(str(exc.args[0]) if exc.args else str(exc))
     if as_json:
-        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(numbers, ensure_ascii=False, indent=2))
         return
 
     def pct(value: float | None) -> str:
@@ -134,21 +234,21 @@ def kpi(
         f"{period.start:%Y-%m-%d %H:%M} → {period.end:%Y-%m-%d %H:%M}"
     )
     say(
-        f"  场馆使用率 venue utilization   {pct(report.venue_utilization):>7}  "
-        f"({report.taken_hours:.1f} of {report.open_hours:.1f} open hours)"
+        f"  场馆使用率 venue utilization   {pct(numbers['venue_utilization']):>7}  "
+        f"({numbers['taken_hours']:.1f} of {numbers['open_hours']:.1f} open hours)"
     )
     say(
-        f"  项目精准率 project precision   {pct(report.project_precision):>7}  "
-        f"(demand {report.demand_events}, capacity {report.supplied_capacity}; "
-        f"fill rate {pct(report.fill_rate)})"
+        f"  项目精准率 project precision   {pct(numbers['project_precision']):>7}  "
+        f"(demand {numbers['demand_events']}, capacity {numbers['supplied_capacity']}; "
+        f"fill rate {pct(numbers['fill_rate'])})"
     )
     say(
-        f"  居民参与率 participation       {pct(report.resident_participation):>7}  "
-        f"({report.participants} of {report.population} residents)"
+        f"  居民参与率 participation       {pct(numbers['resident_participation']):>7}  "
+        f"({numbers['participants']} of {numbers['population']} residents)"
     )
     say(
-        f"  服务满意率 satisfaction        {pct(report.service_satisfaction):>7}  "
-        f"({report.satisfied_evaluations} of {report.evaluations} evaluations)"
+        f"  服务满意率 satisfaction        {pct(numbers['service_satisfaction']):>7}  "
+        f"({numbers['satisfied_evaluations']} of {numbers['evaluations']} evaluations)"
     )
 
 
@@ -219,7 +319,7 @@ def reconcile_cmd(
     import asyncio
 
     from api.live import read_live_topic
-    from projections.reconcile import closes_at, reconcile, split_closed
+    from projections.reconcile import Difference, closes_at, reconcile, split_closed
 
     settings = settings_of(ctx)
     first_text, _, last_text = window.partition("..")
@@ -235,12 +335,21 @@ def reconcile_cmd(
         say(f"  {day} is not closed yet (late events until {closes_at(day, network, grace)})")
     if not days:
         fail("nothing to reconcile yet: a day is compared once its window has closed", code=2)
-    views = asyncio.run(read_live_topic(settings))
-    warehouse, _ = open_migrated(settings)
-    try:
-        checked, differences = reconcile(warehouse, network, views, days, grace)
-    finally:
-        warehouse.close()
+    api = PlatformApi.running(settings)
+    if api is not None:  # the platform owns the warehouse: ask its API
+        try:
+            answer = api.get("/v1/reconcile", {"from": str(min(days)), "to": str(max(days))})
+        except ApiError as exc:
+            fail(str(exc))
+        checked = int(answer["windows"])
+        differences = [Difference(**d) for d in answer["differences"]]
+    else:
+        views = asyncio.run(read_live_topic(settings))
+        warehouse, _ = open_migrated(settings)
+        try:
+            checked, differences = reconcile(warehouse, network, views, days, grace)
+        finally:
+            warehouse.close()
     for d in differences:
         say(
             f"  {d.day} {d.station_id:<8} {d.counter:<28} "

@@ -36,28 +36,6 @@ def run(coro: Any) -> Any:
 async def group_caught_up(settings: Settings, group_id: str, topic: str) -> bool:
     """Whether ``group_id`` has committed every record of ``topic`` (a sink commits only after
     its write, views included, is done)."""
-    from aiokafka import TopicPartition
-    from aiokafka.errors import KafkaError
+    from sanjiang.kafka.lag import group_lag
 
-    from sanjiang.kafka.client import admin_client
-    from sanjiang.kafka.topics import partition_counts
-
-    consumer = make_consumer(settings, group_id=None)
-    admin = admin_client(settings)
-    await consumer.start()
-    await admin.start()
-    try:
-        count = (await partition_counts(settings, [topic]))[topic]
-        partitions = [TopicPartition(topic, p) for p in range(count)]
-        if not partitions:
-            return False
-        ends = await consumer.end_offsets(partitions)
-        try:
-            committed = await admin.list_consumer_group_offsets(group_id, partitions=partitions)
-        except KafkaError:  # the group has no coordinator yet: nothing committed
-            return False
-        done = {tp: meta.offset for tp, meta in committed.items() if meta is not None}
-        return all(end == 0 or done.get(tp, -1) >= end for tp, end in ends.items())
-    finally:
-        await consumer.stop()
-        await admin.close()
+    return await group_lag(settings, group_id, topic) == 0

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from sanjiang.kafka.publisher import EventPublisher
+from sanjiang.kafka.security import WAREHOUSE_GROUP
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
 from tests.access import bearer, device_key, staff_token
@@ -53,7 +54,7 @@ def client_and_keys(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the hosted sink catches up, views included
             # (an insert's views become visible a moment after its events: wait for the commit)
-            if asyncio.run(group_caught_up(settings, "sanjiang-warehouse", topics.events)):
+            if asyncio.run(group_caught_up(settings, WAREHOUSE_GROUP, topics.events)):
                 break
             time.sleep(0.2)
         yield client, keys
