@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JARS   := infra/kafka/target/dependency/.complete
 
-.PHONY: setup up test lint bench clean
+.PHONY: setup up test lint browser bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -35,7 +35,20 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The browser tests drive Debian's Chromium through its chromium-driver (nothing downloads a
+# browser): installed here when missing and this runs as root, otherwise named.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium and chromium-driver (browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver >/dev/null; \
+	else \
+		echo "The browser tests need Debian's chromium and chromium-driver:" >&2; \
+		echo "  sudo apt-get install chromium chromium-driver" >&2; exit 1; \
+	fi
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: setup

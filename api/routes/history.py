@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 
 from api.access.deps import Reader, require_network, require_station
 from api.deps import ServicesDep
+from api.errors import api_error
 from api.params import PROTECTED, bad, moment_of, period_of
 from api.routes.kpis import FromQuery, IdQuery, ToQuery
+from api.schemas import ErrorResponse
 from projections.history import FunnelBy, HeatLevel, Interval, funnel, heat_ranking, timeseries
 from sanjiang.events import EVENT_TYPES
 
@@ -20,6 +22,9 @@ router = APIRouter(tags=["history"], responses=PROTECTED)
 @router.get(
     "/v1/history/timeseries",
     summary="Events per hour or day, from the rollups",
+    responses={
+        404: {"model": ErrorResponse, "description": "An unknown station, venue or category."}
+    },
     description=(
         "`bucket` is an hour's start as Shanghai time with its offset "
         "(`2026-11-24T09:00:00+08:00`) or a local date (`2026-11-24`). "
@@ -43,10 +48,18 @@ async def get_timeseries(
     if type not in EVENT_TYPES:
         raise bad("unknown_type", f"no event type {type!r}")
     network = services.network
+    unknown = (
+        ("station", station, network.by_id),
+        ("venue", venue, network.venue_station),
+        ("category", category, {c.id for c in services.taxonomy.categories}),
+    )
+    for kind, value, known in unknown:
+        if value is not None and value not in known:
+            raise api_error(status.HTTP_404_NOT_FOUND, f"unknown_{kind}", f"no {kind} {value!r}")
     if station is not None:
         require_station(caller, station)
     if venue is not None:
-        require_station(caller, network.venue_station.get(venue, f"(unknown venue {venue})"))
+        require_station(caller, network.venue_station[venue])
     if station is None and venue is None:
         require_network(caller)
     settings = services.settings

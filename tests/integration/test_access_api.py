@@ -36,6 +36,7 @@ OPEN = {
     ("POST", "/logout"),
     ("GET", "/docs"),
     ("GET", "/redoc"),
+    ("GET", "/docs/redoc.js"),  # ReDoc's bundle, its logo served from here
     ("GET", "/openapi.json"),
     ("GET", "/"),  # a redirect to /live
 }

@@ -5,13 +5,6 @@ body. Bounded in examples per operation."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import ignored_auth, positive_data_acceptance
 from schemathesis.core.result import Ok
 
-from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.settings import Settings
 from tests.access import bearer, device_key, staff_token
-from tests.conftest import free_port
+from tests.api_process import api_process
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,47 +32,12 @@ def running_api(
     kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """The API in its own process, as ``sanjiang api`` runs it, and credentials for it."""
-    prefix = f"t{uuid.uuid4().hex[:12]}"
-    settings = kafka_settings.model_copy(
-        update={
-            "topic_prefix": prefix,
-            "var_dir": tmp_path_factory.mktemp("schema-var"),
-            "api_port": free_port(),
+    with api_process(kafka_settings, tmp_path_factory.mktemp("schema-var")) as settings:
+        credentials = {
+            "analyst": staff_token(settings, "analyst", ttl_s=7200),
+            "kiosk": device_key(settings, "WS-R03-K1", "WS-R03", "kiosk"),
         }
-    )
-    asyncio.run(ensure_topics(settings, Topics(prefix, settings.event_partitions)))
-    credentials = {
-        "analyst": staff_token(settings, "analyst", ttl_s=7200),
-        "kiosk": device_key(settings, "WS-R03-K1", "WS-R03", "kiosk"),
-    }
-    env = {
-        **os.environ,
-        "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
-        "SANJIANG_TOPIC_PREFIX": prefix,
-        "SANJIANG_VAR_DIR": str(settings.var_dir),
-        "SANJIANG_API_PORT": str(settings.api_port),
-        "SANJIANG_API_HOSTS_SINK": "false",
-    }
-    log = (settings.var_dir / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sanjiang", "api"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{settings.api_port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (settings.var_dir / "api.log").read_text()
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        yield base, credentials
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
+        yield f"http://127.0.0.1:{settings.api_port}", credentials
 
 
 def test_the_api_answers_as_documented(running_api: tuple[str, dict[str, str]]) -> None:

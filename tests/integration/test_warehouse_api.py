@@ -99,6 +99,13 @@ def test_kpi_and_history_errors(client_and_keys: tuple[TestClient, dict[str, str
         "/v1/history/timeseries", params={"from": "2026-11-24", "to": "2026-11-24", "type": "x"}
     )
     assert bad_type.status_code == 422
+    for kind, value in (("station", "WS-R99"), ("venue", "NOPE"), ("category", "nope")):
+        unknown = client.get(
+            "/v1/history/timeseries",
+            params={"from": "2026-11-24", "to": "2026-11-24", kind: value},
+        )
+        assert unknown.status_code == 404, (kind, unknown.text)
+        assert unknown.json()["error"] == f"unknown_{kind}" and value in unknown.json()["detail"]
 
 
 BAD_PARAMETERS: list[tuple[str, dict[str, str], str]] = [
