@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -87,6 +88,18 @@ def list_users(ctx: typer.Context) -> None:
         typer.echo(f"{u.username:<20} {u.role:<9} {stations:<24} {created:<17} {state}")
 
 
+def _change(ctx: typer.Context, change: Callable[[UserStore], None], done: str) -> None:
+    """Apply one change to the accounts; a refused one fails with its reason."""
+    store = open_users(settings_of(ctx))
+    try:
+        change(store)
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    say(done)
+
+
 @user_app.command("passwd")
 def passwd(
     ctx: typer.Context,
@@ -94,40 +107,24 @@ def passwd(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Set a new password; the user's earlier tokens and sessions stop working."""
-    store = open_users(settings_of(ctx))
-    try:
-        store.set_password(username, _password(password_stdin))
-    except UserError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
-    say(f"password of {username} changed; earlier tokens and sessions no longer work")
+    password = _password(password_stdin)
+    _change(
+        ctx,
+        lambda store: store.set_password(username, password),
+        f"password of {username} changed; earlier tokens and sessions no longer work",
+    )
 
 
 @user_app.command("disable")
 def disable(ctx: typer.Context, username: Annotated[str, typer.Argument()]) -> None:
     """Disable an account: no login, and its tokens and sessions stop working at once."""
-    store = open_users(settings_of(ctx))
-    try:
-        store.disable(username)
-    except UserError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
-    say(f"user {username} disabled")
+    _change(ctx, lambda store: store.disable(username), f"user {username} disabled")
 
 
 @user_app.command("enable")
 def enable(ctx: typer.Context, username: Annotated[str, typer.Argument()]) -> None:
     """Enable a disabled account again (it logs in anew)."""
-    store = open_users(settings_of(ctx))
-    try:
-        store.enable(username)
-    except UserError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
-    say(f"user {username} enabled")
+    _change(ctx, lambda store: store.enable(username), f"user {username} enabled")
 
 
 def first_admin(settings: Settings) -> str | None:

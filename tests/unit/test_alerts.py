@@ -20,13 +20,18 @@ def kinds(state: LiveState, minutes_after_nine: int = 0) -> set[str]:
     return {c.key for c in conditions(state, at(9) + timedelta(minutes=minutes_after_nine), RULES)}
 
 
-def test_over_capacity_kiosk_silence_satisfaction_no_shows_and_surge() -> None:
-    state = LiveState(NETWORK, offline_after=timedelta(minutes=15))
+def troubled(state: LiveState) -> LiveState:
+    """26 people in the 25-seat room, a kiosk last heard at 08:50, three poor ratings."""
     for i in range(26):  # WS-R03-ACT holds 25
         state.apply(checkin(f"p{i}", at(8, 40) + timedelta(seconds=i)))
     state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1"), at(8, 50)))
     for i in range(3):
         state.apply(evaluation(f"e{i}", "A1", 2, at(8, 30 + i)))
+    return state
+
+
+def test_over_capacity_kiosk_silence_satisfaction_no_shows_and_surge() -> None:
+    state = troubled(LiveState(NETWORK, offline_after=timedelta(minutes=15)))
     for i in range(3):
         state.apply(
             ev(
@@ -147,12 +152,7 @@ def test_a_kiosk_is_offline_only_while_its_station_is_open() -> None:
 
 
 def test_every_alert_has_a_chinese_text() -> None:
-    state = LiveState(NETWORK, offline_after=timedelta(minutes=15))
-    for i in range(26):
-        state.apply(checkin(f"p{i}", at(8, 40) + timedelta(seconds=i)))
-    state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1"), at(8, 50)))
-    for i in range(3):
-        state.apply(evaluation(f"e{i}", "A1", 2, at(8, 30 + i)))
+    state = troubled(LiveState(NETWORK, offline_after=timedelta(minutes=15)))
     for i in range(4):
         state.apply(
             ev(p.DemandSubmitted(demand_id=f"d{i}", category="handcraft"), at(8, i), f"d{i}")

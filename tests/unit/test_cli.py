@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -54,3 +55,59 @@ def test_kafka_commands_refuse_an_external_cluster(monkeypatch: pytest.MonkeyPat
     result = runner.invoke(app, ["kafka", "start"])
     assert result.exit_code == 1
     assert "existing cluster" in result.output
+
+
+def test_staff_accounts_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.access.users import UserStore, connect
+
+    monkeypatch.setenv("SANJIANG_VAR_DIR", str(tmp_path))
+
+    def user(*args: str, password: str | None = None) -> Any:
+        return runner.invoke(app, ["user", *args], input=None if password is None else password)
+
+    added = user(
+        "add",
+        "wang",
+        "--role",
+        "operator",
+        "--station",
+        "WS-R03",
+        "--password-stdin",
+        password="a good password\n",
+    )
+    assert added.exit_code == 0, added.output
+    assert (
+        user(
+            "add", "li", "--role", "operator", "--password-stdin", password="another password\n"
+        ).exit_code
+        == 1
+    )  # operators need a station
+    assert (
+        user(
+            "add",
+            "zhao",
+            "--role",
+            "viewer",
+            "--station",
+            "WS-R99",
+            "--password-stdin",
+            password="a good password\n",
+        ).exit_code
+        == 1
+    )  # no such station
+    assert "wang" in user("list").stdout and "WS-R03" in user("list").stdout
+    assert user("passwd", "wang", "--password-stdin", password="short\n").exit_code == 1
+    assert user("passwd", "wang", "--password-stdin", password="changed password\n").exit_code == 0
+    assert user("disable", "wang").exit_code == 0
+    assert user("disable", "nobody").exit_code == 1
+    store = UserStore(connect(tmp_path / "secrets" / "staff.db"))
+    try:
+        assert store.verify("wang", "changed password") is None  # disabled
+        assert user("enable", "wang").exit_code == 0
+        verified = store.verify("wang", "changed password")
+        assert verified is not None and verified.stations == ("WS-R03",)
+    finally:
+        store.close()
+    assert "disabled" not in user("list").stdout
