@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import http_exception_handler, validation_exception_handler
-from api.http import SecurityHeaders
+from api.http import BodyLimit, SecurityHeaders
 from api.routes import auth, health, history, ingest, kpis, live, pages, reconcile, sql
 from api.schemas import ErrorResponse
 from api.services import Services
@@ -76,6 +76,11 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "Last-Event-ID"],
         )
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        per_path={"/v1/events": settings.ingest_max_body_bytes},
+    )
     app.add_middleware(SecurityHeaders)
     app.mount("/static/docs", StaticFiles(directory=_docs_assets()), name="docs-assets")
     app.mount(

@@ -47,6 +47,7 @@ class Services:
     sessions: Sessions
     analyst_slots: asyncio.Semaphore
     warehouse: Warehouse | None = None
+    streams: dict[str, int] = field(default_factory=dict)  #: open SSE streams per caller
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 

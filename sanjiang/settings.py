@@ -136,6 +136,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body ingest reads (413 past it).",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body of every route but the ingest (413 past it).",
+    )
     ingest_max_batch: int = Field(
         default=20_000, ge=1, description="Most events in one ingest request (413 past it)."
     )
@@ -191,6 +196,12 @@ class Settings(BaseSettings):
         default=True,
         description="With embedded chDB, run the warehouse sink inside the API process "
         "(it owns the data folder); false when the sink runs elsewhere.",
+    )
+    sse_per_caller: int = Field(
+        default=10, ge=1, description="Live streams (SSE) one credential may hold open at once."
+    )
+    sse_total: int = Field(
+        default=500, ge=1, description="Live streams (SSE) the API holds open at once."
     )
     live_grace_h: float = Field(
         default=6.0, ge=0, description="How long after its day ends a window takes late events."

@@ -23,10 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @contextmanager
 def api_process(
-    kafka_settings: Settings, var: Path, hosts_sink: bool = False
+    kafka_settings: Settings, var: Path, hosts_sink: bool = False, **env: str
 ) -> Iterator[Settings]:
-    """Start the API on fresh topics and a free port; yields its settings (``api_port``,
-    ``var_dir``: where keys and accounts for it are made); stops it at the end."""
+    """Start the API on fresh topics and a free port (``env``: more SANJIANG_ variables);
+    yields its settings (``api_port``, ``var_dir``: where keys and accounts for it are made);
+    stops it at the end."""
     prefix = f"t{uuid.uuid4().hex[:12]}"
     settings = kafka_settings.model_copy(
         update={"topic_prefix": prefix, "var_dir": var, "api_port": free_port()}
@@ -34,6 +35,7 @@ def api_process(
     asyncio.run(ensure_topics(settings, Topics(prefix, settings.event_partitions)))
     env = {
         **os.environ,
+        **env,
         "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
         "SANJIANG_TOPIC_PREFIX": prefix,
         "SANJIANG_VAR_DIR": str(var),

@@ -58,11 +58,13 @@ async def live_station(
 @router.get(
     "/v1/live/stream",
     summary="Server-sent events: every change of every live view the caller may see",
+    responses={429: {"model": ErrorResponse, "description": "Too many open streams."}},
     description=(
         "Each event has `id` (a sequence number), `event: <view name>` and the view's JSON as "
         "`data`. Reconnect with `Last-Event-ID` to continue after the last change you saw; if "
         "that is too old, the current state of every view is sent first. A caller scoped to "
-        "stations gets those stations' views only."
+        "stations gets those stations' views only. A credential holds at most "
+        "`SANJIANG_SSE_PER_CALLER` (10) streams open at once."
     ),
     response_class=StreamingResponse,
 )
@@ -73,8 +75,31 @@ async def live_stream(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
 ) -> StreamingResponse:
     start = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
+    settings, open_streams = services.settings, services.streams
+    holder = f"{caller.kind}:{caller.name}"
+    if (
+        open_streams.get(holder, 0) >= settings.sse_per_caller
+        or sum(open_streams.values()) >= settings.sse_total
+    ):
+        raise api_error(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too_many_streams",
+            f"at most {settings.sse_per_caller} live streams per credential "
+            f"({settings.sse_total} in all); close one first",
+            {"Retry-After": "5"},
+        )
+    open_streams[holder] = open_streams.get(holder, 0) + 1
 
     async def events() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in _changes(start):
+                yield chunk
+        finally:  # the client went away or the server stops
+            open_streams[holder] -= 1
+            if not open_streams[holder]:
+                del open_streams[holder]
+
+    async def _changes(start: int) -> AsyncIterator[bytes]:
         seq = start
         if seq < 0:  # a new client: the current state first
             for name, document in list(services.live.views.items()):

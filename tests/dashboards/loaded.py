@@ -33,8 +33,9 @@ from streams.views import live_views
 TZ = ZoneInfo("Asia/Shanghai")
 START = date(2026, 11, 16)  # a Monday
 DAYS = 7
-#: When the loaded warehouse "is": the last simulated evening.
-NOW = datetime.combine(START + timedelta(days=DAYS - 1), time(20, 0), TZ)
+#: When the loaded warehouse "is": the last simulated morning, while a kiosk of an open station
+#: (WS-G3-K2, seed 7) is in an outage — a kiosk is offline only while its station is open.
+NOW = datetime.combine(START + timedelta(days=DAYS - 1), time(11, 0), TZ)
 EVENTS_TOPIC = "sanjiang.events"
 
 

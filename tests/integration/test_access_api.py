@@ -6,11 +6,13 @@ response carries the security headers; no secret reaches the logs."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -23,6 +25,7 @@ from sanjiang.events import encode_event
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
 from tests.access import PASSWORD, add_user, bearer, device_key, staff_token
+from tests.api_process import api_process
 from tests.integration.test_ingest_api import checkin
 
 pytestmark = pytest.mark.integration
@@ -302,3 +305,50 @@ def test_security_headers_on_every_response_and_no_cors(api: Api) -> None:
         headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET"},
     )
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_every_body_is_bounded_before_any_credential_is_asked(api: Api) -> None:
+    """FastAPI reads a body before its dependencies run: the limit comes first (413), for
+    declared lengths and for chunked bodies alike."""
+    limit = api.settings.max_body_bytes
+    big = b"x" * (limit + 1)
+    declared = api.client.post("/v1/sql", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and declared.json()["error"] == "payload_too_large"
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(limit // 65536 + 2):
+            yield b"y" * 65536
+
+    chunked = api.client.post(
+        "/v1/auth/token",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert chunked.status_code == 413
+    login = api.client.post("/login", content=big)
+    assert login.status_code == 413
+
+
+def test_a_credential_holds_a_bounded_number_of_live_streams(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    """Under uvicorn (the test client ends a stream as soon as it is read)."""
+    with (
+        api_process(kafka_settings, tmp_path, SANJIANG_SSE_PER_CALLER="2") as settings,
+        httpx2.Client(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as client,
+        contextlib.ExitStack() as streams,
+    ):
+        viewer = bearer(staff_token(settings, "viewer"))
+        reading = []  # held: a line iterator let go of closes its stream
+        for _ in range(2):
+            response = streams.enter_context(
+                client.stream("GET", "/v1/live/stream", headers=viewer)
+            )
+            assert response.status_code == 200
+            reading.append(response.iter_lines())
+            assert next(reading[-1]) == ": connected"
+        third = client.get("/v1/live/stream", headers=viewer)
+        assert third.status_code == 429 and third.json()["error"] == "too_many_streams"
+        other = bearer(staff_token(settings, "viewer"))
+        with client.stream("GET", "/v1/live/stream", headers=other) as response:
+            assert response.status_code == 200  # the bound is per credential
