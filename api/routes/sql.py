@@ -51,7 +51,8 @@ class SqlRequest(BaseModel):
         "`activity_state`, `booking_state`, `registration_state`, `stations`, `venues`, "
         "`venue_hours`, `categories` (database `sanjiang`). **400** names why a statement was "
         "refused: `not_a_select`, `syntax_error`, `clause_not_allowed`, "
-        "`table_function_not_allowed`, `function_not_allowed`, `table_not_allowed`, or "
+        "`table_function_not_allowed`, `function_not_allowed`, `table_not_allowed`, "
+        "`not_checkable` (the parser gives no tree of it, e.g. INSERT with data), or "
         "`query_failed` (the engine stopped it: read-only, a limit)."
     ),
     responses={

@@ -17,10 +17,12 @@ from sanjiang.events import Event
 from sanjiang.events import payloads as p
 from sanjiang.events.codec import new_event, stamp_received
 from sanjiang.kafka.publisher import EventPublisher
+from sanjiang.kafka.security import WAREHOUSE_GROUP
 from sanjiang.kafka.topics import Topics
 from sanjiang.network import load_network
 from sanjiang.settings import Settings
 from tests.access import bearer, staff_token
+from tests.integration.kafka_helpers import group_caught_up
 from tests.integration.test_live import start_worker, wait_for
 
 pytestmark = pytest.mark.integration
@@ -81,9 +83,17 @@ def test_closed_windows_reconcile(kafka_settings: Settings, topics: Topics, tmp_
         try:
             wait_for(client, "/v1/live/pipeline", {"applied": 10, "too_late": 1})
             wait_for(client, "/v1/live/stations/WS-R03", {})  # views published
-            clock.sleep(1.5)  # the sink's last batch and the closed-day views settle
+            deadline = clock.monotonic() + 60
+            while not asyncio.run(group_caught_up(settings, WAREHOUSE_GROUP, topics.events)):
+                assert clock.monotonic() < deadline, "the sink never caught up"
+                clock.sleep(0.2)  # the warehouse has every event (views included)
             params = {"from": day.isoformat(), "to": day.isoformat()}
-            report = client.get("/v1/reconcile", params=params).json()
+            deadline = clock.monotonic() + 60
+            while True:  # the worker publishes the closed day's views at its next tick
+                report = client.get("/v1/reconcile", params=params).json()
+                if report["windows"] == 2 or clock.monotonic() > deadline:
+                    break
+                clock.sleep(0.2)
             assert report["ok"], report
             assert report["windows"] == 2  # WS-R03 and WS-R04
 

@@ -19,6 +19,7 @@ from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
 from tests.access import bearer, device_key, staff_token
 from tests.integration.kafka_helpers import group_caught_up
+from tests.warehouse.test_analyst import escapes
 from tests.warehouse.test_kpis import the_day
 
 pytestmark = pytest.mark.integration
@@ -34,6 +35,7 @@ def client_and_keys(
             "var_dir": tmp_path,
             "warehouse_path": tmp_path / "wh",
             "sink_batch_seconds": 0.2,
+            "analyst_max_seconds": 2.0,
         }
     )
     keys = {
@@ -211,6 +213,40 @@ def test_sql_needs_an_analyst_key_and_is_read_only(
         '"WS-R03",5',
         '"WS-R04",1',
     ]  # R03: r1 twice, r2, r3, r5
+
+
+def test_every_escape_is_refused_through_the_route(
+    client_and_keys: tuple[TestClient, dict[str, str]], tmp_path: Path
+) -> None:
+    """The attacks of issue 14 as an analyst key sends them: each refused with a reason, none
+    leaking the secret, a path or the statement; the warehouse unchanged."""
+    client, keys = client_and_keys
+    secret = tmp_path / "secret.key"
+    secret.write_text("hush-0123456789")
+    target = tmp_path / "written.csv"
+    before = sql(client, keys["analyst"], "SELECT count() FROM events").json()["data"]
+    for statement in escapes(secret, target):
+        answer = sql(client, keys["analyst"], statement)
+        assert answer.status_code == 400, (statement, answer.text)
+        body = answer.json()
+        assert body["error"] in REFUSALS, (statement, body)
+        assert "hush" not in answer.text and str(tmp_path) not in answer.text, statement
+        assert not target.exists(), statement
+    assert sql(client, keys["analyst"], "SELECT count() FROM events").json()["data"] == before
+    slow = sql(client, keys["analyst"], "SELECT sleep(3) FROM numbers(1000000)")
+    assert slow.status_code == 400 and "TIMEOUT_EXCEEDED" in slow.json()["detail"]
+
+
+REFUSALS = {
+    "not_a_select",
+    "syntax_error",
+    "clause_not_allowed",
+    "table_function_not_allowed",
+    "function_not_allowed",
+    "table_not_allowed",
+    "not_checkable",
+    "query_failed",
+}
 
 
 def test_dashboard_kpi_panels_show_what_the_kpi_endpoint_returns(
