@@ -18,7 +18,6 @@ import orjson
 from api.dedup import RecentIds
 from api.keys import Principal
 from sanjiang.events import Event, EventError, from_raw
-from sanjiang.events.codec import stamp_received
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.settings import Settings
 
@@ -89,7 +88,9 @@ class IngestPolicy:
                 "not_an_object", f"an event must be a JSON object, got {type(item).__name__}"
             )
         try:
-            event = from_raw(item)
+            # stamped as it is read: the platform's clock, never the device's (a copy of the
+            # validated model afterwards cost ~12% of the ingest's time)
+            event = from_raw({**item, "received_at": now, "late": False})
         except EventError as exc:
             return Rejection(exc.reason, exc.detail)
         if event.station_id not in self.stations:
@@ -122,7 +123,9 @@ class IngestPolicy:
                 f"occurred_at: {event.occurred_at.isoformat()} is older than the "
                 f"late-upload window of {self.late_window.total_seconds() / 3600:.0f}h",
             )
-        return stamp_received(event, now, self.late_after)
+        if now - event.occurred_at > self.late_after:
+            return event.model_copy(update={"late": True})  # the rare late upload
+        return event
 
 
 class Ingestor:

@@ -99,10 +99,15 @@ class EventPublisher:
             except Exception as exc:
                 outcomes = [exc] * (len(pending) - len(futures))
                 break
-        acknowledged = await asyncio.gather(*futures, return_exceptions=True)
-        return [
-            outcome if isinstance(outcome, Exception) else None for outcome in acknowledged
-        ] + outcomes
+        acknowledged: list[Exception | None] = []
+        for future in futures:  # in order, as publish_many always awaited them
+            try:
+                await future
+            except Exception as exc:
+                acknowledged.append(exc)
+            else:
+                acknowledged.append(None)
+        return acknowledged + outcomes
 
     async def dead_letter(self, raw: bytes, reason: str, detail: str, origin: str) -> None:
         """Record one rejected event: why (headers) and its redacted shape (value)."""
