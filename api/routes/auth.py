@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
@@ -129,7 +129,9 @@ def login_page(message: str = "", target: str = "/live", status_code: int = 200)
 
 
 @router.get("/login", include_in_schema=False)
-async def login_form(next: str = "/live") -> HTMLResponse:
+async def login_form(
+    next: Annotated[str, Query(max_length=2000)] = "/live",
+) -> HTMLResponse:
     return login_page(target=next)
 
 
@@ -145,8 +147,8 @@ async def login_submit(
         return login_page("请从本站登录页登录。", next, status.HTTP_403_FORBIDDEN)
     try:
         user = await check_login(services, username, password, client_address(request))
-    except Exception as exc:  # an api_error: show it on the page
-        detail: Any = getattr(exc, "detail", {})
+    except HTTPException as exc:  # a refused login: said on the page
+        detail: Any = exc.detail
         code = detail.get("error") if isinstance(detail, dict) else None
         if code == "too_many_failed_logins":
             return login_page("登录失败次数过多，请稍后再试。", next, 429)
