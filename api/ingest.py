@@ -18,6 +18,7 @@ import orjson
 from api.dedup import RecentIds
 from api.keys import Principal
 from sanjiang.events import Event, EventError, from_raw
+from sanjiang.events.catalog import DECIDED_TYPES
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.settings import Settings
 
@@ -105,6 +106,11 @@ class IngestPolicy:
             return Rejection(
                 "forbidden_source",
                 f"source: this key emits as {principal.source!r}, not {event.source!r}",
+            )
+        if event.type in DECIDED_TYPES:
+            return Rejection(
+                "forbidden_type",
+                f"type: {event.type} is decided by the platform; send a command instead",
             )
         if principal.kind == "kiosk" and event.type not in KIOSK_TYPES:
             return Rejection(

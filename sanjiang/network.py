@@ -60,6 +60,25 @@ class OpeningInterval(_Frozen):
         return (end - start) / 60
 
 
+class BookingRules(_Frozen):
+    """How a venue may be booked (reference data; the defaults suit a community room)."""
+
+    #: a request waits for a manager's approval; otherwise it is confirmed at once
+    approval_required: StrictBool = True
+    min_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 30
+    max_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 240
+    #: how far ahead a booking may start
+    max_days_ahead: Annotated[int, Field(ge=0, le=365)] = 30
+    #: the gap kept free between two uses of the venue (cleaning, setting up)
+    buffer_minutes: Annotated[int, Field(ge=0, le=240)] = 15
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_minutes < self.min_minutes:
+            raise ValueError("max_minutes must be at least min_minutes")
+        return self
+
+
 class Venue(_Frozen):
     """A room or space that activities use and residents may book."""
 
@@ -69,6 +88,7 @@ class Venue(_Frozen):
     capacity: Capacity
     bookable: StrictBool
     opening_hours: dict[Weekday, tuple[OpeningInterval, ...]]
+    booking_rules: BookingRules = BookingRules()
 
     @field_validator("opening_hours", mode="before")
     @classmethod

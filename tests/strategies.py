@@ -70,14 +70,20 @@ PAYLOAD_DATA: dict[type[p.Payload], st.SearchStrategy[dict[str, Any]]] = {
         _fields(demand_id=idents, category=taxonomy_ids, summary=notes), resident_facts()
     ),
     p.DemandVoted: _merge(_fields(demand_id=idents, category=taxonomy_ids), resident_facts()),
-    p.ActivityDesigned: _fields(
-        activity_id=idents,
-        title=titles,
-        category=taxonomy_ids,
-        program=taxonomy_ids,
-        target_groups=target_groups,
-        planned_capacity=capacities,
-        demand_ids=st.lists(idents, max_size=3),
+    p.ActivityDesigned: _merge(
+        _fields(
+            activity_id=idents,
+            title=titles,
+            category=taxonomy_ids,
+            program=taxonomy_ids,
+            target_groups=target_groups,
+            planned_capacity=capacities,
+            demand_ids=st.lists(idents, max_size=3),
+            venue_id=st.none() | idents,
+            series_id=st.none() | idents,
+            release_after_min=st.integers(0, 240),
+        ),
+        st.just({}) | interval(),
     ),
     p.ActivityPublished: _merge(
         _fields(
@@ -95,6 +101,46 @@ PAYLOAD_DATA: dict[type[p.Payload], st.SearchStrategy[dict[str, Any]]] = {
     p.ActivityCancelled: _fields(activity_id=idents, reason=notes),
     p.RegistrationSubmitted: _merge(
         _fields(registration_id=idents, activity_id=idents), resident_facts()
+    ),
+    p.RegistrationWaitlisted: _merge(
+        _fields(registration_id=idents, activity_id=idents, position=st.integers(1, 100_000)),
+        resident_facts(),
+    ),
+    p.BookingCheckedIn: _fields(booking_id=idents),
+    p.ActivityPlacesReleased: _fields(
+        activity_id=idents, registration_ids=st.lists(idents, max_size=3)
+    ),
+    p.VenueClosureScheduled: _merge(
+        _fields(
+            closure_id=idents,
+            venue_id=idents,
+            reason=notes,
+            collides_with=st.lists(idents, max_size=3),
+        ),
+        interval(),
+    ),
+    p.VenueClosureLifted: _fields(closure_id=idents, venue_id=idents),
+    p.DemandAccepted: _fields(demand_id=idents),
+    p.DemandDispatched: _fields(demand_id=idents, dispatch_id=idents, unit=titles, due_at=instants),
+    p.DemandOverdue: _fields(demand_id=idents, dispatch_id=idents),
+    p.DemandAnswered: _fields(demand_id=idents, answer=titles),
+    p.DemandLinked: _fields(
+        demand_id=idents, activity_ids=st.lists(idents, min_size=1, max_size=3)
+    ),
+    p.DemandClosed: _fields(demand_id=idents, reason=notes),
+    p.CommandDecided: _fields(
+        command_id=idents,
+        kind=idents,
+        accepted=st.booleans(),
+        outcome=st.none() | idents,
+        position=st.none() | st.integers(1, 100_000),
+        reason=st.none() | idents,
+        detail=notes,
+        cause=st.none() | idents,
+        actor=idents,
+        role=idents,
+        event_ids=st.lists(idents, max_size=3),
+        version=st.integers(0, 1000),
     ),
     p.RegistrationCancelled: _fields(registration_id=idents, activity_id=idents, reason=notes),
     p.BookingRequested: _merge(

@@ -29,10 +29,12 @@ class DemandVotedEvent(Event):
 
 
 class ActivityDesignedEvent(Event):
+    """Version 2 adds the planned venue and times, the series and the release delay."""
+
     TYPE = "activity.designed"
-    VERSION = 1
+    VERSION = 2
     type: Literal["activity.designed"] = "activity.designed"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: p.ActivityDesigned
 
 
@@ -58,6 +60,14 @@ class ActivityCancelledEvent(Event):
     type: Literal["activity.cancelled"] = "activity.cancelled"
     schema_version: Literal[1] = 1
     payload: p.ActivityCancelled
+
+
+class ActivityPlacesReleasedEvent(Event):
+    TYPE = "activity.places_released"
+    VERSION = 1
+    type: Literal["activity.places_released"] = "activity.places_released"
+    schema_version: Literal[1] = 1
+    payload: p.ActivityPlacesReleased
 
 
 class RegistrationSubmittedEvent(Event):
@@ -148,6 +158,97 @@ class EvaluationSubmittedEvent(Event):
     payload: p.EvaluationSubmitted
 
 
+class RegistrationWaitlistedEvent(Event):
+    TYPE = "registration.waitlisted"
+    VERSION = 1
+    RESIDENT_REQUIRED = True
+    type: Literal["registration.waitlisted"] = "registration.waitlisted"
+    schema_version: Literal[1] = 1
+    payload: p.RegistrationWaitlisted
+
+
+class BookingCheckedInEvent(Event):
+    TYPE = "booking.checked_in"
+    VERSION = 1
+    type: Literal["booking.checked_in"] = "booking.checked_in"
+    schema_version: Literal[1] = 1
+    payload: p.BookingCheckedIn
+
+
+class VenueClosureScheduledEvent(Event):
+    TYPE = "venue.closure_scheduled"
+    VERSION = 1
+    type: Literal["venue.closure_scheduled"] = "venue.closure_scheduled"
+    schema_version: Literal[1] = 1
+    payload: p.VenueClosureScheduled
+
+
+class VenueClosureLiftedEvent(Event):
+    TYPE = "venue.closure_lifted"
+    VERSION = 1
+    type: Literal["venue.closure_lifted"] = "venue.closure_lifted"
+    schema_version: Literal[1] = 1
+    payload: p.VenueClosureLifted
+
+
+class DemandAcceptedEvent(Event):
+    TYPE = "demand.accepted"
+    VERSION = 1
+    type: Literal["demand.accepted"] = "demand.accepted"
+    schema_version: Literal[1] = 1
+    payload: p.DemandAccepted
+
+
+class DemandDispatchedEvent(Event):
+    TYPE = "demand.dispatched"
+    VERSION = 1
+    type: Literal["demand.dispatched"] = "demand.dispatched"
+    schema_version: Literal[1] = 1
+    payload: p.DemandDispatched
+
+
+class DemandOverdueEvent(Event):
+    TYPE = "demand.overdue"
+    VERSION = 1
+    type: Literal["demand.overdue"] = "demand.overdue"
+    schema_version: Literal[1] = 1
+    payload: p.DemandOverdue
+
+
+class DemandAnsweredEvent(Event):
+    TYPE = "demand.answered"
+    VERSION = 1
+    type: Literal["demand.answered"] = "demand.answered"
+    schema_version: Literal[1] = 1
+    payload: p.DemandAnswered
+
+
+class DemandLinkedEvent(Event):
+    TYPE = "demand.linked"
+    VERSION = 1
+    type: Literal["demand.linked"] = "demand.linked"
+    schema_version: Literal[1] = 1
+    payload: p.DemandLinked
+
+
+class DemandClosedEvent(Event):
+    TYPE = "demand.closed"
+    VERSION = 1
+    type: Literal["demand.closed"] = "demand.closed"
+    schema_version: Literal[1] = 1
+    payload: p.DemandClosed
+
+
+class CommandDecidedEvent(Event):
+    """The audit record of a command: who asked what, and the answer."""
+
+    TYPE = "command.decided"
+    VERSION = 1
+    type: Literal["command.decided"] = "command.decided"
+    schema_version: Literal[1] = 1
+    payload: p.CommandDecided
+
+
 class KioskHeartbeatEvent(Event):
     TYPE = "kiosk.heartbeat"
     VERSION = 1
@@ -163,6 +264,7 @@ AnyEvent = Annotated[
     | ActivityPublishedEvent
     | ActivityUpdatedEvent
     | ActivityCancelledEvent
+    | ActivityPlacesReleasedEvent
     | RegistrationSubmittedEvent
     | RegistrationCancelledEvent
     | BookingRequestedEvent
@@ -173,7 +275,18 @@ AnyEvent = Annotated[
     | CheckinRecordedEvent
     | CheckoutRecordedEvent
     | EvaluationSubmittedEvent
-    | KioskHeartbeatEvent,
+    | KioskHeartbeatEvent
+    | RegistrationWaitlistedEvent
+    | BookingCheckedInEvent
+    | VenueClosureScheduledEvent
+    | VenueClosureLiftedEvent
+    | DemandAcceptedEvent
+    | DemandDispatchedEvent
+    | DemandOverdueEvent
+    | DemandAnsweredEvent
+    | DemandLinkedEvent
+    | DemandClosedEvent
+    | CommandDecidedEvent,
     Field(discriminator="type"),
 ]
 """Any event of the catalog, discriminated by its ``type``."""
@@ -210,3 +323,25 @@ def event_class_for(payload: p.Payload) -> type[Event]:
         return _BY_PAYLOAD[type(payload)]
     except KeyError:
         raise TypeError(f"{type(payload).__name__} is not a registered payload") from None
+
+
+#: Types only the platform's deciders write: no device key may send them (the ingest refuses
+#: them). The decisions devices could still assert before the deciders existed
+#: (``booking.confirmed``, ``activity.published``, …) join this set once the simulator and the
+#: consoles go through the command routes.
+DECIDED_TYPES: frozenset[str] = frozenset(
+    {
+        "activity.places_released",
+        "registration.waitlisted",
+        "booking.checked_in",
+        "venue.closure_scheduled",
+        "venue.closure_lifted",
+        "demand.accepted",
+        "demand.dispatched",
+        "demand.overdue",
+        "demand.answered",
+        "demand.linked",
+        "demand.closed",
+        "command.decided",
+    }
+)

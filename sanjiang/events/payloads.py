@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from sanjiang.events.types import (
     MINOR_AGE_BANDS,
@@ -67,6 +67,9 @@ class DemandVoted(ResidentFacts):
 
 
 class ActivityDesigned(Payload):
+    """A draft. Version 2 adds where and when it is planned (optional: a draft may leave them
+    open), the weekly series it belongs to, and when unclaimed places go to the waitlist."""
+
     activity_id: Ident
     title: Title
     category: TaxonomyId
@@ -74,6 +77,21 @@ class ActivityDesigned(Payload):
     target_groups: TargetGroups
     planned_capacity: Capacity
     demand_ids: list[Ident] = []
+    venue_id: Ident | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    series_id: Ident | None = None
+    #: minutes after the start at which places of registered residents not checked in are
+    #: released to the waitlist
+    release_after_min: Annotated[StrictInt, Field(ge=0, le=240)] = 15
+
+    @model_validator(mode="after")
+    def _valid_interval(self) -> Self:
+        if (self.starts_at is None) != (self.ends_at is None):
+            raise ValueError("starts_at and ends_at are given together")
+        if self.starts_at is not None and self.ends_at is not None:
+            _check_interval(self.starts_at, self.ends_at)
+        return self
 
 
 class ActivityPublished(Payload):
@@ -120,12 +138,29 @@ class ActivityCancelled(Payload):
     reason: Note = ""
 
 
+class ActivityPlacesReleased(Payload):
+    """At start + N minutes the places of registered residents not checked in were released
+    (each also a ``registration.cancelled``) and given to the waitlist; done once."""
+
+    activity_id: Ident
+    registration_ids: Annotated[list[Ident], Field(max_length=5000)] = []
+
+
 # --- service loop: registration, participation, evaluation ------------------------------
 
 
 class RegistrationSubmitted(ResidentFacts):
     registration_id: Ident
     activity_id: Ident
+
+
+class RegistrationWaitlisted(ResidentFacts):
+    """The activity was full: the resident waits at ``position`` (1 = next). A place given
+    later is a ``registration.submitted`` of the same ``registration_id``."""
+
+    registration_id: Ident
+    activity_id: Ident
+    position: Annotated[StrictInt, Field(ge=1, le=100_000)]
 
 
 class RegistrationCancelled(Payload):
@@ -195,6 +230,105 @@ class BookingCancelled(Payload):
 
 class BookingNoShow(Payload):
     booking_id: Ident
+
+
+class BookingCheckedIn(Payload):
+    """Staff let the booking's party in."""
+
+    booking_id: Ident
+
+
+class VenueClosureScheduled(Payload):
+    """The venue is closed in ``[starts_at, ends_at)`` (a holiday, maintenance)."""
+
+    closure_id: Ident
+    venue_id: Ident
+    starts_at: Instant
+    ends_at: Instant
+    reason: Note = ""
+    #: bookings and activities it collides with, flagged when it was scheduled
+    collides_with: list[Ident] = []
+
+    @model_validator(mode="after")
+    def _valid_interval(self) -> Self:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if (self.ends_at - self.starts_at).total_seconds() > 92 * 24 * 3600:
+            raise ValueError("a closure may last at most 92 days")
+        return self
+
+
+class VenueClosureLifted(Payload):
+    closure_id: Ident
+    venue_id: Ident
+
+
+# --- demands: handling (受理, 派单, 答复) -----------------------------------------------
+
+
+class DemandAccepted(Payload):
+    """Staff took the demand on (受理)."""
+
+    demand_id: Ident
+
+
+class DemandDispatched(Payload):
+    """Sent to a department or partner unit, to be done by ``due_at`` (派单)."""
+
+    demand_id: Ident
+    dispatch_id: Ident
+    unit: Title
+    due_at: Instant
+
+
+class DemandOverdue(Payload):
+    """A dispatch passed its due date unanswered."""
+
+    demand_id: Ident
+    dispatch_id: Ident
+
+
+class DemandAnswered(Payload):
+    """The official answer (答复)."""
+
+    demand_id: Ident
+    answer: Annotated[
+        str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=500)
+    ]
+
+
+class DemandLinked(Payload):
+    """Activities that serve the demand."""
+
+    demand_id: Ident
+    activity_ids: Annotated[list[Ident], Field(min_length=1, max_length=50)]
+
+
+class DemandClosed(Payload):
+    demand_id: Ident
+    reason: Note = ""
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+class CommandDecided(Payload):
+    """The platform's answer to a command, accepted or rejected, with who asked."""
+
+    command_id: Ident
+    kind: Ident
+    accepted: Flag
+    #: when accepted, what became of it if not simply done (``waitlisted``, ``pending``)
+    outcome: Ident | None = None
+    position: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    #: when rejected: the typed reason, in words, and the id of what was in the way
+    reason: Ident | None = None
+    detail: Note = ""
+    cause: Ident | None = None
+    actor: Ident
+    role: Ident
+    event_ids: Annotated[list[Ident], Field(max_length=1000)] = []
+    version: Annotated[StrictInt, Field(ge=0)] = 0
 
 
 # --- operations -------------------------------------------------------------------------

@@ -67,3 +67,9 @@ def _evaluation_score_to_rating(raw: RawEvent) -> RawEvent:
     if "remark" in payload:
         payload["comment"] = payload.pop("remark")
     return {**raw, "payload": payload}
+
+
+@upcaster("activity.designed", 1)
+def _design_gains_plan(raw: RawEvent) -> RawEvent:
+    """v2 only adds optional fields (venue, times, series, release delay): v1 reads as is."""
+    return raw

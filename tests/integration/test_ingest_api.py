@@ -311,6 +311,20 @@ def _mutated(change: Any) -> bytes:
             "forbidden_type",
             "use a console key",
         ),
+        (
+            "a decision only the deciders make",
+            encode_event(
+                new_event(
+                    p.DemandAccepted(demand_id="d1"),
+                    station_id=STATION,
+                    source=f"kiosk:{KIOSK}",
+                    occurred_at=now(),
+                )
+            ),
+            403,
+            "forbidden_type",
+            "decided by the platform",
+        ),
     ],
 )
 def test_bad_single_events(
