@@ -15,7 +15,18 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import http_exception_handler, validation_exception_handler
 from api.http import BodyLimit, SecurityHeaders
-from api.routes import auth, health, history, ingest, kpis, live, pages, reconcile, sql
+from api.routes import (
+    auth,
+    commands,
+    health,
+    history,
+    ingest,
+    kpis,
+    live,
+    pages,
+    reconcile,
+    sql,
+)
 from api.schemas import ErrorResponse
 from api.services import Services
 from sanjiang import __version__
@@ -89,6 +100,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(ingest.router)
+    app.include_router(commands.router)
     app.include_router(kpis.router)
     app.include_router(history.router)
     app.include_router(sql.router)

@@ -15,6 +15,7 @@ from api.access.throttle import LoginThrottle, ThrottlePolicy
 from api.access.tokens import TokenIssuer
 from api.access.users import UserStore
 from api.access.users import connect as connect_staff_db
+from api.commandbus import CommandBus
 from api.dedup import RecentIds
 from api.errors import api_error
 from api.ingest import Ingestor, IngestPolicy
@@ -46,6 +47,7 @@ class Services:
     tokens: TokenIssuer
     sessions: Sessions
     analyst_slots: asyncio.Semaphore
+    commands: CommandBus
     warehouse: Warehouse | None = None
     streams: dict[str, int] = field(default_factory=dict)  #: open SSE streams per caller
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -79,11 +81,13 @@ class Services:
             tokens=tokens,
             sessions=Sessions(tokens, settings.session_ttl_h * 3600),
             analyst_slots=asyncio.Semaphore(settings.analyst_max_concurrent),
+            commands=CommandBus(settings),
         )
 
     async def start(self) -> None:
         """Connect to Kafka; open (and migrate) the warehouse; host the sink over chDB."""
         await self.publisher.start()
+        await self.commands.start()
         self.warehouse = await asyncio.to_thread(
             _open_warehouse, self.settings, self.network, self.taxonomy
         )
@@ -106,6 +110,7 @@ class Services:
             with contextlib.suppress(Exception):
                 await task
         await self.publisher.stop()
+        await self.commands.stop()
         if self.warehouse is not None:
             self.warehouse.close()
         self.keys.close()

@@ -236,6 +236,13 @@ class Settings(BaseSettings):
     analyst_max_concurrent: int = Field(
         default=2, ge=1, le=64, description="Analyst queries the API runs at once (429 past it)."
     )
+    command_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="How long a command waits for its decision (then 504; ask again with the "
+        "same command_id for the decision made).",
+    )
     grafana_url: str | None = Field(
         default=None,
         description="http(s)://[user:password@]host:port of the Grafana that "

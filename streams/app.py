@@ -25,8 +25,8 @@ from typing import Any
 
 import faust
 
-from sanjiang.kafka.client import security_config
 from sanjiang.kafka.deadletter import Rejection
+from sanjiang.kafka.faustapp import faust_app
 from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.network import Network, load_network
 from sanjiang.settings import Settings
@@ -48,37 +48,10 @@ def streams_datadir(settings: Settings) -> Path:
     return settings.var_dir / "streams"
 
 
-def faust_credentials(settings: Settings) -> faust.SASLCredentials | None:
-    """The worker's SASL credentials, as every other client has them (``security_config``)."""
-    config = security_config(settings)
-    if not config:
-        return None
-    return faust.SASLCredentials(
-        username=config["sasl_plain_username"],
-        password=config["sasl_plain_password"],
-        mechanism=config["sasl_mechanism"],
-        ssl_context=config.get("ssl_context"),
-    )
-
-
 def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     """A Faust app for this deployment; nothing connects until the worker starts."""
     topics = Topics.from_settings(settings)
-    datadir = streams_datadir(settings)
-    datadir.mkdir(parents=True, exist_ok=True)  # Faust itself only makes the last level
-    app = faust.App(
-        f"{settings.topic_prefix}-streams",
-        broker=f"kafka://{settings.bootstrap_servers}",
-        broker_credentials=faust_credentials(settings),
-        store="memory://",
-        datadir=datadir,  # not Faust's default, ``<app id>-data`` in the working directory
-        web_enabled=False,
-        topic_replication_factor=1,
-        topic_disable_leader=True,
-        # a worker killed without leaving its group holds the dead-letter partition until
-        # the broker gives up on it: 10 s, not Faust's 60
-        broker_session_timeout=10.0,
-    )
+    app = faust_app(settings, "streams", streams_datadir(settings))
     network = network or load_network()
     live = app.topic(topics.live, key_type=bytes, value_type=bytes, value_serializer="raw")
     alerts_topic = app.topic(

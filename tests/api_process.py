@@ -23,12 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @contextmanager
 def api_process(
-    kafka_settings: Settings, var: Path, hosts_sink: bool = False, **env: str
+    kafka_settings: Settings,
+    var: Path,
+    hosts_sink: bool = False,
+    prefix: str | None = None,
+    **env: str,
 ) -> Iterator[Settings]:
-    """Start the API on fresh topics and a free port (``env``: more SANJIANG_ variables);
-    yields its settings (``api_port``, ``var_dir``: where keys and accounts for it are made);
-    stops it at the end."""
-    prefix = f"t{uuid.uuid4().hex[:12]}"
+    """Start the API on fresh topics (or those of ``prefix``) and a free port (``env``: more
+    SANJIANG_ variables); yields its settings (``api_port``, ``var_dir``: where keys and
+    accounts for it are made); stops it at the end."""
+    prefix = prefix or f"t{uuid.uuid4().hex[:12]}"
     settings = kafka_settings.model_copy(
         update={"topic_prefix": prefix, "var_dir": var, "api_port": free_port()}
     )
@@ -64,3 +68,37 @@ def api_process(
     finally:
         process.terminate()
         process.wait(30)
+
+
+@contextmanager
+def deciders_process(
+    settings: Settings, name: str = "deciders"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``sanjiang deciders`` for ``settings``' topics (its log: ``<var>/<name>.log``);
+    yields the process; stops it at the end (unless the test killed it)."""
+    env = {
+        **os.environ,
+        "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
+        "SANJIANG_TOPIC_PREFIX": settings.topic_prefix,
+        "SANJIANG_VAR_DIR": str(settings.var_dir),
+        "SANJIANG_EVENT_PARTITIONS": str(settings.event_partitions),
+    }
+    log = settings.var_dir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sanjiang", "deciders"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)

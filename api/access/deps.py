@@ -145,6 +145,7 @@ def require(grant: Grant) -> Callable[[Caller], Awaitable[Caller]]:
 
 Reader = Annotated[Caller, Depends(require(Grant.READ))]
 Analyst = Annotated[Caller, Depends(require(Grant.SQL))]
+Commander = Annotated[Caller, Depends(require(Grant.COMMAND))]
 
 
 async def require_device(

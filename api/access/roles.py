@@ -3,12 +3,16 @@
 Staff roles (a user has one):
 
 - ``viewer``: reads live views, KPIs and history of the stations in scope.
-- ``operator``: as viewer; will run the loops at the stations assigned to them.
-- ``manager``: as operator; will also approve and answer for their stations.
+- ``operator``: as viewer; runs the loops at the stations assigned to them (commands).
+- ``manager``: as operator; also approves bookings, closes venues, dispatches and answers
+  demands for their stations.
 - ``analyst``: reads everything and runs analyst SQL (the whole network).
 - ``admin``: manages users and devices; reads everything (the whole network); no SQL.
 
-Device keys: a ``kiosk`` only sends residents' actions and heartbeats for its station; a
+Which command each role may send is ``sanjiang.commands.access``.
+
+Device keys: a ``kiosk`` only sends residents' actions (facts, and commands such as a
+registration) and heartbeats for its station; a
 ``console`` also staff decisions, and reads its own station; an ``analyst`` key reads the whole
 network and runs analyst SQL.
 
@@ -35,18 +39,19 @@ class Grant(StrEnum):
     READ = "read"  # live views, SSE, KPIs, history, reconcile
     SQL = "sql"  # POST /v1/sql
     INGEST = "ingest"  # POST /v1/events (devices only)
+    COMMAND = "command"  # POST /v1/commands (what each may ask: sanjiang.commands.access)
     ADMIN = "admin"  # users and devices
 
 
 ROLE_GRANTS: dict[Role, frozenset[Grant]] = {
     "viewer": frozenset({Grant.READ}),
-    "operator": frozenset({Grant.READ}),
-    "manager": frozenset({Grant.READ}),
+    "operator": frozenset({Grant.READ, Grant.COMMAND}),
+    "manager": frozenset({Grant.READ, Grant.COMMAND}),
     "analyst": frozenset({Grant.READ, Grant.SQL}),
-    "admin": frozenset({Grant.READ, Grant.ADMIN}),
+    "admin": frozenset({Grant.READ, Grant.ADMIN, Grant.COMMAND}),
 }
 DEVICE_GRANTS: dict[CallerKind, frozenset[Grant]] = {
-    "kiosk": frozenset({Grant.INGEST}),
+    "kiosk": frozenset({Grant.INGEST, Grant.COMMAND}),
     "console": frozenset({Grant.INGEST, Grant.READ}),
     "analyst": frozenset({Grant.READ, Grant.SQL}),
 }

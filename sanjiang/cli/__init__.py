@@ -10,6 +10,7 @@ from sanjiang.cli import (
     api,
     catalog,
     dashboards,
+    deciders,
     devices,
     kafka,
     simulate,
@@ -42,6 +43,7 @@ app.command("sink")(warehouse.sink)
 app.command("replay")(warehouse.replay)
 app.command("streams")(streams.streams)
 app.command("build-fold")(streams.build_fold)
+app.command("deciders")(deciders.deciders)
 app.command("reconcile")(warehouse.reconcile_cmd)
 app.add_typer(dashboards.dashboards_app, name="dashboards")
 

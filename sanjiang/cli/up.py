@@ -183,6 +183,7 @@ def up(
             fail(f"the API did not answer on {health}; see {supervisor.log_path('api')}")
         say(f"api: answering on http://{settings.api_host}:{settings.api_port}")
         supervisor.start(ChildSpec("streams", [*cli, "streams"]))
+        supervisor.start(ChildSpec("deciders", [*cli, "deciders"]))
         if first_run:  # the history is in the warehouse before the live feed starts
             wait_for_sink(settings)
         if simulate:

@@ -8,6 +8,10 @@
   long enough to diagnose, no longer than that (PIPL's shortest retention).
 - ``<prefix>.alerts``: alerts raised by the stream processor.
 - ``<prefix>.live``: the stream processor's current views, compacted (latest per view).
+- ``<prefix>.commands``: what people ask the deciders, keyed by station like the events (and
+  with as many partitions, so a station's commands and facts meet in one decider); 7 days.
+- ``<prefix>.replies``: the deciders' answers, keyed by command id, read by every API process
+  (each waits for its own); kept one hour.
 - ``<prefix>.streams-changelog``: the stream processor's state checkpoints (``streams.checkpoint``),
   compacted; segments roll hourly or at 64 MiB so superseded checkpoints are cleaned up soon.
 """
@@ -73,6 +77,16 @@ class Topics:
         return f"{self.prefix}.live"
 
     @property
+    def commands(self) -> str:
+        """Commands to the deciders, keyed by station (partitioned as the events are)."""
+        return f"{self.prefix}.commands"
+
+    @property
+    def replies(self) -> str:
+        """The deciders' answers, keyed by command id."""
+        return f"{self.prefix}.replies"
+
+    @property
     def streams_changelog(self) -> str:
         """Checkpoints of the stream worker's state (compacted: the latest per key)."""
         return f"{self.prefix}.streams-changelog"
@@ -100,6 +114,12 @@ class Topics:
                     "cleanup.policy": "delete",
                 },
             ),
+            TopicSpec(
+                self.commands,
+                self.event_partitions,
+                {"retention.ms": SEVEN_DAYS_MS, "min.insync.replicas": "1"},
+            ),
+            TopicSpec(self.replies, 1, {"retention.ms": str(3600 * 1000)}),
             TopicSpec(self.alerts, 1, {"retention.ms": str(90 * 24 * 3600 * 1000)}),
             TopicSpec(
                 self.live, 1, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}

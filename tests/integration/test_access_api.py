@@ -64,6 +64,20 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/v1/live/stream", {}, "station"),
     ("POST", "/v1/sql", {"sql": "SELECT 1"}, "sql"),
     ("POST", "/v1/events", {}, "ingest"),
+    (  # no deciders run here: who may ask waits for an answer (504), the rest get 403 at once
+        "POST",
+        "/v1/commands",
+        {
+            "station_id": "WS-R03",
+            "command": {
+                "kind": "demand.submit",
+                "demand_id": "d1",
+                "category": "handcraft",
+                "resident": "0" * 32,
+            },
+        },
+        "command",
+    ),
     ("GET", "/live", {}, "page"),
 ]
 CALLERS = (
@@ -82,6 +96,7 @@ MAY: dict[str, set[str]] = {
     "station": {"console", "analyst_key", "viewer", "operator", "manager", "analyst", "admin"},
     "sql": {"analyst_key", "analyst"},
     "ingest": {"kiosk", "console"},
+    "command": {"kiosk", "operator", "manager", "admin"},
     "page": set(),  # pages take a session cookie, never a bearer credential
 }
 
@@ -103,6 +118,8 @@ class Api:
                 else:
                     response.read()
                 return response
+        if method == "POST" and path == "/v1/commands":
+            return self.client.post(url, json=params, headers=headers)
         if method == "POST" and path == "/v1/sql":
             return self.client.post(url, json=query, headers=headers)
         if method == "POST" and path == "/v1/events":
@@ -120,7 +137,12 @@ class Api:
 @pytest.fixture
 def api(kafka_settings: Settings, topics: Topics, tmp_path: Path) -> Iterator[Api]:
     settings = kafka_settings.model_copy(
-        update={"topic_prefix": topics.prefix, "var_dir": tmp_path, "api_hosts_sink": False}
+        update={
+            "topic_prefix": topics.prefix,
+            "var_dir": tmp_path,
+            "api_hosts_sink": False,
+            "command_timeout_s": 0.2,
+        }
     )
     credentials = {
         "kiosk": device_key(settings, "WS-R03-K1", "WS-R03", "kiosk"),

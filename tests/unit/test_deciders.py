@@ -3,6 +3,7 @@ replay of the state. No I/O: ``handle`` decides and evolves in memory."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -684,3 +685,42 @@ def test_a_v1_activity_design_reads_as_v2() -> None:
     assert event.schema_version == 2
     assert isinstance(event.payload, p.ActivityDesigned)
     assert event.payload.venue_id is None
+
+
+def test_the_state_survives_its_table_records() -> None:
+    from sanjiang.commands.records import records_of, state_from_records, touched
+
+    desk = Desk()
+    published(desk, capacity=1)
+    register(desk, 0)
+    register(desk, 1)
+    desk.ask(booking())
+    desk.ask(
+        {
+            "kind": "demand.submit",
+            "demand_id": "d1",
+            "category": "handcraft",
+            "resident": RESIDENTS[5],
+        },
+        role="kiosk",
+    )
+    desk.ask(
+        {
+            "kind": "venue.close",
+            "closure_id": "c1",
+            "venue_id": MEET,
+            "starts_at": at(3, 0).isoformat(),
+            "ends_at": at(4, 0).isoformat(),
+            "reason": "检修",
+        }
+    )
+    desk.ask({"kind": "venue.lift_closure", "closure_id": "c1"})
+    table: dict[str, object] = {}
+    for event in desk.log:  # as the worker writes them, decision by decision
+        for key, value in records_of(desk.state, touched([event])).items():
+            if value is None:
+                table.pop(key, None)
+            else:
+                table[key] = json.loads(json.dumps(value))  # through JSON, as Faust stores it
+    assert not any("|closure|" in key for key in table)
+    assert state_from_records(STATION, table.items()) == desk.state
