@@ -82,10 +82,9 @@ def platform(
 ) -> Iterator[Platform]:
     prefix = f"t{uuid.uuid4().hex[:12]}"
     var_a, var_b = tmp_path_factory.mktemp("api-a"), tmp_path_factory.mktemp("api-b")
-    env = {"SANJIANG_COMMAND_TIMEOUT_S": "60"}
     with (
-        api_process(kafka_settings, var_a, prefix=prefix, **env) as a,
-        api_process(kafka_settings, var_b, prefix=prefix, **env) as b,
+        api_process(kafka_settings, var_a, prefix=prefix, SANJIANG_COMMAND_TIMEOUT_S="60") as a,
+        api_process(kafka_settings, var_b, prefix=prefix, SANJIANG_COMMAND_TIMEOUT_S="60") as b,
         deciders_process(a) as worker,
     ):
         platform = Platform(
@@ -141,7 +140,7 @@ def _events(settings: Settings) -> list[Event]:
 
 def test_fifty_requests_for_one_slot_over_two_apis_give_one_booking(platform: Platform) -> None:
     day = _weekday_ahead(2)
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {
             "station_id": STATION,
             "command": {
