@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     analyst_max_concurrent: int = Field(
         default=2, ge=1, le=64, description="Analyst queries the API runs at once (429 past it)."
     )
+    faust_log_level: Literal["DEBUG", "INFO", "WARN", "ERROR"] = Field(
+        default="WARN", description="Log level of the Faust workers (streams, deciders)."
+    )
     command_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -121,5 +121,5 @@ def run_worker(settings: Settings) -> None:
     """Run the worker in this process until interrupted (``sanjiang streams``)."""
     asyncio.run(ensure_topics(settings))  # before Faust subscribes to them
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel="WARN")
+    worker = faust.Worker(app, loglevel=settings.faust_log_level)
     worker.execute_from_commandline()

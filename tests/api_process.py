@@ -82,6 +82,7 @@ def deciders_process(
         "SANJIANG_TOPIC_PREFIX": settings.topic_prefix,
         "SANJIANG_VAR_DIR": str(settings.var_dir),
         "SANJIANG_EVENT_PARTITIONS": str(settings.event_partitions),
+        "SANJIANG_FAUST_LOG_LEVEL": "INFO",
     }
     log = settings.var_dir / f"{name}.log"
     with log.open("wb") as out:

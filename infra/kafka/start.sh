@@ -8,6 +8,7 @@ set -eu
   : "${KAFKA_API_PASSWORD:?set KAFKA_API_PASSWORD in infra/.env}"
   : "${KAFKA_SINK_PASSWORD:?set KAFKA_SINK_PASSWORD in infra/.env}"
   : "${KAFKA_STREAMS_PASSWORD:?set KAFKA_STREAMS_PASSWORD in infra/.env}"
+  : "${KAFKA_DECIDERS_PASSWORD:?set KAFKA_DECIDERS_PASSWORD in infra/.env}"
 : "${CLUSTER_ID:?set KAFKA_CLUSTER_ID}"
 : "${KAFKA_HOME:=/opt/kafka}" "${KAFKA_DATA:=/var/lib/kafka/data}"
 : "${KAFKA_CONFIG_DIR:=/tmp}" "${KAFKA_HOSTNAME:=kafka}" "${KAFKA_LISTEN_HOST:=}"
@@ -53,6 +54,7 @@ if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
     --config "$CONFIG" --add-scram "SCRAM-SHA-512=[name=sanjiang-admin,password=${KAFKA_ADMIN_PASSWORD}]" \
     --add-scram "SCRAM-SHA-512=[name=sanjiang-api,password=${KAFKA_API_PASSWORD}]" \
     --add-scram "SCRAM-SHA-512=[name=sanjiang-sink,password=${KAFKA_SINK_PASSWORD}]" \
-    --add-scram "SCRAM-SHA-512=[name=sanjiang-streams,password=${KAFKA_STREAMS_PASSWORD}]"
+    --add-scram "SCRAM-SHA-512=[name=sanjiang-streams,password=${KAFKA_STREAMS_PASSWORD}]" \
+    --add-scram "SCRAM-SHA-512=[name=sanjiang-deciders,password=${KAFKA_DECIDERS_PASSWORD}]"
 fi
 exec "$KAFKA_HOME/bin/kafka-server-start.sh" "$CONFIG"

@@ -1,81 +1,47 @@
-"""A station's state as table records: one small record per thing (activity, booking, closure,
-demand, registration, decided command), so a decision rewrites only what it touched.
+"""A station's state as one table record, written whole, so a decision is recorded with
+everything it changed or not at all.
 
-Keys are ``<station>|<kind>|<id>``; values plain JSON-able data. ``touched`` names the records
-an event changes; ``records_of`` gives their current values (``None``: delete);
-``state_from_records`` rebuilds the state from them. Pure: the worker keeps them in a Faust
-table, whose changelog a restarted or rebalanced worker recovers them from.
+A record written in pieces (one per activity, booking, answer…) was seen torn by a worker
+killed between two pieces: its successor found a demand without the answer that created it,
+decided the command again, and answered ``duplicate_id`` — a second, different decision. One
+record per station cannot be torn. To keep it small, the answers kept are the latest
+``KEEP_ANSWERS`` (a command is read again only until its offset is committed, or when its
+sender asks again within minutes).
+
+Pure: the worker keeps the records in a Faust table whose changelog a restarted or rebalanced
+worker recovers them from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 import msgspec
 
-from sanjiang.commands.decision import Answer
-from sanjiang.commands.state import Activity, Booking, Closure, Demand, StationState
-from sanjiang.events import Event
+from sanjiang.commands.state import StationState
 
-_KINDS: dict[str, tuple[str, type[Any]]] = {
-    "activity": ("activities", Activity),
-    "booking": ("bookings", Booking),
-    "closure": ("closures", Closure),
-    "demand": ("demands", Demand),
-    "registration": ("registrations", str),
-    "decided": ("decided", Answer),
-}
-#: payload field -> the kind of record it names
-_FIELDS = {
-    "activity_id": "activity",
-    "booking_id": "booking",
-    "closure_id": "closure",
-    "demand_id": "demand",
-    "registration_id": "registration",
-    "command_id": "decided",
-}
+#: answers kept per station in its record (the newest)
+KEEP_ANSWERS = 2000
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(StationState)
 
 
-def record_key(station_id: str, kind: str, ident: str) -> str:
-    return f"{station_id}|{kind}|{ident}"
+def station_record(state: StationState) -> bytes:
+    """The station's record: its state as JSON, with the newest ``KEEP_ANSWERS`` answers."""
+    if len(state.decided) > KEEP_ANSWERS:
+        drop = len(state.decided) - KEEP_ANSWERS
+        for command_id in list(islice(state.decided, drop)):  # oldest first: insertion order
+            del state.decided[command_id]
+    return _ENCODER.encode(state)
 
 
-def touched(events: Iterable[Event]) -> set[tuple[str, str]]:
-    """The (kind, id) of every record these events may have changed."""
-    found: set[tuple[str, str]] = set()
-    for event in events:
-        payload = event.payload
-        for name, kind in _FIELDS.items():
-            value = getattr(payload, name, None)
-            if isinstance(value, str):
-                found.add((kind, value))
-        for name in ("registration_ids",):
-            for value in getattr(payload, name, ()) or ():
-                found.add(("registration", value))
-    return found
-
-
-def records_of(state: StationState, keys: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """Record key -> its value in ``state`` (``None`` when the thing is gone)."""
-    out: dict[str, Any] = {}
-    for kind, ident in keys:
-        attribute, _ = _KINDS[kind]
-        value = getattr(state, attribute).get(ident)
-        out[record_key(state.station_id, kind, ident)] = (
-            None if value is None else msgspec.to_builtins(value)
-        )
-    return out
-
-
-def state_from_records(station_id: str, items: Iterable[tuple[str, Any]]) -> StationState:
-    """The station's state from its records (records of other stations are skipped)."""
-    state = StationState(station_id)
-    prefix = station_id + "|"
-    for key, value in items:
-        if not key.startswith(prefix) or value is None:
-            continue
-        _, kind, ident = key.split("|", 2)
-        attribute, cls = _KINDS[kind]
-        getattr(state, attribute)[ident] = msgspec.convert(value, cls)
+def state_from_record(station_id: str, record: Any) -> StationState:
+    """The station's state from its record (a fresh state when there is none)."""
+    if record is None:
+        return StationState(station_id)
+    state = _DECODER.decode(record)
+    if state.station_id != station_id:
+        raise ValueError(f"the record of {station_id} holds {state.station_id}")
     return state

@@ -6,6 +6,7 @@ to another soon."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import faust
 
@@ -26,9 +27,9 @@ def faust_credentials(settings: Settings) -> faust.SASLCredentials | None:
     )
 
 
-def faust_app(settings: Settings, name: str, datadir: Path) -> faust.App:
-    """A Faust app ``<prefix>-<name>`` with its data under ``datadir``; nothing connects until
-    its worker starts."""
+def faust_app(settings: Settings, name: str, datadir: Path, **overrides: Any) -> faust.App:
+    """A Faust app ``<prefix>-<name>`` with its data under ``datadir`` (``overrides``: more
+    Faust settings); nothing connects until its worker starts."""
     datadir.mkdir(parents=True, exist_ok=True)  # Faust itself only makes the last level
     return faust.App(
         f"{settings.topic_prefix}-{name}",
@@ -42,4 +43,5 @@ def faust_app(settings: Settings, name: str, datadir: Path) -> faust.App:
         # a worker killed without leaving its group holds its partitions until the broker
         # gives up on it: 10 s, not Faust's 60
         broker_session_timeout=10.0,
+        **overrides,
     )

@@ -4,13 +4,15 @@ A host that reaches the broker must not be able to write events: every listener 
 production stack authenticates (SASL/SCRAM), the broker's authorizer denies what no ACL allows
 (``allow.everyone.if.no.acl.found=false``), and each process gets exactly what it does:
 
-- ``sanjiang-api``: writes events, telemetry and dead letters; reads the live views (assigned,
-  no group).
+- ``sanjiang-api``: writes events, telemetry, dead letters and commands; reads the live views
+  and the deciders' replies (assigned, no group).
 - ``sanjiang-sink``: reads events, live views, alerts, dead letters and telemetry in its groups
   (``sanjiang-warehouse``, ``sanjiang-ops``); writes dead letters (poison records).
 - ``sanjiang-streams``: reads events, telemetry and dead letters; writes the live views, alerts
   and its checkpoints; owns its Faust app's group and topics (``<prefix>-streams…``); may
   describe the platform's topics (it checks them at start).
+- ``sanjiang-deciders``: reads commands and events; writes events and replies; owns its Faust
+  app's group and topics (``<prefix>-deciders…``); may describe the platform's topics.
 - ``sanjiang-admin``: the super user — creates topics (``sanjiang topics ensure``), replays,
   manages users and ACLs. Its password stays with the operator.
 
@@ -31,7 +33,8 @@ ADMIN_USER = "sanjiang-admin"
 API_USER = "sanjiang-api"
 SINK_USER = "sanjiang-sink"
 STREAMS_USER = "sanjiang-streams"
-PROCESS_USERS = (API_USER, SINK_USER, STREAMS_USER)
+DECIDERS_USER = "sanjiang-deciders"
+PROCESS_USERS = (API_USER, SINK_USER, STREAMS_USER, DECIDERS_USER)
 WAREHOUSE_GROUP = "sanjiang-warehouse"
 OPS_GROUP = "sanjiang-ops"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -54,6 +57,7 @@ class Acl:
 def process_acls(topics: Topics) -> list[Acl]:
     """Every ACL of the platform's processes (see the module docstring)."""
     app_id = f"{topics.prefix}-streams"
+    deciders_id = f"{topics.prefix}-deciders"
 
     def on(user: str, operations: tuple[Operation, ...], *names: str) -> list[Acl]:
         return [Acl(user, op, "topic", name) for name in names for op in operations]
@@ -61,8 +65,8 @@ def process_acls(topics: Topics) -> list[Acl]:
     read: tuple[Operation, ...] = ("Read", "Describe")
     write: tuple[Operation, ...] = ("Write", "Describe")
     return [
-        *on(API_USER, write, topics.events, topics.telemetry, topics.deadletter),
-        *on(API_USER, read, topics.live),
+        *on(API_USER, write, topics.events, topics.telemetry, topics.deadletter, topics.commands),
+        *on(API_USER, read, topics.live, topics.replies),
         *on(
             SINK_USER,
             read,
@@ -82,6 +86,12 @@ def process_acls(topics: Topics) -> list[Acl]:
         Acl(STREAMS_USER, "DescribeConfigs", "topic", f"{topics.prefix}.", prefixed=True),
         Acl(STREAMS_USER, "All", "topic", app_id, prefixed=True),
         Acl(STREAMS_USER, "All", "group", app_id, prefixed=True),
+        *on(DECIDERS_USER, read, topics.commands, topics.events),
+        *on(DECIDERS_USER, write, topics.events, topics.replies),
+        Acl(DECIDERS_USER, "Describe", "topic", f"{topics.prefix}.", prefixed=True),
+        Acl(DECIDERS_USER, "DescribeConfigs", "topic", f"{topics.prefix}.", prefixed=True),
+        Acl(DECIDERS_USER, "All", "topic", deciders_id, prefixed=True),
+        Acl(DECIDERS_USER, "All", "group", deciders_id, prefixed=True),
     ]
 
 
@@ -168,6 +178,7 @@ PASSWORD_VARIABLES = {
     API_USER: "KAFKA_API_PASSWORD",
     SINK_USER: "KAFKA_SINK_PASSWORD",
     STREAMS_USER: "KAFKA_STREAMS_PASSWORD",
+    DECIDERS_USER: "KAFKA_DECIDERS_PASSWORD",
 }
 
 

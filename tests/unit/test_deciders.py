@@ -3,7 +3,6 @@ replay of the state. No I/O: ``handle`` decides and evolves in memory."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -687,8 +686,9 @@ def test_a_v1_activity_design_reads_as_v2() -> None:
     assert event.payload.venue_id is None
 
 
-def test_the_state_survives_its_table_records() -> None:
-    from sanjiang.commands.records import records_of, state_from_records, touched
+def test_the_state_survives_its_station_record() -> None:
+    from sanjiang.commands import records
+    from sanjiang.commands.records import state_from_record, station_record
 
     desk = Desk()
     published(desk, capacity=1)
@@ -714,13 +714,18 @@ def test_the_state_survives_its_table_records() -> None:
             "reason": "检修",
         }
     )
-    desk.ask({"kind": "venue.lift_closure", "closure_id": "c1"})
-    table: dict[str, object] = {}
-    for event in desk.log:  # as the worker writes them, decision by decision
-        for key, value in records_of(desk.state, touched([event])).items():
-            if value is None:
-                table.pop(key, None)
-            else:
-                table[key] = json.loads(json.dumps(value))  # through JSON, as Faust stores it
-    assert not any("|closure|" in key for key in table)
-    assert state_from_records(STATION, table.items()) == desk.state
+    desk.fact(
+        p.CheckinRecorded(visit_id="v1", venue_id=ROOM, activity_id="a1"), resident=RESIDENTS[0]
+    )
+    assert state_from_record(STATION, station_record(desk.state)) == desk.state
+    assert state_from_record(STATION, None) == StationState(STATION)
+    with pytest.raises(ValueError, match="holds"):
+        state_from_record("WS-C", station_record(desk.state))
+    # only the newest answers are kept, oldest dropped first
+    newest = list(desk.state.decided)[-3:]
+    original, records.KEEP_ANSWERS = records.KEEP_ANSWERS, 3
+    try:
+        kept = state_from_record(STATION, station_record(desk.state))
+    finally:
+        records.KEEP_ANSWERS = original
+    assert list(kept.decided) == newest

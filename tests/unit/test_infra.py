@@ -18,6 +18,7 @@ from sanjiang.cli import app
 from sanjiang.kafka.security import (
     ADMIN_USER,
     API_USER,
+    DECIDERS_USER,
     PASSWORD_VARIABLES,
     SINK_USER,
     STREAMS_USER,
@@ -165,13 +166,19 @@ def test_kafka_authenticates_every_client_and_each_process_is_its_own_user() -> 
     acls = services["kafka-acls"]
     assert ("./kafka/acls.sh", "/etc/sanjiang/acls.sh") in _mounts(acls)
     assert _env(acls)["KAFKA_ADMIN_PASSWORD"] == env["KAFKA_ADMIN_PASSWORD"]
-    users = {"api": API_USER, "sink": SINK_USER, "streams": STREAMS_USER, "topics": ADMIN_USER}
+    users = {
+        "api": API_USER,
+        "sink": SINK_USER,
+        "streams": STREAMS_USER,
+        "deciders": DECIDERS_USER,
+        "topics": ADMIN_USER,
+    }
     for name, user in users.items():
         process = _env(services[name])
         assert process["SANJIANG_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
         assert process["SANJIANG_KAFKA_USERNAME"] == user, name
         assert process["SANJIANG_KAFKA_PASSWORD"] == env[PASSWORD_VARIABLES[user]], name
-    for name in ("api", "sink", "streams"):
+    for name in ("api", "sink", "streams", "deciders"):
         assert _depends(services[name])["kafka-acls"] == "service_completed_successfully"
 
 
