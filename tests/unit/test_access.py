@@ -36,9 +36,12 @@ def test_roles_grant_what_the_issue_lists() -> None:
     operator = Caller.staff("o", "operator", ["WS-R03"], "token")
     assert operator.sees("WS-R03") and not operator.sees("WS-R07") and not operator.sees_network
     kiosk = Caller.device("kiosk", "K1", "WS-R03")
-    assert kiosk.grants == {Grant.INGEST} and not kiosk.can(Grant.READ)
+    assert kiosk.grants == {Grant.INGEST, Grant.COMMAND} and not kiosk.can(Grant.READ)
     console = Caller.device("console", "C1", "WS-R03")
     assert console.can(Grant.READ) and not console.can(Grant.SQL) and not console.sees_network
+    assert not console.can(Grant.COMMAND)  # staff decide with their own accounts
+    assert operator.can(Grant.COMMAND) and not viewer.can(Grant.COMMAND)
+    assert not analyst.can(Grant.COMMAND) and admin.can(Grant.COMMAND)
     key = Caller.device("analyst", "alice", "WS-C")
     assert key.can(Grant.SQL) and key.sees_network
     assert set(ROLES) == {"viewer", "operator", "manager", "analyst", "admin"}
