@@ -23,6 +23,10 @@ committed offset moves past them too). So the last offset decided in each partit
 in the table with the decisions, and a record that comes after a gap has the gap read from
 the log (``GapReader``) and decided first.
 
+Time-driven decisions (places of no-shows released at start + N, overdue dispatches) are
+found every few seconds in the states of the stations this worker decides for
+(``schedule``) and sent as commands from the ``scheduler``: they are decided like any other.
+
 The kiosks' check-ins reach the deciders from the event topic (the same partitioning as the
 commands, so a station's facts and commands meet in one worker): the no-show release needs
 to know who came.
@@ -32,20 +36,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import murmur2
 
 from sanjiang.commands.context import Reference
 from sanjiang.commands.decider import handle
 from sanjiang.commands.decision import Answer
-from sanjiang.commands.model import COMMAND
+from sanjiang.commands.model import COMMAND, Command
 from sanjiang.commands.records import state_from_record, station_record
+from sanjiang.commands.schedule import due_commands
 from sanjiang.commands.state import StationState, evolve
 from sanjiang.events import Event, EventError, decode_event, encode_event
+from sanjiang.ids import uuid7
 from sanjiang.kafka.client import make_consumer
 from sanjiang.kafka.faustapp import faust_app
 from sanjiang.kafka.signing import signer_for
@@ -56,6 +64,8 @@ log = logging.getLogger("sanjiang.deciders")
 #: the facts from the event topic that the deciders fold (the rest they either wrote
 #: themselves, and applied when deciding, or do not need)
 FACT_TYPES = (b'"type":"checkin.recorded"',)
+#: how often the worker looks for time-driven decisions that are due
+SCHEDULE_INTERVAL_S = 5.0
 
 
 def deciders_datadir(settings: Settings) -> Path:
@@ -65,6 +75,13 @@ def deciders_datadir(settings: Settings) -> Path:
 def reply_value(answer: Answer) -> bytes:
     """The answer as the replies topic carries it."""
     return orjson.dumps(answer.document())
+
+
+def station_partition(station_id: str, partitions: int) -> int:
+    """The partition a station's commands and events go to (the producers' default
+    partitioner: murmur2 of the key)."""
+    digest: int = murmur2(station_id.encode())
+    return (digest & 0x7FFFFFFF) % partitions
 
 
 def offset_key(partition: int) -> str:
@@ -248,6 +265,39 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
         await gaps.stop()
 
     app.on_before_shutdown.connect(close_gap_reader)  # type: ignore[arg-type]  # mode's stub
+
+    scheduled: set[str] = set()  # what was asked for already (forgotten on a rebalance)
+    app.on_partitions_assigned.connect(lambda *_, **__: scheduled.clear())
+
+    @app.timer(SCHEDULE_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def schedule() -> None:
+        """Send what is due at the stations this worker decides for (``schedule``)."""
+        assigned = {
+            tp.partition
+            for tp in app.consumer.assignment()
+            if tp.topic == commands.get_topic_name()
+        }
+        now = datetime.now(UTC)
+        for station in ref.network.stations:
+            if station_partition(station.id, topics.event_partitions) not in assigned:
+                continue
+            for body in due_commands(deciders.state(station.id), now):
+                what = body.model_dump_json()
+                if what in scheduled:
+                    continue
+                scheduled.add(what)
+                command = Command(
+                    command_id=uuid7(),
+                    station_id=station.id,
+                    issued_at=now,
+                    actor="scheduler",
+                    role="scheduler",
+                    source="api",
+                    body=body,
+                )
+                await commands.send(
+                    key=command.key, value=command.model_dump_json().encode(), force=True
+                )
 
     @app.agent(events)
     async def fold_facts(stream: Any) -> None:

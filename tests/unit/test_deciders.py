@@ -729,3 +729,53 @@ def test_the_state_survives_its_station_record() -> None:
     finally:
         records.KEEP_ANSWERS = original
     assert list(kept.decided) == newest
+
+
+def test_the_scheduler_asks_for_releases_and_overdue_marks_when_due() -> None:
+    from sanjiang.commands.schedule import due_commands
+
+    desk = Desk()
+    published(desk, capacity=1)
+    published(desk, "a2", starts_at=at(1, 17).isoformat(), ends_at=at(1, 18).isoformat())
+    register(desk, 0)
+    register(desk, 1)  # waits for a1
+    register(desk, 2, activity_id="a2")  # a2 has nobody waiting
+    desk.ask(
+        {
+            "kind": "demand.submit",
+            "demand_id": "d1",
+            "category": "handcraft",
+            "resident": RESIDENTS[3],
+        },
+        role="kiosk",
+    )
+    desk.ask({"kind": "demand.accept", "demand_id": "d1"})
+    desk.ask(
+        {
+            "kind": "demand.dispatch",
+            "demand_id": "d1",
+            "dispatch_id": "x1",
+            "unit": "街道服务办",
+            "due_at": at(1, 15).isoformat(),
+        }
+    )
+    assert due_commands(desk.state, at(1, 14, 14)) == []
+    due = due_commands(desk.state, at(1, 15))
+    assert sorted(c.kind for c in due) == ["activity.release_no_shows", "demand.mark_overdue"]
+    desk.now = at(1, 15)
+    for body in due:  # decided like any command, then no longer due
+        accepted(desk.ask(body.model_dump(mode="json"), role="scheduler"))
+    assert due_commands(desk.state, at(1, 15, 1)) == []
+    assert due_commands(desk.state, at(1, 17, 30)) == []  # a2: nobody waits
+    assert due_commands(desk.state, at(1, 16, 30)) == []  # a1 is over
+
+
+def test_a_station_s_partition_is_the_producers() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from sanjiang.commands.worker import station_partition
+
+    partitioner = DefaultPartitioner()
+    for station in REF.network.stations:
+        expected = partitioner(station.id.encode(), list(range(6)), list(range(6)))
+        assert station_partition(station.id, 6) == expected
