@@ -1,5 +1,5 @@
-"""Run the benchmarks: ``python -m bench [--suite kafka|ingest|warehouse|streams|all]``; writes
-bench/reports/latest.{json,md}.
+"""Run the benchmarks: ``python -m bench [--suite kafka|ingest|warehouse|streams|commands|all]``;
+writes bench/reports/latest.{json,md} (``--out`` another folder).
 
 Starts a private local broker under var/bench (or uses SANJIANG_KAFKA_BOOTSTRAP) when a suite
 first needs it, and stops it at the end. The warehouse suite needs Kafka only for its sink
@@ -12,13 +12,13 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bench import ingest, kafka_produce, streams, warehouse
+from bench import commands, ingest, kafka_produce, streams, warehouse
 from bench.report import Report
 from sanjiang.kafka.broker import LocalKafka
 from sanjiang.settings import Settings, load_settings
 
 REPORTS = Path(__file__).parent / "reports"
-SUITES = ("kafka", "ingest", "warehouse", "streams")
+SUITES = ("kafka", "ingest", "warehouse", "streams", "commands")
 
 
 class Broker:
@@ -69,6 +69,12 @@ def main() -> None:
     parser.add_argument(
         "--stream-events", type=int, default=300_000, help="events for projection throughput"
     )
+    parser.add_argument(
+        "--commands", type=int, default=2_000, help="commands for the round trip at 200/s"
+    )
+    parser.add_argument(
+        "--saturation-commands", type=int, default=20_000, help="commands for decisions/s"
+    )
     parser.add_argument("--out", type=Path, default=REPORTS, help="report folder")
     args = parser.parse_args()
     suites = SUITES if args.suite == "all" else (args.suite,)
@@ -101,6 +107,11 @@ def main() -> None:
         if "streams" in suites:
             print(f"stream processing on {args.stream_events:,} events, SSE latency:", flush=True)
             asyncio.run(streams.run(broker.ensure(), report, args.stream_events))
+        if "commands" in suites:
+            print("commands: round trip at 200/s, decisions at saturation:", flush=True)
+            asyncio.run(
+                commands.run(broker.ensure(), report, args.commands, args.saturation_commands)
+            )
     finally:
         broker.stop()
     json_path, md_path = report.write(args.out)

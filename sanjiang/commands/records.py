@@ -22,7 +22,7 @@ import msgspec
 from sanjiang.commands.state import StationState
 
 #: answers kept per station in its record (the newest)
-KEEP_ANSWERS = 2000
+KEEP_ANSWERS = 500
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(StationState)

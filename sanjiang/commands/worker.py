@@ -189,8 +189,8 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
         return app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw")
 
     commands, events, replies = raw(topics.commands), raw(topics.events), raw(topics.replies)
-    # values: a station's record (JSON text, kept as a string: Faust's recovery decodes the
-    # table's own JSON serializer whatever a send names) or a partition's last offset
+    # values: a station's record (JSON text kept as a string: Faust's recovery decodes values
+    # with the app's JSON serializer) or a partition's last offset decided
     table = app.Table("state", partitions=topics.event_partitions, key_type=str)
     deciders = Deciders(table, ref)
     app.on_partitions_revoked.connect(deciders.forget)
@@ -250,7 +250,7 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
 
     @app.agent(commands)
     async def decide(stream: Any) -> None:
-        async for records in stream.take_events(500, within=0.002):
+        async for records in stream.take_events(1000, within=0.01):
             try:
                 await decide_batch(list(records))
             except Exception as exc:

@@ -761,7 +761,10 @@ def test_the_scheduler_asks_for_releases_and_overdue_marks_when_due() -> None:
     )
     assert due_commands(desk.state, at(1, 14, 14)) == []
     due = due_commands(desk.state, at(1, 15))
-    assert sorted(c.model_dump()["kind"] for c in due) == ["activity.release_no_shows", "demand.mark_overdue"]
+    assert sorted(c.model_dump()["kind"] for c in due) == [
+        "activity.release_no_shows",
+        "demand.mark_overdue",
+    ]
     desk.now = at(1, 15)
     for body in due:  # decided like any command, then no longer due
         accepted(desk.ask(body.model_dump(mode="json"), role="scheduler"))
