@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from api.errors import http_exception_handler, validation_exception_handler
 from api.http import BodyLimit, SecurityHeaders
 from api.routes import (
+    audit,
     auth,
     commands,
     health,
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.include_router(auth.router)
     app.include_router(ingest.router)
     app.include_router(commands.router)
+    app.include_router(audit.router)
     app.include_router(kpis.router)
     app.include_router(history.router)
     app.include_router(sql.router)

@@ -78,6 +78,7 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
         },
         "command",
     ),
+    ("GET", "/v1/audit", DAY, "admin"),
     ("GET", "/live", {}, "page"),
 ]
 CALLERS = (
@@ -97,6 +98,7 @@ MAY: dict[str, set[str]] = {
     "sql": {"analyst_key", "analyst"},
     "ingest": {"kiosk", "console"},
     "command": {"kiosk", "operator", "manager", "admin"},
+    "admin": {"admin"},
     "page": set(),  # pages take a session cookie, never a bearer credential
 }
 

@@ -83,7 +83,9 @@ def platform(
     prefix = f"t{uuid.uuid4().hex[:12]}"
     var_a, var_b = tmp_path_factory.mktemp("api-a"), tmp_path_factory.mktemp("api-b")
     with (
-        api_process(kafka_settings, var_a, prefix=prefix, SANJIANG_COMMAND_TIMEOUT_S="60") as a,
+        api_process(
+            kafka_settings, var_a, hosts_sink=True, prefix=prefix, SANJIANG_COMMAND_TIMEOUT_S="60"
+        ) as a,
         api_process(kafka_settings, var_b, prefix=prefix, SANJIANG_COMMAND_TIMEOUT_S="60") as b,
         deciders_process(a) as worker,
     ):
@@ -296,3 +298,47 @@ def test_the_answer_is_in_the_log_with_who_asked(platform: Platform) -> None:
         "manager",
     )
     assert orjson.loads(response.content)["cause"] == "no-such-booking"
+
+
+def test_admins_read_the_audit_trail(platform: Platform) -> None:
+    """The warehouse keeps every answer: the first API hosts the sink; wait until it is there."""
+    response = platform.post(
+        0,
+        {"station_id": STATION, "command": {"kind": "demand.accept", "demand_id": "nope"}},
+    )
+    assert response.status_code == 404
+    command_id = response.json()["command_id"]
+    admin = staff_token(platform.settings, "admin")
+    today = datetime.now(SH).date()
+    days = {
+        "from": (today - timedelta(days=1)).isoformat(),
+        "to": (today + timedelta(days=1)).isoformat(),
+    }
+    deadline = time.monotonic() + 60
+    while True:
+        trail = httpx.get(
+            f"{platform.urls[0]}/v1/audit",
+            params={**days, "station": STATION, "accepted": "false"},
+            headers=bearer(admin),
+            timeout=30,
+        )
+        assert trail.status_code == 200, trail.text
+        found = [row for row in trail.json() if row["command_id"] == command_id]
+        if found:
+            break
+        assert time.monotonic() < deadline, "the answer never reached the warehouse"
+        time.sleep(0.2)
+    (row,) = found
+    assert (row["kind"], row["role"], row["accepted"], row["reason"]) == (
+        "demand.accept",
+        "manager",
+        False,
+        "not_found",
+    )
+    manager = httpx.get(
+        f"{platform.urls[0]}/v1/audit",
+        params=days,
+        headers=bearer(platform.tokens[0]),
+        timeout=30,
+    )
+    assert manager.status_code == 403
