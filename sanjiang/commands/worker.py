@@ -66,6 +66,16 @@ log = logging.getLogger("sanjiang.deciders")
 FACT_TYPES = (b'"type":"checkin.recorded"',)
 #: how often the worker looks for time-driven decisions that are due
 SCHEDULE_INTERVAL_S = 5.0
+#: how often it checks that no partition's commands wait undelivered
+CATCH_UP_INTERVAL_S = 2.0
+
+
+class _Record:
+    """A record read back from the log, shaped like a Faust event (``.message``)."""
+
+    def __init__(self, record: Any, partition: int) -> None:
+        self.message = record
+        self.partition = partition
 
 
 def deciders_datadir(settings: Settings) -> Path:
@@ -112,6 +122,15 @@ class GapReader:
             if (records and records[-1].offset >= end - 1) or await consumer.position(tp) >= end:
                 return records
 
+    async def end(self, topic: str, partition: int) -> int:
+        """The offset the partition's next record will have."""
+        if self._consumer is None:
+            self._consumer = make_consumer(self._settings, group_id=None)
+            await self._consumer.start()
+        tp = TopicPartition(topic, partition)
+        ends: dict[TopicPartition, int] = await self._consumer.end_offsets([tp])
+        return ends[tp]
+
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
@@ -131,8 +150,9 @@ class Deciders:
         self.pending: set[str] = set()
 
     def forget(self, *_: Any, **__: Any) -> None:
-        """On a rebalance: states are taken from the table again (it may have changed)."""
-        self.states.clear()
+        """On a rebalance: states are taken from the table again (it may have changed) —
+        except those with decisions on their way to the table, which hold what it will say."""
+        self.states = {k: v for k, v in self.states.items() if k in self.pending}
 
     def state(self, station_id: str) -> StationState:
         state = self.states.get(station_id)
@@ -156,8 +176,10 @@ class Deciders:
         self._write(partition, state.station_id, station_record(state).decode())
 
     def store_offset(self, partition: int, offset: int) -> None:
-        """Record the last command offset decided in ``partition``."""
-        self._write(partition, offset_key(partition), offset)
+        """Record the last command offset decided in ``partition`` (it never goes back)."""
+        done = self.last_decided(partition)
+        if done is None or offset > done:
+            self._write(partition, offset_key(partition), offset)
 
     def _write(self, partition: int, key: str, value: str | int) -> None:
         self.table.data[key] = value
@@ -219,11 +241,18 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
                 )
             )
 
+    def assigned() -> set[int]:
+        name = commands.get_topic_name()
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
+
     async def decide_batch(records: list[Any]) -> None:
         batch = _Batch()
+        held = assigned()
         for record in records:
             message = record.message
             partition = message.partition
+            if partition not in held:
+                continue  # revoked since it was fetched: its new owner decides it
             done = batch.offsets.get(partition, deciders.last_decided(partition))
             if done is not None and message.offset > done + 1:
                 log.warning(
@@ -237,6 +266,17 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
             await decide_one(batch, message.value, partition, message.offset)
         if batch.sent:  # the decisions are in the log before they are recorded or answered
             await asyncio.gather(*batch.sent)
+        lost = set(batch.offsets) - assigned()
+        if lost:
+            # revoked while its decisions were written: record nothing there (the new owner
+            # reads those commands again, Faust not committing for revoked partitions, and
+            # decides them the same way, to the same events), and take states afresh
+            log.warning("partitions %s were revoked during a batch", sorted(lost))
+            for partition in lost:
+                for state in batch.changed.pop(partition, {}).values():
+                    deciders.pending.discard(state.station_id)
+                del batch.offsets[partition]
+            deciders.forget()
         for partition, stations in batch.changed.items():
             for state in stations.values():
                 deciders.store(partition, state)
@@ -257,6 +297,7 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
                 # states in memory may hold decisions whose events were not written: stop, and
                 # be restarted from the committed offsets and the table
                 log.exception("a batch of commands failed; the worker stops")
+                deciders.pending.clear()
                 deciders.forget()
                 await app.crash(exc)
                 raise
@@ -265,6 +306,31 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
         await gaps.stop()
 
     app.on_before_shutdown.connect(close_gap_reader)  # type: ignore[arg-type]  # mode's stub
+
+    stalled: dict[int, int | None] = {}
+
+    @app.timer(CATCH_UP_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def catch_up() -> None:
+        """Commands the stream has not delivered: after a worker took partitions over, Faust
+        was seen here to place them past records nobody decided and to deliver nothing until
+        a newer command came. A partition whose last decided offset stayed put for a whole
+        interval while the log holds more has the rest read from the log and decided."""
+        name = commands.get_topic_name()
+        for partition in sorted(assigned()):
+            done = deciders.last_decided(partition)
+            before, stalled[partition] = stalled.get(partition), done
+            if done is None or done != before:
+                continue
+            end = await gaps.end(name, partition)
+            if end > done + 1 and partition in assigned():
+                log.warning(
+                    "commands %s..%s of partition %s were not delivered; reading them",
+                    done + 1,
+                    end - 1,
+                    partition,
+                )
+                missed = await gaps.read(name, partition, done + 1, end)
+                await decide_batch([_Record(r, partition) for r in missed])
 
     scheduled: set[str] = set()  # what was asked for already (forgotten on a rebalance)
     app.on_partitions_assigned.connect(lambda *_, **__: scheduled.clear())
