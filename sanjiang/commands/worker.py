@@ -106,12 +106,15 @@ class GapReader:
         self._settings = settings
         self._consumer: AIOKafkaConsumer | None = None
 
-    async def read(self, topic: str, partition: int, start: int, end: int) -> list[Any]:
-        """The records of ``[start, end)`` of one partition, in order."""
+    async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             self._consumer = make_consumer(self._settings, group_id=None)
             await self._consumer.start()
-        consumer = self._consumer
+        return self._consumer
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[Any]:
+        """The records of ``[start, end)`` of one partition, in order."""
+        consumer = await self._started()
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek(tp, start)
@@ -124,11 +127,8 @@ class GapReader:
 
     async def end(self, topic: str, partition: int) -> int:
         """The offset the partition's next record will have."""
-        if self._consumer is None:
-            self._consumer = make_consumer(self._settings, group_id=None)
-            await self._consumer.start()
         tp = TopicPartition(topic, partition)
-        ends: dict[TopicPartition, int] = await self._consumer.end_offsets([tp])
+        ends: dict[TopicPartition, int] = await (await self._started()).end_offsets([tp])
         return ends[tp]
 
     async def stop(self) -> None:

@@ -6,6 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+from aiokafka import TopicPartition
+
 from sanjiang.kafka.client import make_consumer
 from sanjiang.settings import Settings
 
@@ -39,3 +41,25 @@ async def group_caught_up(settings: Settings, group_id: str, topic: str) -> bool
     from sanjiang.kafka.lag import group_lag
 
     return await group_lag(settings, group_id, topic) == 0
+
+
+async def read_to_end(settings: Settings, topic: str, partitions: int) -> list[Any]:
+    """Every record of ``topic`` now (no group), in each partition's order."""
+    consumer = make_consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, n) for n in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        records: list[Any] = []
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in tps])
+
+        while await behind():
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()

@@ -16,15 +16,14 @@ from zoneinfo import ZoneInfo
 import httpx2 as httpx
 import orjson
 import pytest
-from aiokafka import TopicPartition
 
 from sanjiang.events import Event, decode_event
 from sanjiang.events import payloads as p
-from sanjiang.kafka.client import make_consumer
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
 from tests.access import bearer, device_key, staff_token
 from tests.api_process import api_process, deciders_process
+from tests.integration.kafka_helpers import read_to_end
 
 pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")
@@ -116,28 +115,8 @@ def _at(day: date, hour: int, minute: int = 0) -> str:
 def _events(settings: Settings) -> list[Event]:
     """Every event in the event topic now, in each partition's order."""
     topic = Topics(settings.topic_prefix, settings.event_partitions).events
-
-    async def read() -> list[Any]:
-        consumer = make_consumer(settings, group_id=None)
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(topic, n) for n in range(settings.event_partitions)]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            records: list[Any] = []
-
-            async def behind() -> bool:
-                return any([await consumer.position(tp) < ends[tp] for tp in partitions])
-
-            while await behind():
-                for batch in (await consumer.getmany(timeout_ms=500)).values():
-                    records.extend(batch)
-            return records
-        finally:
-            await consumer.stop()
-
-    return [decode_event(r.value) for r in asyncio.run(read())]
+    records = asyncio.run(read_to_end(settings, topic, settings.event_partitions))
+    return [decode_event(r.value) for r in records]
 
 
 def test_fifty_requests_for_one_slot_over_two_apis_give_one_booking(platform: Platform) -> None:

@@ -17,45 +17,23 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from aiokafka import TopicPartition
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from sanjiang.commands.records import state_from_record
 from sanjiang.commands.state import StationState, evolve
 from sanjiang.events import Event, decode_event
 from sanjiang.events import payloads as p
-from sanjiang.kafka.client import admin_client, make_consumer
+from sanjiang.kafka.client import admin_client
 from sanjiang.kafka.topics import Topics
 from sanjiang.network import load_network
 from sanjiang.settings import Settings
 from tests.access import bearer, staff_token
 from tests.api_process import api_process, deciders_process
+from tests.integration.kafka_helpers import read_to_end
 
 pytestmark = pytest.mark.integration
 NETWORK = load_network()
 STATIONS = [s.id for s in NETWORK.stations]
-
-
-async def _read_all(settings: Settings, topic: str, partitions: int) -> list[Any]:
-    """Every record of ``topic`` now, in each partition's order."""
-    consumer = make_consumer(settings, group_id=None)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, n) for n in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records: list[Any] = []
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < ends[tp] for tp in tps])
-
-        while await behind():
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture
@@ -160,7 +138,7 @@ def test_a_killed_worker_loses_nothing_and_decides_nothing_twice(
     assert len(answers) == 466
 
     topics = Topics(api.topic_prefix, api.event_partitions)
-    records = asyncio.run(_read_all(api, topics.events, api.event_partitions))
+    records = asyncio.run(read_to_end(api, topics.events, api.event_partitions))
     events = [decode_event(r.value) for r in records]
     by_command: dict[str, set[str]] = defaultdict(set)
     submitted: dict[str, set[str]] = defaultdict(set)
@@ -179,7 +157,7 @@ def test_a_killed_worker_loses_nothing_and_decides_nothing_twice(
     # the table the surviving worker keeps (its changelog) equals a replay of the log
     changelog = f"{api.topic_prefix}-deciders-state-changelog"
     table: dict[str, Any] = {}
-    for record in asyncio.run(_read_all(api, changelog, api.event_partitions)):
+    for record in asyncio.run(read_to_end(api, changelog, api.event_partitions)):
         key = json.loads(record.key) if record.key.startswith(b'"') else record.key.decode()
         table[key] = None if record.value is None else json.loads(record.value)
     replayed = _replay(events)
@@ -209,7 +187,7 @@ def _difference(kept: StationState, replayed: StationState) -> list[str]:
 async def _diagnose(settings: Settings, pending: list[str]) -> Any:
     """Where the unanswered commands are in the command topic, and the group's offsets."""
     topics = Topics(settings.topic_prefix, settings.event_partitions)
-    records = await _read_all(settings, topics.commands, settings.event_partitions)
+    records = await read_to_end(settings, topics.commands, settings.event_partitions)
     where = [
         (r.partition, r.offset) for r in records if json.loads(r.value)["command_id"] in pending
     ]
