@@ -131,6 +131,15 @@ class StationState:
     decided: dict[str, Answer] = field(default_factory=dict)
 
 
+#: the facts the deciders fold, from the event log (the rest they decided themselves)
+FACT_TYPES = frozenset({"checkin.recorded"})
+
+
+def folds(event_type: str) -> bool:
+    """Whether ``evolve`` changes a state for events of this type."""
+    return event_type in _HANDLERS
+
+
 def evolve(state: StationState, event: Event) -> StationState:
     """Apply one event to the station's state (in place) and return it. Events the deciders
     do not need, and facts about things they do not know, leave it as it is."""

@@ -2,26 +2,30 @@
 
 Commands arrive on ``<prefix>.commands`` keyed by station, so all of a station's commands go
 to one partition, and one worker decides them in order. For each command the agent takes the
-station's state (``decider.handle``), writes the decision's events to the event topic, the
-station's record to a Faust table (whose changelog a restarted or rebalanced worker recovers
-it from; ``records``), and the answer to ``<prefix>.replies``, where the API that asked waits
+station's state (``decider.handle``), writes the decision's events to the event topic and,
+once they are in the log, the answer to ``<prefix>.replies``, where the API that asked waits
 for it.
 
-Exactly once: commands are decided in batches; a batch's events are written and
-acknowledged *before* its records reach the table and its answers are sent, so nothing is
-recorded or answered that is not in the log. The answer is recorded in the state with the
-decision (a ``command.decided`` event), and event ids derive from the command id. Offsets are
-committed only after the producer has flushed everything sent before (Faust's
-at-least-once), so a worker that dies before committing has the command read again: if its
-records reached the changelog, the recorded answer is given again; if not, the state is as it
-was before the command (the changelog of a partition is written in order), the decision is
-the same, and its events carry the same ids, duplicates the sink and the fold drop.
+**The log is the deciders' truth.** A station's state is the replay of its event partition
+(``replay``: a decision counts once its ``command.decided`` audit is in the log). A worker
+that takes a partition over (at start, or from a worker that died or left) rebuilds the
+states of its stations from their latest snapshot in a Faust table (``records``; its
+changelog topic is how the snapshots reach the next worker) and the log after it. Snapshots
+are written every few seconds, between batches, never on the path of a decision.
+
+Exactly once: a batch's events are written and acknowledged *before* its answers are sent,
+so nothing is answered that is not in the log; event ids derive from the command id; a
+command whose audit is in the log gets its recorded answer. A worker taking a partition over
+reads its commands again from the snapshot's last decided offset, so a command decided but
+not answered (its worker died between the two) is answered then, and one not decided is
+decided. A rebalance in the middle of a batch stops it: what it wrote is in the log, and the
+states are rebuilt from there.
 
 Every command of a partition is decided, in order, even if the stream skips some: Faust's
 consumer was seen here to drop buffered records on a rebalance and resume after them (its
-committed offset moves past them too). So the last offset decided in each partition is kept
-in the table with the decisions, and a record that comes after a gap has the gap read from
-the log (``GapReader``) and decided first.
+committed offset moves past them too), and, after a takeover, to deliver nothing until a
+newer record came. A record that comes after a gap has the gap read from the log
+(``LogReader``) and decided first, and a timer reads what waits undelivered.
 
 Time-driven decisions (places of no-shows released at start + N, overdue dispatches) are
 found every few seconds in the states of the stations this worker decides for
@@ -35,7 +39,10 @@ to know who came.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,10 +56,11 @@ from sanjiang.commands.context import Reference
 from sanjiang.commands.decider import handle
 from sanjiang.commands.decision import Answer
 from sanjiang.commands.model import COMMAND, Command
-from sanjiang.commands.records import state_from_record, station_record
+from sanjiang.commands.records import read_record, station_record
+from sanjiang.commands.replay import Replay, Through
 from sanjiang.commands.schedule import due_commands
-from sanjiang.commands.state import StationState, evolve
-from sanjiang.events import Event, EventError, decode_event, encode_event
+from sanjiang.commands.state import FACT_TYPES, StationState, evolve, folds
+from sanjiang.events import EventError, decode_event, encode_event
 from sanjiang.ids import uuid7
 from sanjiang.kafka.client import make_consumer
 from sanjiang.kafka.faustapp import faust_app
@@ -61,13 +69,13 @@ from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.settings import Settings
 
 log = logging.getLogger("sanjiang.deciders")
-#: the facts from the event topic that the deciders fold (the rest they either wrote
-#: themselves, and applied when deciding, or do not need)
-FACT_TYPES = (b'"type":"checkin.recorded"',)
 #: how often the worker looks for time-driven decisions that are due
 SCHEDULE_INTERVAL_S = 5.0
 #: how often it checks that no partition's commands wait undelivered
 CATCH_UP_INTERVAL_S = 2.0
+#: how often the states that changed are written to the table
+SNAPSHOT_INTERVAL_S = 10.0
+_FACT_MARKERS = tuple(f'"type":"{t}"'.encode() for t in FACT_TYPES)
 
 
 class _Record:
@@ -94,17 +102,13 @@ def station_partition(station_id: str, partitions: int) -> int:
     return (digest & 0x7FFFFFFF) % partitions
 
 
-def offset_key(partition: int) -> str:
-    """The table record of the last command offset decided in a partition (no station's)."""
-    return f"~|offset|{partition}"
-
-
-class GapReader:
-    """Reads commands a stream skipped, straight from the log."""
+class LogReader:
+    """Reads ranges of a partition straight from the log, one range at a time."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
@@ -112,23 +116,39 @@ class GapReader:
             await self._consumer.start()
         return self._consumer
 
+    async def scan(
+        self, topic: str, partition: int, start: int, end: int, each: Callable[[Any], None]
+    ) -> int:
+        """Give each record of ``[start, end)`` of one partition to ``each``, in order; how
+        many there were."""
+        if end <= start:
+            return 0
+        async with self._lock:
+            consumer = await self._started()
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            seen = 0
+            while True:
+                batch = await consumer.getmany(tp, timeout_ms=200)
+                for record in batch.get(tp, []):
+                    if record.offset < end:
+                        each(record)
+                        seen += 1
+                if await consumer.position(tp) >= end:
+                    return seen
+
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Any]:
         """The records of ``[start, end)`` of one partition, in order."""
-        consumer = await self._started()
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, start)
         records: list[Any] = []
-        while True:
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            records.extend(r for r in batch.get(tp, []) if r.offset < end)
-            if (records and records[-1].offset >= end - 1) or await consumer.position(tp) >= end:
-                return records
+        await self.scan(topic, partition, start, end, records.append)
+        return records
 
     async def end(self, topic: str, partition: int) -> int:
         """The offset the partition's next record will have."""
         tp = TopicPartition(topic, partition)
-        ends: dict[TopicPartition, int] = await (await self._started()).end_offsets([tp])
+        async with self._lock:
+            ends: dict[TopicPartition, int] = await (await self._started()).end_offsets([tp])
         return ends[tp]
 
     async def stop(self) -> None:
@@ -137,64 +157,142 @@ class GapReader:
 
 
 class Deciders:
-    """The stations' states this worker holds, read from and written to its table: one record
-    per station (``records``), written with an explicit partition (the one of the command or
-    fact that changed it, which is the station's), never through Faust's "current event"."""
+    """The states of the stations of the partitions this worker decides for.
 
-    def __init__(self, table: Any, ref: Reference) -> None:
+    Everything that reads or changes them holds ``mutex`` (a batch of decisions until its
+    events are in the log). A rebalance (``forget``) makes them all stale: the next holder of
+    the mutex drops them, and each partition is rebuilt (``prepare``) when next needed.
+    """
+
+    def __init__(
+        self, table: Any, ref: Reference, reader: LogReader, events_topic: str, partitions: int
+    ) -> None:
         self.table = table
         self.ref = ref
+        self.reader = reader
+        self.events_topic = events_topic
+        self.stations: dict[int, list[str]] = {}
+        for station in ref.network.stations:
+            self.stations.setdefault(station_partition(station.id, partitions), []).append(
+                station.id
+            )
         self.states: dict[str, StationState] = {}
-        #: stations with decisions whose events are not yet acknowledged: their records wait
-        #: (a fact's change to them is stored with those decisions)
-        self.pending: set[str] = set()
+        #: per partition held: up to where its stations' states hold the log
+        self.through: dict[int, Through] = {}
+        #: partitions whose states changed since their last snapshot
+        self.dirty: set[int] = set()
+        self.mutex = asyncio.Lock()
+        self.generation = 0
+        self._stale = False
 
     def forget(self, *_: Any, **__: Any) -> None:
-        """On a rebalance: states are taken from the table again (it may have changed) —
-        except those with decisions on their way to the table, which hold what it will say."""
-        self.states = {k: v for k, v in self.states.items() if k in self.pending}
+        """On a rebalance: every state is rebuilt from its snapshot and the log when next
+        needed (another worker may have decided for its station in the meantime)."""
+        self.generation += 1
+        self._stale = True
+
+    def drop_stale(self) -> None:
+        """Drop the states after a rebalance (with the mutex held)."""
+        if self._stale:
+            self.states.clear()
+            self.through.clear()
+            self.dirty.clear()
+            self._stale = False
+
+    async def prepare(self, partition: int) -> Through:
+        """The partition's offsets, its stations' states rebuilt first if not held (with the
+        mutex held)."""
+        through = self.through.get(partition)
+        if through is None:
+            through = await self._rebuild(partition)
+        return through
 
     def state(self, station_id: str) -> StationState:
+        """A held station's state (a station of no partition: an empty one, never stored)."""
         state = self.states.get(station_id)
         if state is None:
-            record = self.table.get(station_id)
-            state = self.states[station_id] = state_from_record(station_id, record)
+            state = self.states[station_id] = StationState(station_id)
         return state
 
-    def fold_fact(self, event: Event) -> StationState | None:
-        """Fold a kiosk's fact into its station's state; the state, to store."""
-        if event.station_id not in self.ref.network.by_id:
-            return None
-        return evolve(self.state(event.station_id), event)
+    async def _rebuild(self, partition: int) -> Through:
+        started = time.monotonic()
+        generation = self.generation
+        states: dict[str, StationState] = {}
+        through: dict[str, Through] = {}
+        for station_id in self.stations.get(partition, []):
+            try:
+                states[station_id], through[station_id] = read_record(
+                    station_id, self.table.get(station_id)
+                )
+            except ValueError as exc:  # a record of an older format: the log has it all
+                log.warning(
+                    "the snapshot of %s is unreadable (%s); replaying its log", station_id, exc
+                )
+                states[station_id], through[station_id] = StationState(station_id), Through()
+        start = min((t.start for t in through.values()), default=0)
+        end = await self.reader.end(self.events_topic, partition)
+        replay = Replay(states, through)
 
-    def last_decided(self, partition: int) -> int | None:
-        value = self.table.get(offset_key(partition))
-        return None if value is None else int(value)
+        def each(record: Any) -> None:
+            if not _may_fold(record.value):
+                return
+            with contextlib.suppress(EventError):  # the ingest validated it: an old bad
+                replay.apply(decode_event(record.value), record.offset)  # record is not ours
 
-    def store(self, partition: int, state: StationState) -> None:
-        """Write the station's record to the table and its changelog partition."""
-        self._write(partition, state.station_id, station_record(state).decode())
+        read = await self.reader.scan(self.events_topic, partition, start, end, each)
+        held = Through(
+            decided=end - 1,
+            facts=end - 1,
+            commands=max((t.commands for t in through.values()), default=-1),
+        )
+        if generation == self.generation:
+            self.states.update(states)
+            self.through[partition] = held
+        log.info(
+            "partition %s: %s stations rebuilt from their snapshots and %s records of the log"
+            " (offsets %s..%s; %s events applied, %s missing) in %.2f s",
+            partition,
+            len(states),
+            read,
+            start,
+            end - 1,
+            replay.applied,
+            replay.missing,
+            time.monotonic() - started,
+        )
+        return held
 
-    def store_offset(self, partition: int, offset: int) -> None:
-        """Record the last command offset decided in ``partition`` (it never goes back)."""
-        done = self.last_decided(partition)
-        if done is None or offset > done:
-            self._write(partition, offset_key(partition), offset)
+    def snapshot(self) -> int:
+        """Write the changed partitions' states to the table (with the mutex held, between
+        batches); how many records were written."""
+        written = 0
+        for partition in sorted(self.dirty & set(self.through)):
+            through = self.through[partition]
+            for station_id in self.stations.get(partition, []):
+                record = station_record(self.state(station_id), through).decode()
+                self.table.data[station_id] = record
+                self.table.send_changelog(partition, station_id, record)
+                written += 1
+        self.dirty.clear()
+        return written
 
-    def _write(self, partition: int, key: str, value: str | int) -> None:
-        self.table.data[key] = value
-        self.table.send_changelog(partition, key, value)
+
+def _may_fold(value: bytes) -> bool:
+    """Whether the deciders may need the event (a cheap look before decoding it)."""
+    start = value.find(b'"type":"')
+    if start < 0:
+        return False
+    end = value.find(b'"', start + 8)
+    return folds(value[start + 8 : end].decode(errors="replace"))
 
 
 class _Batch:
-    """The decisions of one batch of commands, written in two steps: events first; once they
-    are all in the log, the stations' records, the offsets and the answers."""
+    """The decisions of one batch of commands: their events on their way to the log, the
+    answers to send once they are there, the last offset decided in each partition."""
 
     def __init__(self) -> None:
-        self.sent: list[asyncio.Future[Any]] = []
+        self.sent: dict[int, list[asyncio.Future[Any]]] = {}
         self.answers: list[Answer] = []
-        #: partition -> station -> its state, to store; and the last offset decided
-        self.changed: dict[int, dict[str, StationState]] = {}
         self.offsets: dict[int, int] = {}
 
 
@@ -202,8 +300,8 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
     """The deciders' Faust app (``sanjiang deciders`` runs it)."""
     topics = Topics.from_settings(settings)
     # No standby replicas: a standby promoted to active was seen here to hang in recovery
-    # (faust-streaming 0.15.3); a worker taking stations over reads their records from the
-    # changelog instead, which is small.
+    # (faust-streaming 0.15.3); a worker taking stations over reads their snapshots from the
+    # changelog instead, which is small, and the log after them.
     app = faust_app(settings, "deciders", deciders_datadir(settings), table_standby_replicas=0)
     ref = ref or Reference.load()
 
@@ -211,14 +309,14 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
         return app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw")
 
     commands, events, replies = raw(topics.commands), raw(topics.events), raw(topics.replies)
-    # values: a station's record (JSON text kept as a string: Faust's recovery decodes values
-    # with the app's JSON serializer) or a partition's last offset decided
+    # values: a station's snapshot (JSON text kept as a string: Faust's recovery decodes
+    # values with the app's JSON serializer)
     table = app.Table("state", partitions=topics.event_partitions, key_type=str)
-    deciders = Deciders(table, ref)
+    reader = LogReader(settings)
+    deciders = Deciders(table, ref, reader, topics.events, topics.event_partitions)
     app.on_partitions_revoked.connect(deciders.forget)
     app.on_partitions_assigned.connect(deciders.forget)
     signer = signer_for(settings)
-    gaps = GapReader(settings)
 
     async def decide_one(batch: _Batch, value: bytes, partition: int, offset: int) -> None:
         batch.offsets[partition] = offset
@@ -227,15 +325,11 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
         except ValueError as exc:  # only the API writes here; never stop on one
             log.error("unreadable command at %s/%s: %s", partition, offset, exc)
             return
-        state = deciders.state(command.station_id)
-        answer, written = handle(command, state, deciders.ref)
+        answer, written = handle(command, deciders.state(command.station_id), deciders.ref)
         batch.answers.append(answer)
-        if written:
-            batch.changed.setdefault(partition, {})[command.station_id] = state
-            deciders.pending.add(command.station_id)
         for event in written:
             encoded = encode_event(event)
-            batch.sent.append(
+            batch.sent.setdefault(partition, []).append(
                 await events.send(
                     key=event.key, value=encoded, headers=signer.headers(encoded), force=True
                 )
@@ -246,43 +340,48 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
         return {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
 
     async def decide_batch(records: list[Any]) -> None:
-        batch = _Batch()
-        held = assigned()
-        for record in records:
-            message = record.message
-            partition = message.partition
-            if partition not in held:
-                continue  # revoked since it was fetched: its new owner decides it
-            done = batch.offsets.get(partition, deciders.last_decided(partition))
-            if done is not None and message.offset > done + 1:
-                log.warning(
-                    "commands %s..%s of partition %s were skipped by the stream; reading them",
-                    done + 1,
-                    message.offset - 1,
-                    partition,
-                )
-                for missed in await gaps.read(message.topic, partition, done + 1, message.offset):
-                    await decide_one(batch, missed.value, partition, missed.offset)
-            await decide_one(batch, message.value, partition, message.offset)
-        if batch.sent:  # the decisions are in the log before they are recorded or answered
-            await asyncio.gather(*batch.sent)
-        lost = set(batch.offsets) - assigned()
-        if lost:
-            # revoked while its decisions were written: record nothing there (the new owner
-            # reads those commands again, Faust not committing for revoked partitions, and
-            # decides them the same way, to the same events), and take states afresh
-            log.warning("partitions %s were revoked during a batch", sorted(lost))
-            for partition in lost:
-                for state in batch.changed.pop(partition, {}).values():
-                    deciders.pending.discard(state.station_id)
-                del batch.offsets[partition]
-            deciders.forget()
-        for partition, stations in batch.changed.items():
-            for state in stations.values():
-                deciders.store(partition, state)
-                deciders.pending.discard(state.station_id)
-        for partition, offset in batch.offsets.items():
-            deciders.store_offset(partition, offset)
+        async with deciders.mutex:
+            deciders.drop_stale()
+            generation = deciders.generation
+            batch = _Batch()
+            held = assigned()
+            for record in records:
+                message = record.message
+                partition = message.partition
+                if partition not in held:
+                    continue  # revoked since it was fetched: its new owner decides it
+                through = await deciders.prepare(partition)
+                if deciders.generation != generation:
+                    break  # rebalanced: the partitions' owners read the rest again
+                done = batch.offsets.get(partition, through.commands)
+                if message.offset <= done:
+                    continue  # decided already (read from the log after a gap)
+                if message.offset > done + 1:
+                    log.warning(
+                        "commands %s..%s of partition %s were not delivered; reading them",
+                        done + 1,
+                        message.offset - 1,
+                        partition,
+                    )
+                    gap = await reader.read(message.topic, partition, done + 1, message.offset)
+                    for missed in gap:
+                        await decide_one(batch, missed.value, partition, missed.offset)
+                await decide_one(batch, message.value, partition, message.offset)
+            # the decisions are in the log before they are answered
+            for partition, sent in batch.sent.items():
+                written = await asyncio.gather(*sent)
+                kept = deciders.through.get(partition)
+                if kept is not None and written:
+                    kept.decided = max(kept.decided, max(m.offset for m in written))
+            if deciders.generation != generation:
+                # rebalanced while its events were written: answer nothing; the states are
+                # rebuilt from the log, and the partitions' owners read these commands again
+                # from their snapshots' offsets and answer them (with the recorded answers)
+                log.warning("a rebalance during a batch: %s answers left", len(batch.answers))
+                return
+            for partition, offset in batch.offsets.items():
+                deciders.through[partition].commands = offset
+                deciders.dirty.add(partition)
         for answer in batch.answers:
             await replies.send(
                 key=answer.command_id.encode(), value=reply_value(answer), force=True
@@ -294,43 +393,52 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
             try:
                 await decide_batch(list(records))
             except Exception as exc:
-                # states in memory may hold decisions whose events were not written: stop, and
-                # be restarted from the committed offsets and the table
+                # a state in memory may hold decisions whose events were not written: stop,
+                # and be restarted from the snapshots and the log
                 log.exception("a batch of commands failed; the worker stops")
-                deciders.pending.clear()
                 deciders.forget()
                 await app.crash(exc)
                 raise
 
-    async def close_gap_reader(sender: Any, *_: Any, signal: Any, **__: Any) -> None:
-        await gaps.stop()
+    async def close_reader(sender: Any, *_: Any, signal: Any, **__: Any) -> None:
+        await reader.stop()
 
-    app.on_before_shutdown.connect(close_gap_reader)  # type: ignore[arg-type]  # mode's stub
+    app.on_before_shutdown.connect(close_reader)  # type: ignore[arg-type]  # mode's stub
 
-    stalled: dict[int, int | None] = {}
+    stalled: dict[int, int] = {}
 
     @app.timer(CATCH_UP_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def catch_up() -> None:
-        """Commands the stream has not delivered: after a worker took partitions over, Faust
-        was seen here to place them past records nobody decided and to deliver nothing until
-        a newer command came. A partition whose last decided offset stayed put for a whole
-        interval while the log holds more has the rest read from the log and decided."""
+        """Rebuild the states of partitions taken over, and decide commands the stream has
+        not delivered: after a worker took partitions over, Faust was seen here to place them
+        past records nobody decided and to deliver nothing until a newer command came. A
+        partition whose last decided offset stayed put for a whole interval while the log
+        holds more has the rest read from the log and decided."""
+        if app.in_recovery:
+            return
         name = commands.get_topic_name()
         for partition in sorted(assigned()):
-            done = deciders.last_decided(partition)
+            async with deciders.mutex:
+                deciders.drop_stale()
+                done = (await deciders.prepare(partition)).commands
             before, stalled[partition] = stalled.get(partition), done
-            if done is None or done != before:
+            if done != before:
                 continue
-            end = await gaps.end(name, partition)
+            end = await reader.end(name, partition)
             if end > done + 1 and partition in assigned():
-                log.warning(
-                    "commands %s..%s of partition %s were not delivered; reading them",
-                    done + 1,
-                    end - 1,
-                    partition,
-                )
-                missed = await gaps.read(name, partition, done + 1, end)
+                missed = await reader.read(name, partition, done + 1, end)
                 await decide_batch([_Record(r, partition) for r in missed])
+
+    @app.timer(SNAPSHOT_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def snapshot() -> None:
+        """Write the states that changed to the table, between batches."""
+        if app.in_recovery:
+            return
+        async with deciders.mutex:
+            deciders.drop_stale()
+            written = deciders.snapshot()
+        if written:
+            log.debug("%s station snapshots written", written)
 
     scheduled: set[str] = set()  # what was asked for already (forgotten on a rebalance)
     app.on_partitions_assigned.connect(lambda *_, **__: scheduled.clear())
@@ -338,50 +446,61 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
     @app.timer(SCHEDULE_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def schedule() -> None:
         """Send what is due at the stations this worker decides for (``schedule``)."""
-        assigned = {
-            tp.partition
-            for tp in app.consumer.assignment()
-            if tp.topic == commands.get_topic_name()
-        }
         now = datetime.now(UTC)
-        for station in ref.network.stations:
-            if station_partition(station.id, topics.event_partitions) not in assigned:
-                continue
-            for body in due_commands(deciders.state(station.id), now):
-                what = body.model_dump_json()
-                if what in scheduled:
-                    continue
-                scheduled.add(what)
-                command = Command(
-                    command_id=uuid7(),
-                    station_id=station.id,
-                    issued_at=now,
-                    actor="scheduler",
-                    role="scheduler",
-                    source="api",
-                    body=body,
-                )
-                await commands.send(
-                    key=command.key, value=command.model_dump_json().encode(), force=True
-                )
+        due: list[Command] = []
+        async with deciders.mutex:
+            deciders.drop_stale()
+            for partition in sorted(assigned() & set(deciders.through)):
+                for station_id in deciders.stations.get(partition, []):
+                    for body in due_commands(deciders.state(station_id), now):
+                        what = body.model_dump_json()
+                        if what in scheduled:
+                            continue
+                        scheduled.add(what)
+                        due.append(
+                            Command(
+                                command_id=uuid7(),
+                                station_id=station_id,
+                                issued_at=now,
+                                actor="scheduler",
+                                role="scheduler",
+                                source="api",
+                                body=body,
+                            )
+                        )
+        for command in due:
+            await commands.send(
+                key=command.key, value=command.model_dump_json().encode(), force=True
+            )
 
     @app.agent(events)
     async def fold_facts(stream: Any) -> None:
+        """Fold the kiosks' check-ins into the states (once: the offsets say which a state
+        holds)."""
         async for records in stream.take_events(1000, within=0.05):
-            changed: dict[tuple[int, str], StationState] = {}
-            for record in records:
-                value = record.message.value
-                if not any(marker in value for marker in FACT_TYPES):
-                    continue
-                try:
-                    state = deciders.fold_fact(decode_event(value))
-                except EventError:
-                    continue  # the ingest validated it; an old bad record is not the deciders'
-                if state is not None:
-                    changed[(record.message.partition, state.station_id)] = state
-            for (partition, station_id), state in changed.items():
-                if station_id not in deciders.pending:  # else stored with its decisions
-                    deciders.store(partition, state)
+            async with deciders.mutex:
+                deciders.drop_stale()
+                generation = deciders.generation
+                held = assigned()
+                for record in records:
+                    message = record.message
+                    if message.partition not in held:
+                        continue
+                    through = await deciders.prepare(message.partition)
+                    if deciders.generation != generation:
+                        break  # rebalanced: rebuilt from the log when next needed
+                    if message.offset <= through.facts:
+                        continue
+                    through.facts = message.offset
+                    deciders.dirty.add(message.partition)
+                    if not any(marker in message.value for marker in _FACT_MARKERS):
+                        continue
+                    try:
+                        event = decode_event(message.value)
+                    except EventError:
+                        continue  # the ingest validated it; an old bad record is not ours
+                    if event.station_id in deciders.states:
+                        evolve(deciders.states[event.station_id], event)
 
     app.deciders = deciders  # type: ignore[attr-defined]  # for tests and introspection
     return app

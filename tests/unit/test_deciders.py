@@ -686,10 +686,9 @@ def test_a_v1_activity_design_reads_as_v2() -> None:
     assert event.payload.venue_id is None
 
 
-def test_the_state_survives_its_station_record() -> None:
-    from sanjiang.commands import records
-    from sanjiang.commands.records import state_from_record, station_record
-
+def _busy_desk() -> Desk:
+    """A station with a bit of everything: registrations and a waitlist, a booking, a
+    demand, a closure, a kiosk's check-in, a rejection."""
     desk = Desk()
     published(desk, capacity=1)
     register(desk, 0)
@@ -717,18 +716,98 @@ def test_the_state_survives_its_station_record() -> None:
     desk.fact(
         p.CheckinRecorded(visit_id="v1", venue_id=ROOM, activity_id="a1"), resident=RESIDENTS[0]
     )
-    assert state_from_record(STATION, station_record(desk.state)) == desk.state
-    assert state_from_record(STATION, None) == StationState(STATION)
+    desk.ask({"kind": "registration.cancel", "registration_id": "r0"})  # r1 is promoted
+    desk.ask({"kind": "booking.approve", "booking_id": "nope"})
+    return desk
+
+
+def test_the_state_survives_its_station_record() -> None:
+    from sanjiang.commands import records
+    from sanjiang.commands.records import read_record, station_record
+    from sanjiang.commands.replay import Through
+
+    desk = _busy_desk()
+    through = Through(decided=41, facts=40, commands=7)
+    assert read_record(STATION, station_record(desk.state, through)) == (desk.state, through)
+    assert read_record(STATION, None) == (StationState(STATION), Through())
     with pytest.raises(ValueError, match="holds"):
-        state_from_record("WS-C", station_record(desk.state))
+        read_record("WS-C", station_record(desk.state, through))
     # only the newest answers are kept, oldest dropped first
     newest = list(desk.state.decided)[-3:]
     original, records.KEEP_ANSWERS = records.KEEP_ANSWERS, 3
     try:
-        kept = state_from_record(STATION, station_record(desk.state))
+        kept, _ = read_record(STATION, station_record(desk.state, through))
     finally:
         records.KEEP_ANSWERS = original
     assert list(kept.decided) == newest
+
+
+def _replayed(log: list[Event], state: StationState | None = None, **through: int) -> StationState:
+    from sanjiang.commands.replay import Replay, Through
+
+    state = state if state is not None else StationState(STATION)
+    replay = Replay({STATION: state}, {STATION: Through(**through)})
+    for offset, event in enumerate(log):
+        replay.apply(decode_event(encode_event(event)), offset)
+    return state
+
+
+def _foreign(payload: p.Payload) -> Event:
+    """An event of a decided type that no decider wrote (a console key asserted it)."""
+    from sanjiang.events import event_class_for
+
+    cls = event_class_for(payload)
+    return cls(
+        event_id=uuid7(),
+        type=cls.TYPE,
+        schema_version=cls.VERSION,
+        occurred_at=NOW,
+        station_id=STATION,
+        source="console:x",
+        payload=payload,
+    )
+
+
+def test_a_decision_counts_when_its_audit_is_in_the_log() -> None:
+    desk = _busy_desk()
+    log = list(desk.log)
+    # a console key's assertion, never decided: not folded
+    log.insert(
+        3,
+        _foreign(
+            p.BookingConfirmed(
+                booking_id="b1", venue_id=ROOM, starts_at=at(2, 9), ends_at=at(2, 11)
+            )
+        ),
+    )
+    # a decision whose worker died before its audit was written, decided again after
+    twin = Desk()
+    twin.state = _replayed(desk.log)
+    answer = twin.ask({"kind": "activity.update", "activity_id": "a1", "capacity": 3})
+    accepted(answer)
+    torn = [e for e in twin.log if e.type != "command.decided"]
+    assert torn
+    log += torn + twin.log
+    # the same decision written twice (a takeover): the first counts
+    log += twin.log
+    assert _replayed(log) == twin.state
+    assert twin.state.activities["a1"].capacity == 3
+
+
+def test_a_snapshot_and_the_log_after_it_rebuild_the_state() -> None:
+    from sanjiang.commands.records import read_record, station_record
+    from sanjiang.commands.replay import Through
+
+    desk = _busy_desk()
+    cut = next(i for i, e in enumerate(desk.log) if e.type == "checkin.recorded") + 1
+    snapshot = station_record(_replayed(desk.log[:cut]), Through(decided=cut - 1, facts=cut - 1))
+    state, through = read_record(STATION, snapshot)
+    assert state != desk.state
+    assert _replayed(desk.log, state, decided=through.decided, facts=through.facts) == desk.state
+    # facts and decisions held to different offsets: each kind is applied after its own
+    facts_behind = _replayed(desk.log[: cut - 1])  # without the check-in
+    rebuilt = _replayed(desk.log, facts_behind, decided=cut - 1, facts=cut - 2)
+    assert rebuilt == desk.state
 
 
 def test_the_scheduler_asks_for_releases_and_overdue_marks_when_due() -> None:
