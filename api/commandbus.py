@@ -36,7 +36,7 @@ class CommandBus:
         self.topics = Topics.from_settings(settings)
         self.timeout_s = settings.command_timeout_s
         self._settings = settings
-        self._producer: AIOKafkaProducer = make_producer(settings)
+        self._producer: AIOKafkaProducer = make_producer(settings, linger_ms=0)
         self._consumer: AIOKafkaConsumer | None = None
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._task: asyncio.Task[None] | None = None

@@ -61,8 +61,8 @@ def _start(settings: Settings, command: str, port: int) -> subprocess.Popen[byte
         [sys.executable, "-m", "sanjiang", command],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=(settings.var_dir / f"{command}.log").open("wb"),
+        stderr=subprocess.STDOUT,
     )
 
 
