@@ -18,7 +18,7 @@ import orjson
 from api.dedup import RecentIds
 from api.keys import Principal
 from sanjiang.events import Event, EventError, from_raw
-from sanjiang.events.catalog import DECIDED_TYPES
+from sanjiang.events.catalog import AUDIT_TYPES, DECIDED_TYPES
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.settings import Settings
 
@@ -111,6 +111,10 @@ class IngestPolicy:
             return Rejection(
                 "forbidden_type",
                 f"type: {event.type} is decided by the platform; send a command instead",
+            )
+        if event.type in AUDIT_TYPES:
+            return Rejection(
+                "forbidden_type", f"type: {event.type} is the platform's own audit record"
             )
         if principal.kind == "kiosk" and event.type not in KIOSK_TYPES:
             return Rejection(

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 DeviceKind = Literal["kiosk", "console", "analyst"]
 KEY_PREFIX = "sjk_"
+#: A device id: what its events' ``source`` can name (``kiosk:<id>``).
+DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -81,6 +86,11 @@ class KeyStore:
 
     def add(self, device_id: str, station_id: str, kind: DeviceKind = "kiosk") -> str:
         """Create a key for a device; returns the key (the only time it is visible)."""
+        if not DEVICE_ID.match(device_id):
+            raise KeyStoreError(
+                "a device id is 1-40 characters: letters, digits, '.', '_' or '-' "
+                "(its events name it as their source)"
+            )
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         try:
             self._db.execute(
@@ -102,6 +112,26 @@ class KeyStore:
             (time.time(), device_id, kind),
         )
         return cursor.rowcount > 0
+
+    def active(self, device_id: str, kind: DeviceKind = "kiosk") -> KeyRecord | None:
+        """The device's active key, if it has one."""
+        row = self._db.execute(
+            "SELECT device_id, kind, station_id, key_hint, created_at, revoked_at FROM api_keys"
+            " WHERE device_id = ? AND kind = ? AND revoked_at IS NULL",
+            (device_id, kind),
+        ).fetchone()
+        return None if row is None else KeyRecord(*row)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Changes made inside take effect together when it ends, or not at all if it raises."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def records(self) -> list[KeyRecord]:
         rows = self._db.execute(

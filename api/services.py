@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import status
 
+from api.access.audit import LoginAudit, network_station
 from api.access.sessions import Sessions
 from api.access.throttle import LoginThrottle, ThrottlePolicy
 from api.access.tokens import TokenIssuer
@@ -48,6 +49,7 @@ class Services:
     sessions: Sessions
     analyst_slots: asyncio.Semaphore
     commands: CommandBus
+    audit: LoginAudit
     warehouse: Warehouse | None = None
     streams: dict[str, int] = field(default_factory=dict)  #: open SSE streams per caller
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -82,6 +84,7 @@ class Services:
             sessions=Sessions(tokens, settings.session_ttl_h * 3600),
             analyst_slots=asyncio.Semaphore(settings.analyst_max_concurrent),
             commands=CommandBus(settings),
+            audit=LoginAudit(publisher, network_station(network)),
         )
 
     async def start(self) -> None:
@@ -109,6 +112,7 @@ class Services:
         for task in self._tasks:
             with contextlib.suppress(Exception):
                 await task
+        await self.audit.drain()
         await self.publisher.stop()
         await self.commands.stop()
         if self.warehouse is not None:

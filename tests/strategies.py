@@ -14,6 +14,7 @@ from sanjiang.ids import uuid7_from_rng
 
 idents = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
 taxonomy_ids = st.from_regex(r"\A[a-z][a-z0-9_]{0,39}\Z")
+usernames = st.from_regex(r"\A[a-z][a-z0-9._-]{1,39}\Z")
 notes = st.text(max_size=120).map(str.strip)
 titles = st.text(min_size=1, max_size=80).map(str.strip).filter(bool)
 capacities = st.integers(1, 5000)
@@ -141,6 +142,39 @@ PAYLOAD_DATA: dict[type[p.Payload], st.SearchStrategy[dict[str, Any]]] = {
         role=idents,
         event_ids=st.lists(idents, max_size=3),
         version=st.integers(0, 1000),
+    ),
+    p.LoginAttempted: st.one_of(
+        _fields(accepted=st.just(True), reason=st.none()),
+        _fields(
+            accepted=st.just(False),
+            reason=st.sampled_from(["unknown_user", "wrong_password", "disabled", "throttled"]),
+        ),
+    ).flatmap(
+        lambda outcome: _fields(
+            actor=st.just("") | usernames,
+            role=st.none() | st.sampled_from(["viewer", "operator", "admin"]),
+            via=st.sampled_from(["token", "page"]),
+            address=st.sampled_from(["127.0.0.1", "::1", "testclient", "unknown"]),
+            detail=notes,
+            repeated=st.integers(0, 10_000),
+        ).map(lambda fields: {**fields, **outcome})
+    ),
+    p.UserChanged: _fields(
+        actor=idents,
+        role=st.none() | st.just("admin"),
+        username=usernames,
+        change=st.sampled_from(["created", "password_changed", "disabled", "enabled"]),
+        account_role=st.sampled_from(["viewer", "operator", "manager", "analyst", "admin"]),
+        stations=st.none() | st.lists(idents, min_size=1, max_size=3),
+        note=notes,
+    ),
+    p.DeviceKeyChanged: _fields(
+        actor=idents,
+        role=st.none() | st.just("admin"),
+        device_id=st.from_regex(r"\A[A-Za-z0-9._-]{1,40}\Z"),
+        kind=st.sampled_from(["kiosk", "console", "analyst"]),
+        change=st.sampled_from(["issued", "revoked"]),
+        note=notes,
     ),
     p.RegistrationCancelled: _fields(registration_id=idents, activity_id=idents, reason=notes),
     p.BookingRequested: _merge(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -19,6 +20,7 @@ import orjson
 from pwdlib import PasswordHash
 
 from api.access.roles import NETWORK_ROLES, ROLES, Role
+from sanjiang.events.payloads import LoginRefusal
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
 MIN_PASSWORD = 10
@@ -59,6 +61,20 @@ class User:
     @property
     def active(self) -> bool:
         return self.disabled_at is None
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    """What checking a login found: the account the name is (if any) and, when the login is
+    refused, why (for the audit; the caller is told no more than "wrong or disabled")."""
+
+    account: User | None
+    refusal: LoginRefusal | None
+
+    @property
+    def user(self) -> User | None:
+        """The user to let in, or None."""
+        return self.account if self.refusal is None else None
 
 
 def check_password(username: str, password: str) -> None:
@@ -171,21 +187,40 @@ class UserStore:
     def verify(self, username: str, password: str) -> User | None:
         """The user whose password this is, or None (unknown user, wrong password or disabled
         account all take the same time: an argon2 verification)."""
+        return self.check(username, password).user
+
+    def check(self, username: str, password: str) -> LoginCheck:
+        """``verify``, saying why a login is refused: ``unknown_user``, ``wrong_password``, or
+        ``disabled`` (the right password of a disabled account)."""
         row = self._db.execute(
             "SELECT password_hash FROM users WHERE username = ?", (username,)
         ).fetchone()
         if row is None or len(password) > MAX_PASSWORD:
             self._hasher.verify(password[:MAX_PASSWORD], self._decoy)
-            return None
+            return LoginCheck(
+                self.get(username), "unknown_user" if row is None else "wrong_password"
+            )
         valid, rehashed = self._hasher.verify_and_update(password, row[0])
-        if not valid:
-            return None
+        user = self.get(username)
+        if not valid or user is None:
+            return LoginCheck(user, "unknown_user" if user is None else "wrong_password")
         if rehashed is not None:  # the recommended parameters changed since it was hashed
             self._db.execute(
                 "UPDATE users SET password_hash = ? WHERE username = ?", (rehashed, username)
             )
-        user = self.get(username)
-        return user if user is not None and user.active else None
+        return LoginCheck(user, None if user.active else "disabled")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Changes made inside take effect together when it ends, or not at all if it raises
+        (``BEGIN IMMEDIATE``: other writers wait meanwhile, up to the connection's timeout)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _update(self, username: str, assignments: str, values: tuple[object, ...]) -> None:
         cursor = self._db.execute(

@@ -27,6 +27,7 @@ from api.deps import ServicesDep
 from api.errors import api_error
 from api.schemas import ErrorResponse
 from api.services import Services
+from sanjiang.events.payloads import LoginVia
 
 router = APIRouter(tags=["access"])
 log = logging.getLogger("sanjiang.access")
@@ -50,28 +51,52 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def check_login(services: Services, username: str, password: str, address: str) -> User:
-    """The user these credentials name; 429 while too many logins failed, 401 if wrong."""
+async def check_login(
+    services: Services, username: str, password: str, address: str, via: LoginVia
+) -> User:
+    """The user these credentials name; 429 while too many logins failed, 401 if wrong. Every
+    attempt is an audit event (``login.attempted``, see ``api.access.audit``), recorded before
+    the answer; the password never leaves this function."""
     account = username.strip().lower()
     now = time.time()
     wait = services.throttle.retry_after(account, address, now)
     if wait is not None:
         log.warning("login refused (too many failures): user=%s address=%s", account, address)
+        await services.audit.login(
+            tried=account,
+            account=services.users.get(account),
+            refusal="throttled",
+            via=via,
+            address=address,
+            now=now,
+            detail=f"retry in {wait:.0f} s",
+        )
         raise api_error(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "too_many_failed_logins",
             f"too many failed logins; try again in {wait:.0f} s",
             {"Retry-After": str(int(wait) + 1)},
         )
-    user = await asyncio.to_thread(services.users.verify, account, password)
+    check = await asyncio.to_thread(services.users.check, account, password)
+    user = check.user
     if user is None:
         services.throttle.failed(account, address, now)
         log.warning("login failed: user=%s address=%s", account, address)
+    else:
+        services.throttle.succeeded(account)
+        log.info("login: user=%s role=%s address=%s", user.username, user.role, address)
+    await services.audit.login(
+        tried=account,
+        account=check.account,
+        refusal=check.refusal,
+        via=via,
+        address=address,
+        now=now,
+    )
+    if user is None:
         raise api_error(
             status.HTTP_401_UNAUTHORIZED, "bad_login", "wrong username or password, or disabled"
         )
-    services.throttle.succeeded(account)
-    log.info("login: user=%s role=%s address=%s", user.username, user.role, address)
     return user
 
 
@@ -89,7 +114,9 @@ async def token(
     services: ServicesDep,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> TokenResponse:
-    user = await check_login(services, form.username, form.password, client_address(request))
+    user = await check_login(
+        services, form.username, form.password, client_address(request), "token"
+    )
     ttl = services.settings.token_ttl_s
     issued, _ = services.tokens.issue(user.username, user.token_version, "access", ttl)
     return TokenResponse(access_token=issued, token_type="bearer", expires_in=int(ttl))
@@ -146,7 +173,7 @@ async def login_submit(
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return login_page("请从本站登录页登录。", next, status.HTTP_403_FORBIDDEN)
     try:
-        user = await check_login(services, username, password, client_address(request))
+        user = await check_login(services, username, password, client_address(request), "page")
     except HTTPException as exc:  # a refused login: said on the page
         detail: Any = exc.detail
         code = detail.get("error") if isinstance(detail, dict) else None

@@ -1,4 +1,9 @@
-"""``sanjiang kiosk add|revoke|list``: device keys for kiosks and staff consoles."""
+"""``sanjiang kiosk add|revoke|list``: device keys for kiosks and staff consoles.
+
+Every key issued or revoked is an audit event (``device_key.changed``, at the device's station;
+see ``sanjiang.cli.audit``): a key is issued only with its event written; a revocation is done
+even when Kafka is down, with a warning.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ from typing import Annotated
 
 import typer
 
+from api.access.audit import key_event
 from api.keys import DeviceKind, KeyStore, KeyStoreError
 from api.services import key_store_path
+from sanjiang.cli import audit as cli_audit
 from sanjiang.cli.common import fail, say, settings_of
+from sanjiang.events import Event
 from sanjiang.network import load_network
 
 kiosk_app = typer.Typer(
@@ -23,6 +31,10 @@ KindOption = Annotated[
     ),
 ]
 
+
+Reason = Annotated[
+    str | None, typer.Option("--reason", help="Why (kept in the audit trail, at most 500).")
+]
 
 KINDS: dict[str, DeviceKind] = {"kiosk": "kiosk", "console": "console", "analyst": "analyst"}
 
@@ -43,20 +55,38 @@ def add(
     device_id: Annotated[str, typer.Argument(help="Device id, e.g. WS-R03-K1.")],
     station: Annotated[str, typer.Option("--station", help="The station it emits for.")],
     kind: KindOption = "kiosk",
+    reason: Reason = None,
 ) -> None:
     """Create a key for a device and print it (shown only this once)."""
     network = load_network()
     if station not in network.by_id:
         fail(f"unknown station {station!r}; see `sanjiang network export --json`")
+    device_kind = _kind(kind)
+    note = cli_audit.reason_of(reason)
+    settings = settings_of(ctx)
+    keys: list[str] = []
     store = _store(ctx)
     try:
-        key = store.add(device_id, station, _kind(kind))
+        with cli_audit.open_audit(settings) as audit:
+
+            def issue() -> Event:
+                keys.append(store.add(device_id, station, device_kind))
+                return key_event(
+                    station=station,
+                    actor=audit.actor,
+                    device_id=device_id,
+                    kind=device_kind,
+                    change="issued",
+                    note=note,
+                )
+
+            cli_audit.granting(audit, store.transaction(), issue)
     except KeyStoreError as exc:
         fail(str(exc))
     finally:
         store.close()
     say(f"key for {kind} {device_id} at {station} (store it now; it is not shown again):")
-    typer.echo(key)
+    typer.echo(keys[0])
 
 
 @kiosk_app.command("revoke")
@@ -64,15 +94,36 @@ def revoke(
     ctx: typer.Context,
     device_id: Annotated[str, typer.Argument(help="Device id.")],
     kind: KindOption = "kiosk",
+    reason: Reason = None,
 ) -> None:
-    """Revoke a device's key; its requests are refused from now on."""
+    """Revoke a device's key; its requests are refused from now on (even when Kafka is down:
+    the revocation's audit event is then missing, and a warning says so)."""
+    device_kind = _kind(kind)
+    note = cli_audit.reason_of(reason)
+    settings = settings_of(ctx)
+    done = f"revoked the key of {kind} {device_id}"
     store = _store(ctx)
     try:
-        if not store.revoke(device_id, _kind(kind)):
+        record = store.active(device_id, device_kind)
+        if record is None or not store.revoke(device_id, device_kind):
             fail(f"{kind} {device_id} has no active key")
+        station = record.station_id
+        with cli_audit.open_audit(settings) as audit:
+            cli_audit.taking_away(
+                audit,
+                lambda: key_event(
+                    station=station,
+                    actor=audit.actor,
+                    device_id=device_id,
+                    kind=device_kind,
+                    change="revoked",
+                    note=note,
+                ),
+                done,
+            )
     finally:
         store.close()
-    say(f"revoked the key of {kind} {device_id}")
+    say(done)
 
 
 @kiosk_app.command("list")

@@ -169,10 +169,11 @@ def up(
                 say(f"{broker.status().describe()} (started before: left running at the end)")
         else:
             say(f"kafka: external cluster at {settings.bootstrap_servers}")
-        new_password = first_admin(settings)
         result = asyncio.run(ensure_topics(settings))
         say(f"topics: {len(result.created)} created, {len(result.existing)} already there")
         first_run = simulate and history_days > 0 and _needs_history(settings)
+        # audited (an event on the topics), so after them, and after looking for a first run
+        new_password = first_admin(settings)
         if first_run:
             _publish_history(settings, history_days, seed)
 

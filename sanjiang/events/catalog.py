@@ -249,6 +249,36 @@ class CommandDecidedEvent(Event):
     payload: p.CommandDecided
 
 
+class LoginAttemptedEvent(Event):
+    """The audit record of a staff login, let in or refused."""
+
+    TYPE = "login.attempted"
+    VERSION = 1
+    type: Literal["login.attempted"] = "login.attempted"
+    schema_version: Literal[1] = 1
+    payload: p.LoginAttempted
+
+
+class UserChangedEvent(Event):
+    """The audit record of a change of a staff account."""
+
+    TYPE = "user.changed"
+    VERSION = 1
+    type: Literal["user.changed"] = "user.changed"
+    schema_version: Literal[1] = 1
+    payload: p.UserChanged
+
+
+class DeviceKeyChangedEvent(Event):
+    """The audit record of a device key issued or revoked."""
+
+    TYPE = "device_key.changed"
+    VERSION = 1
+    type: Literal["device_key.changed"] = "device_key.changed"
+    schema_version: Literal[1] = 1
+    payload: p.DeviceKeyChanged
+
+
 class KioskHeartbeatEvent(Event):
     TYPE = "kiosk.heartbeat"
     VERSION = 1
@@ -286,7 +316,10 @@ AnyEvent = Annotated[
     | DemandAnsweredEvent
     | DemandLinkedEvent
     | DemandClosedEvent
-    | CommandDecidedEvent,
+    | CommandDecidedEvent
+    | LoginAttemptedEvent
+    | UserChangedEvent
+    | DeviceKeyChangedEvent,
     Field(discriminator="type"),
 ]
 """Any event of the catalog, discriminated by its ``type``."""
@@ -345,3 +378,8 @@ DECIDED_TYPES: frozenset[str] = frozenset(
         "command.decided",
     }
 )
+
+#: The audit of access, written only by the platform itself: staff logins (by the API), changes
+#: of staff accounts and of device keys (by ``sanjiang user`` and ``sanjiang kiosk``). No device
+#: key may send them (the ingest refuses them, as it refuses ``DECIDED_TYPES``).
+AUDIT_TYPES: frozenset[str] = frozenset({"login.attempted", "user.changed", "device_key.changed"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
@@ -11,12 +11,15 @@ from sanjiang.events.types import (
     MINOR_AGE_BANDS,
     AgeBand,
     Capacity,
+    ClientAddress,
     Count,
+    DeviceId,
     Flag,
     Ident,
     Instant,
     Note,
     Rating,
+    StaffName,
     TargetGroups,
     TaxonomyId,
     Title,
@@ -329,6 +332,79 @@ class CommandDecided(Payload):
     role: Ident
     event_ids: Annotated[list[Ident], Field(max_length=1000)] = []
     version: Annotated[StrictInt, Field(ge=0)] = 0
+
+
+#: Why a login was refused: no such account, a wrong password, a disabled account (the right
+#: password of an account that may no longer log in), or too many failed logins (429).
+LoginRefusal = Literal["unknown_user", "wrong_password", "disabled", "throttled"]
+#: Where a login came in: ``token``, ``POST /v1/auth/token``; ``page``, the login page.
+LoginVia = Literal["token", "page"]
+#: What became of a staff account; of a device key.
+UserChange = Literal["created", "password_changed", "disabled", "enabled"]
+KeyChange = Literal["issued", "revoked"]
+
+
+class LoginAttempted(Payload):
+    """A staff login through ``POST /v1/auth/token`` or the login page, let in or refused.
+
+    Never the password, nor any part of it. ``actor`` is the username tried, as the login reads
+    it (stripped, lower case), when it has a username's shape (``api.access.users.USERNAME``);
+    anything else (spaces, symbols, non-ASCII, over 40 characters: most often a password typed
+    into the wrong field) is left out, ``actor`` empty, and only its length is said in
+    ``detail``. A password that looks like a username cannot be told from one: that much the
+    audit of failed logins risks in order to name the account tried.
+    """
+
+    actor: Annotated[str, StringConstraints(strict=True, pattern=r"^([a-z][a-z0-9._-]{1,39})?$")]
+    #: the account's role, when the name tried is an account's
+    role: Ident | None = None
+    accepted: Flag
+    #: when refused (``accepted`` false), why
+    reason: LoginRefusal | None = None
+    via: LoginVia
+    #: the client's address as the API saw it
+    address: ClientAddress
+    detail: Note = ""
+    #: throttled logins only: refusals for being throttled from this address since the one
+    #: recorded before (they are recorded one per address a minute, see ``api.access.audit``)
+    repeated: Count = 0
+
+    @model_validator(mode="after")
+    def _reason_when_refused(self) -> Self:
+        if self.accepted != (self.reason is None):
+            raise ValueError("reason: required when refused, and only then")
+        return self
+
+
+class UserChanged(Payload):
+    """A staff account created, given a new password, disabled or enabled (``sanjiang user``).
+
+    Never the password. ``actor`` made the change (``cli:<OS user>`` from the command line),
+    with ``role`` where it is known: the command line has none, its user holds the deployment's
+    secrets. ``account_role`` and ``stations`` are the account's after the change.
+    """
+
+    actor: Ident
+    role: Ident | None = None
+    username: StaffName
+    change: UserChange
+    account_role: Ident
+    #: the stations the account works at; None: the whole network
+    stations: Annotated[list[Ident], Field(max_length=100)] | None = None
+    #: why, in the words of who made the change (``--reason``)
+    note: Note = ""
+
+
+class DeviceKeyChanged(Payload):
+    """A device key issued or revoked (``sanjiang kiosk add|revoke``); never the key, nor its
+    hint. The envelope's station is the device's."""
+
+    actor: Ident
+    role: Ident | None = None
+    device_id: DeviceId
+    kind: Literal["kiosk", "console", "analyst"]
+    change: KeyChange
+    note: Note = ""
 
 
 # --- operations -------------------------------------------------------------------------

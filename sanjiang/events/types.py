@@ -20,6 +20,12 @@ Source = Annotated[
         strict=True, pattern=r"^(api|console(:[A-Za-z0-9._-]{1,40})?|kiosk:[A-Za-z0-9._-]{1,40})$"
     ),
 ]
+#: A device's id, as its ``source`` names it (``kiosk:<id>``, ``console:<id>``).
+DeviceId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9._-]{1,40}$")]
+#: A staff username as the platform issues them (``api.access.users.USERNAME``).
+StaffName = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9._-]{1,39}$")]
+#: A client's network address as the API saw it (IPv4, IPv6, or a name): printable ASCII.
+ClientAddress = Annotated[str, StringConstraints(strict=True, pattern=r"^[!-~]{1,64}$")]
 #: A resident's keyed pseudonym: 32 lowercase hex digits (truncated HMAC-SHA256).
 Pseudonym = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{32}$")]
 #: A short title shown to users.

@@ -33,15 +33,25 @@ class EventPublisher:
     """
 
     def __init__(
-        self, settings: Settings, topics: Topics | None = None, signer: EventSigner | None = None
+        self,
+        settings: Settings,
+        topics: Topics | None = None,
+        signer: EventSigner | None = None,
+        **overrides: Any,
     ) -> None:
+        """``overrides``: producer settings that differ from the project's (``make_producer``)."""
         self.topics = topics or Topics.from_settings(settings)
         self._signer = signer or signer_for(settings)
-        self._producer: AIOKafkaProducer = make_producer(settings)
+        self._producer: AIOKafkaProducer = make_producer(settings, **overrides)
 
     async def start(self) -> None:
         """Connect to the cluster (raises if it cannot be reached)."""
         await self._producer.start()
+
+    async def ready(self) -> None:
+        """Wait until the cluster describes the event topic (raises if it cannot: a missing
+        topic is waited for up to the producer's request timeout)."""
+        await self._producer.partitions_for(self.topics.events)
 
     async def stop(self) -> None:
         """Flush pending sends and disconnect."""
