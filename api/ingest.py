@@ -25,16 +25,10 @@ from sanjiang.settings import Settings
 log = logging.getLogger("sanjiang.ingest")
 ItemStatus = Literal["accepted", "duplicate", "rejected"]
 
-#: What a kiosk may emit: residents' actions and its own heartbeat. Staff decisions (publishing
-#: activities, confirming bookings, recording no-shows) need a console key.
+#: What a kiosk may emit: the facts it records and its own heartbeat. Decisions, of residents
+#: and staff alike, are commands (``DECIDED_TYPES`` are refused from every key).
 KIOSK_TYPES = frozenset(
     {
-        "demand.submitted",
-        "demand.voted",
-        "registration.submitted",
-        "registration.cancelled",
-        "booking.requested",
-        "booking.cancelled",
         "checkin.recorded",
         "checkout.recorded",
         "evaluation.submitted",
@@ -117,9 +111,7 @@ class IngestPolicy:
                 "forbidden_type", f"type: {event.type} is the platform's own audit record"
             )
         if principal.kind == "kiosk" and event.type not in KIOSK_TYPES:
-            return Rejection(
-                "forbidden_type", f"type: a kiosk may not emit {event.type}; use a console key"
-            )
+            return Rejection("forbidden_type", f"type: a kiosk may not emit {event.type}")
         if event.occurred_at > now + self.clock_skew:
             return Rejection(
                 "from_future",

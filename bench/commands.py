@@ -1,8 +1,9 @@
 """Commands: round trip through the API and the deciders, and decisions/s at saturation.
 
 - Round trip (request -> decision -> answer) of ``POST /v1/commands`` at a steady 200
-  commands/s, p50 and p99; beside it, plain ingest of the same facts (``POST /v1/events``, one
-  event a request) at the same rate, on the same API and broker.
+  commands/s, p50 and p99; beside it, plain ingest (``POST /v1/events``, one event a request)
+  at the same rate, on the same API and broker: a kiosk's check-in, since devices may no
+  longer send the demands the commands ask for.
 - Decisions/s at saturation: commands written straight to the command topic, timed from the
   first answer to the last on the replies topic (the deciders alone, no HTTP).
 
@@ -199,8 +200,8 @@ async def run(settings: Settings, report: Report, n: int, saturation: int) -> No
             }
 
             async def ingest(i: int) -> None:
-                event = new_event(
-                    p.DemandSubmitted(demand_id=f"in-{i}", category="handcraft"),
+                event = new_event(  # a fact (devices may no longer send the decision)
+                    p.CheckinRecorded(visit_id=f"in-{i}", venue_id="WS-R03-ACT"),
                     station_id="WS-R03",
                     source="kiosk:WS-R03-K1",
                     occurred_at=datetime.now(UTC),

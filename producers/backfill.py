@@ -1,4 +1,5 @@
-"""Backfill: a simulated history written as NDJSON, as the platform would have accepted it.
+"""Backfill: a simulated history written as NDJSON, as the platform would have accepted it
+(its decisions made by the deciders: ``decided``).
 
 Each line is one event with ``received_at`` = when its device handed it over (so late uploads
 carry ``late``), in the order the platform received them; re-sent duplicates appear twice,

@@ -1,6 +1,10 @@
 """A first run's history: weeks of the simulated network published to the event topic, so a
 new deployment's screens, dashboards and week comparisons have something to compare with.
 
+It runs up to the moment it is published, and its decisions are the deciders' (``decided``:
+made in process, at the times the simulated people asked), so the live deciders rebuild their
+states from it and the live simulator continues the same world from there.
+
 The events go where kiosks' events go — the event topic — with the times the simulated devices
 handed them over (``received_at``), so the warehouse sink writes them and the stream worker folds
 them into the days they belong to, as if the platform had been running. It happens once: a
@@ -11,14 +15,16 @@ holds events (real ones) gets none.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
 from aiokafka import TopicPartition
 
+from producers.decided import Decided
 from producers.simulator import simulate
+from sanjiang.commands.context import Reference
 from sanjiang.events import Event
 from sanjiang.events.codec import stamp_received
 from sanjiang.kafka.client import make_consumer
@@ -40,6 +46,8 @@ class History:
     seed: int
     events: int
     published_at: str
+    #: the deciders' answers to the history's commands: ``accepted`` or the reason refused
+    decisions: dict[str, int] = field(default_factory=dict)
 
 
 def marker_path(settings: Settings) -> Path:
@@ -80,8 +88,9 @@ async def publish_history(
     progress: Callable[[date], None] = lambda _: None,
     now: datetime | None = None,
 ) -> History:
-    """Simulate the ``days`` local days before today and publish their events as the devices
-    handed them over (``progress`` gets each day as it is reached); writes the marker."""
+    """Simulate the ``days`` local days before today and today up to now, decide its
+    decisions, and publish the events as the devices handed them over (``progress`` gets each
+    day as it is reached); writes the marker."""
     now = now or datetime.now(UTC)
     today = now.astimezone(network.tz).date()
     first = today - timedelta(days=days)
@@ -90,9 +99,13 @@ async def publish_history(
     batch: list[Event] = []
     reached = first
     async with EventPublisher(settings) as publisher:
-        for emission in simulate(
-            network, taxonomy, start=first, days=days, seed=seed, pseudonymize=pseudonymize
-        ):
+        decided = Decided(
+            simulate(
+                network, taxonomy, start=first, days=days + 1, seed=seed, pseudonymize=pseudonymize
+            ),
+            Reference(network, taxonomy),
+        )
+        for emission in decided:
             if emission.emit_at > now:
                 break  # handed over later than now: the live feed's, not history
             batch.append(stamp_received(emission.event, emission.emit_at, late_after))
@@ -107,10 +120,11 @@ async def publish_history(
             count += await publisher.publish_many(batch)
     history = History(
         first_day=first.isoformat(),
-        last_day=(today - timedelta(days=1)).isoformat(),
+        last_day=today.isoformat(),
         seed=seed,
         events=count,
         published_at=now.isoformat(timespec="seconds"),
+        decisions=dict(decided.answers),
     )
     marker_path(settings).parent.mkdir(parents=True, exist_ok=True)
     marker_path(settings).write_bytes(orjson.dumps(asdict(history)))

@@ -1,9 +1,13 @@
-"""The kiosk SDK: one method per resident or staff action, each written to the outbox first.
+"""The kiosk SDK: one method per fact a kiosk records, each written to the outbox first.
 
 Resident identifiers (card or phone numbers) are pseudonymized here, at the edge; the raw
 identifier never leaves the kiosk. Every method returns the event it stored; delivery happens
 in the background (:class:`producers.delivery.Deliverer`) and survives restarts, because the
-outbox is on disk.
+outbox is on disk: a check-in recorded offline is a fact, accepted later with its own time.
+
+What a resident asks for — a place at an activity, a venue booking, a demand or a vote — is
+the platform's to decide: the kiosk sends it as a command (``POST /v1/commands`` with its
+key) and shows the answer; the ingest refuses such events from devices.
 """
 
 from __future__ import annotations
@@ -91,54 +95,7 @@ class Kiosk:
     def check_out(self, resident_id: str, visit_id: str, venue_id: str) -> Event:
         return self.emit(p.CheckoutRecorded(visit_id=visit_id, venue_id=venue_id), resident_id)
 
-    # --- venue bookings ------------------------------------------------------------
-
-    def book(
-        self,
-        resident_id: str,
-        venue_id: str,
-        starts_at: datetime,
-        ends_at: datetime,
-        attendees: int,
-        purpose: str = "",
-    ) -> Event:
-        """Request a venue slot; staff confirm or reject it from the console."""
-        return self.emit(
-            p.BookingRequested(
-                booking_id=_short_id("bk"),
-                venue_id=venue_id,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                attendees=attendees,
-                purpose=purpose,
-            ),
-            resident_id,
-        )
-
-    def cancel_booking(self, resident_id: str, booking_id: str, reason: str = "") -> Event:
-        return self.emit(p.BookingCancelled(booking_id=booking_id, reason=reason), resident_id)
-
-    # --- activities ----------------------------------------------------------------
-
-    def register(
-        self, resident_id: str, activity_id: str, age_band: AgeBand | None = None
-    ) -> Event:
-        return self.emit(
-            p.RegistrationSubmitted(
-                registration_id=_short_id("reg"), activity_id=activity_id, **_facts(age_band)
-            ),
-            resident_id,
-        )
-
-    def cancel_registration(
-        self, resident_id: str, registration_id: str, activity_id: str, reason: str = ""
-    ) -> Event:
-        return self.emit(
-            p.RegistrationCancelled(
-                registration_id=registration_id, activity_id=activity_id, reason=reason
-            ),
-            resident_id,
-        )
+    # --- evaluations ---------------------------------------------------------------
 
     def evaluate(self, resident_id: str, activity_id: str, rating: int, comment: str = "") -> Event:
         """Rate an activity 1..5 (a later evaluation by the same resident replaces it)."""
@@ -146,21 +103,6 @@ class Kiosk:
             p.EvaluationSubmitted(activity_id=activity_id, rating=rating, comment=comment),
             resident_id,
         )
-
-    # --- demands -------------------------------------------------------------------
-
-    def submit_demand(
-        self, resident_id: str, category: str, summary: str = "", age_band: AgeBand | None = None
-    ) -> Event:
-        return self.emit(
-            p.DemandSubmitted(
-                demand_id=_short_id("dm"), category=category, summary=summary, **_facts(age_band)
-            ),
-            resident_id,
-        )
-
-    def vote(self, resident_id: str, demand_id: str, category: str) -> Event:
-        return self.emit(p.DemandVoted(demand_id=demand_id, category=category), resident_id)
 
     # --- operations ----------------------------------------------------------------
 

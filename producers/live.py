@@ -1,10 +1,18 @@
-"""Live simulation: the simulator's events released on the wall clock through kiosk SDKs.
+"""Live simulation: the simulated network on the wall clock, through the platform's doors.
 
-Every device (kiosk or staff console) of the simulated network gets its own outbox and
-deliverer, exactly like a real one; events go through the HTTP ingest (with a device key
-registered for the run) or straight to Kafka. The run starts at today's midnight: what the
-network did earlier today is released at once (the platform sees it as buffered, late
-uploads), then events follow the clock. ``speed`` > 1 compresses time after the start.
+What the simulated people decide (staff design, publish, approve; residents register, book,
+submit and vote) is asked for as commands (``asks``), sent through ``POST /v1/commands``
+with real staff accounts and kiosk keys (``front_door``), and the platform's deciders decide.
+What kiosks record (check-ins, evaluations, heartbeats) goes as events: every kiosk gets its
+own outbox and deliverer, exactly like a real one, through the HTTP ingest (with a device key
+registered for the run) or straight to Kafka (``--via kafka``: commands then go to the
+command topic).
+
+The simulated world continues the first run's history (``history``: same seed, from its first
+day), so the activities and demands of the history are the ones residents register for and
+vote on; it is simulated up to now and released from there — or from the end of the history,
+if it was published just before — then events follow the clock. ``speed`` > 1 compresses time
+after the start.
 """
 
 from __future__ import annotations
@@ -14,13 +22,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 from api.keys import DeviceKind, KeyStore
 from api.services import key_store_path
+from producers.asks import Asks
 from producers.delivery import Deliverer
+from producers.front_door import CommandTopic, FrontDoor
+from producers.history import loaded
 from producers.outbox import Outbox
 from producers.simulator import Emission, SimulationConfig, simulate
 from producers.transport import HttpTransport, KafkaTransport, Transport
@@ -32,6 +43,8 @@ from sanjiang.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 Via = Literal["http", "kafka"]
+#: a history published this recently is continued from its end (a first run), not from now
+CONTINUE_WITHIN = timedelta(hours=1)
 
 
 @dataclass
@@ -70,6 +83,8 @@ class LiveRun:
         self._devices: dict[str, _Device] = {}
         self._stop = asyncio.Event()
         self.released = 0
+        self.asked = 0
+        self.front: FrontDoor | CommandTopic | None = None
 
     def _transport(self, source: str, station_id: str) -> Transport:
         if self.via == "kafka":
@@ -105,46 +120,93 @@ class LiveRun:
             occurred = t0 + (occurred - t0) / self.speed
         return release, emission.event.model_copy(update={"occurred_at": occurred})
 
+    def _world_start(self, now: datetime) -> tuple[date, datetime]:
+        """The first day of the simulated world and the moment from which it is released."""
+        today = now.astimezone(self.network.tz).date()
+        history = loaded(self.settings)
+        if history is None or history.seed != self.seed:
+            return today, now
+        published = datetime.fromisoformat(history.published_at)
+        resume = published if now - published < CONTINUE_WITHIN else now
+        return date.fromisoformat(history.first_day), resume
+
     async def run(self, days: int = 3650) -> None:
         """Run until cancelled (or ``days`` of simulated time are through)."""
         t0 = datetime.now(UTC)
-        today = t0.astimezone(self.network.tz).date()
+        first, resume = self._world_start(t0)
         self.report(
-            f"simulating the network live from {today} (seed {self.seed}, speed {self.speed:g}x, "
-            f"via {self.via}); today's events so far are released at once"
+            f"simulating the network live from {first} (seed {self.seed}, speed {self.speed:g}x, "
+            f"via {self.via}); the simulated world is caught up to "
+            f"{resume.astimezone(self.network.tz):%Y-%m-%d %H:%M:%S} first"
         )
+        self.front = (
+            FrontDoor(self.settings, self.api_url)
+            if self.via == "http"
+            else (CommandTopic(self.settings))
+        )
+        asks = Asks()
         last_report = time.monotonic()
         emissions = simulate(
             self.network,
             self.taxonomy,
-            start=today,
+            start=first,
             days=days,
             seed=self.seed,
             pseudonymize=self.pseudonymize,
             config=SimulationConfig(),
         )
+        caught_up = False
         try:
             for emission in emissions:
+                asked = asks.of(emission.event)  # drafts and demands are remembered throughout
+                answers = asks.due(emission.emit_at)
+                if emission.emit_at <= resume:
+                    continue  # the history's, or a time the platform was not fed
+                if not caught_up:
+                    caught_up = True
+                    self.report(f"caught up in {time.monotonic() - last_report:.0f} s; live now")
                 release, event = self.warp(emission, t0)
                 wait = (release - datetime.now(UTC)).total_seconds()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                self._device(event).outbox.put(event)
-                self.released += 1
+                if asked is None:
+                    self._device(event).outbox.put(event)
+                    self.released += 1
+                for ask in [*answers, *(asked or [])]:
+                    self.front.ask(ask)
+                    self.asked += 1
                 if time.monotonic() - last_report > 30:
                     last_report = time.monotonic()
-                    pending = sum(d.outbox.counts().pending for d in self._devices.values())
-                    self.report(
-                        f"released {self.released:,} events from {len(self._devices)} devices; "
-                        f"{pending:,} waiting in outboxes"
-                    )
-                elif wait <= 0 and self.released % 2000 == 0:
+                    self.report(self.progress())
+                elif wait <= 0 and (self.released + self.asked) % 2000 == 0:
                     await asyncio.sleep(0)  # let deliverers run during the catch-up burst
         finally:
             self._stop.set()
             await asyncio.gather(*(d.task for d in self._devices.values()), return_exceptions=True)
             for device in self._devices.values():
                 device.outbox.close()
+            await self.front.close()
+
+    def progress(self) -> str:
+        """One line on what was sent and how the platform answered."""
+        pending = sum(d.outbox.counts().pending for d in self._devices.values())
+        line = (
+            f"released {self.released:,} events from {len(self._devices)} devices "
+            f"({pending:,} waiting in outboxes)"
+        )
+        if self.front is not None:
+            answers = self.front.answers
+            accepted = answers.get("accepted", 0) + answers.get("sent", 0)
+            refused = ", ".join(
+                f"{reason} {n:,}"
+                for reason, n in answers.most_common()
+                if reason not in ("accepted", "sent")
+            )
+            line += (
+                f"; {self.asked:,} commands asked, {accepted:,} accepted"
+                f"{f' (refused: {refused})' if refused else ''}, {self.front.pending():,} queued"
+            )
+        return line
 
 
 def outbox_folder(settings: Settings) -> Path:

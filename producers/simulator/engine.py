@@ -106,7 +106,12 @@ def _build(
         book=book,
         timing=Timing(book),
         population=population,
-        calendar=VenueCalendar(),
+        calendar=VenueCalendar(
+            {
+                venue.id: timedelta(minutes=venue.booking_rules.buffer_minutes)
+                for venue in network.venues.values()
+            }
+        ),
         demands=DemandBoard(taxonomy, behaviour_rng),
         emitter=emitter,
         ids=IdFactory(tag),

@@ -2,13 +2,15 @@
 
 The simulator executes decisions in time order, so the calendar always shows the state at the
 moment of a decision: an entry is added when an activity is published or a booking confirmed,
-and released when it is cancelled or moved. Active entries of a venue never overlap.
+and released when it is cancelled or moved. Active entries of a venue never overlap, and keep
+the venue's buffer between them (its booking rules: the platform's deciders refuse less).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(slots=True)
@@ -25,15 +27,18 @@ class Reservation:
 class VenueCalendar:
     """Active reservations per venue."""
 
-    def __init__(self) -> None:
+    def __init__(self, buffers: Mapping[str, timedelta] | None = None) -> None:
         self._by_venue: dict[str, list[Reservation]] = {}
+        self._buffers = buffers or {}
 
     def is_free(
         self, venue_id: str, start: datetime, end: datetime, ignore: Reservation | None = None
     ) -> bool:
-        """True if no active reservation of the venue overlaps ``[start, end)``."""
+        """True if no active reservation of the venue comes within its buffer of
+        ``[start, end)``."""
+        gap = self._buffers.get(venue_id, timedelta(0))
         return not any(
-            r.active and r is not ignore and r.start < end and start < r.end
+            r.active and r is not ignore and r.start < end + gap and start < r.end + gap
             for r in self._by_venue.get(venue_id, ())
         )
 

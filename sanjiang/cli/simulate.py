@@ -42,7 +42,7 @@ def simulate(
 ) -> None:
     """Simulate the 1+4+28+X network: a backfill file (--out) or a live feed (--live)."""
     settings = settings_of(ctx)
-    network, taxonomy = load_network(), load_taxonomy()
+    network, taxonomy = load_network(settings.network_file), load_taxonomy()
     pseudonymize = pseudonymizer_for(settings)
     if live:
         if via not in ("http", "kafka"):
@@ -75,11 +75,15 @@ def simulate(
     except ValueError:
         fail(f"--start must be YYYY-MM-DD, not {start!r}")
     from producers.backfill import write_backfill
+    from producers.decided import Decided
     from producers.simulator import Emission
     from producers.simulator import simulate as generate
+    from sanjiang.commands.context import Reference
 
-    emissions = generate(
-        network, taxonomy, start=first, days=days, seed=seed, pseudonymize=pseudonymize
+    # the simulated people's decisions are asked for and made by the platform's deciders
+    emissions = Decided(
+        generate(network, taxonomy, start=first, days=days, seed=seed, pseudonymize=pseudonymize),
+        Reference(network, taxonomy),
     )
     with Progress(
         TextColumn("[bold]backfill[/bold] {task.description}"),
@@ -106,6 +110,13 @@ def simulate(
             )
         progress.update(task, completed=days)
     say(f"wrote {lines:,} events to {'stdout' if str(out) == '-' else out}")
+    answers = dict(emissions.answers)
+    accepted = answers.pop("accepted", 0)
+    say(
+        f"the deciders accepted {accepted:,} commands"
+        + (f", refused {sum(answers.values()):,}: " if answers else "")
+        + ", ".join(f"{reason} {n:,}" for reason, n in sorted(answers.items()))
+    )
 
 
 @contextlib.contextmanager

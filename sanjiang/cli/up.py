@@ -111,7 +111,7 @@ def _publish_history(settings: Settings, days: int, seed: int) -> None:
     from sanjiang.pseudonym import pseudonymizer_for
     from sanjiang.taxonomy import load_taxonomy
 
-    network = load_network()
+    network = load_network(settings.network_file)
     say(f"first run: {days} days of simulated history, so there is something to compare with")
     with Progress(
         TextColumn("[bold]history[/bold] simulating and publishing"),
@@ -135,7 +135,14 @@ def _publish_history(settings: Settings, days: int, seed: int) -> None:
             )
         )
         progress.update(task, completed=days)
-    say(f"history: {history.events:,} events of {history.first_day} … {history.last_day}")
+    say(f"history: {history.events:,} events, {history.first_day} … {history.last_day} (to now)")
+    decisions = dict(history.decisions)
+    accepted = decisions.pop("accepted", 0)
+    refused = ", ".join(f"{reason} {n:,}" for reason, n in sorted(decisions.items()))
+    say(
+        f"history: the deciders accepted {accepted:,} of its commands"
+        + (f" and refused {sum(decisions.values()):,} ({refused})" if decisions else "")
+    )
 
 
 def up(

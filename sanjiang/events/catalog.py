@@ -359,11 +359,23 @@ def event_class_for(payload: p.Payload) -> type[Event]:
 
 
 #: Types only the platform's deciders write: no device key may send them (the ingest refuses
-#: them). The decisions devices could still assert before the deciders existed
-#: (``booking.confirmed``, ``activity.published``, …) join this set once the simulator and the
-#: consoles go through the command routes.
+#: them). Staff and residents ask for these decisions with commands (``POST /v1/commands``);
+#: what devices still send are facts (check-ins and -outs, evaluations, heartbeats).
 DECIDED_TYPES: frozenset[str] = frozenset(
     {
+        "activity.designed",
+        "activity.published",
+        "activity.updated",
+        "activity.cancelled",
+        "registration.submitted",
+        "registration.cancelled",
+        "booking.requested",
+        "booking.confirmed",
+        "booking.rejected",
+        "booking.cancelled",
+        "booking.no_show",
+        "demand.submitted",
+        "demand.voted",
         "activity.places_released",
         "registration.waitlisted",
         "booking.checked_in",

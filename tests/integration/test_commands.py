@@ -321,3 +321,43 @@ def test_admins_read_the_audit_trail(platform: Platform) -> None:
         timeout=30,
     )
     assert manager.status_code == 403
+
+
+def test_the_simulated_people_act_through_the_front_door(platform: Platform) -> None:
+    """The live simulator's way: its staff log in with real accounts, its residents' asks go
+    with their station's kiosk key, each station's commands in order."""
+    from producers.asks import Asks
+    from producers.front_door import FrontDoor, staff_username
+    from tests import simulated
+
+    asks = Asks()
+    wanted = []
+    for emission in simulated.emissions(_weekday_ahead(3), days=1, seed=7):
+        wanted += asks.of(emission.event) or []
+        if len(wanted) >= 200 and any(ask.role == "manager" for ask in wanted):
+            break
+
+    async def send() -> FrontDoor:
+        front = FrontDoor(platform.settings, platform.urls[0])
+        for ask in wanted:
+            front.ask(ask)
+        await front.drain()
+        await front.close()
+        return front
+
+    front = asyncio.run(send())
+    assert sum(front.answers.values()) == len(wanted)
+    assert front.answers["accepted"] > 0.9 * len(wanted), front.answers
+    assert not front.answers.keys() & {"failed", "unanswered", "forbidden", "forbidden_scope"}
+    ids = {str(ask.command_id) for ask in wanted}
+    audits = [
+        e.payload
+        for e in _events(platform.settings)
+        if isinstance(e.payload, p.CommandDecided) and e.payload.command_id in ids
+    ]
+    assert len(audits) == len(ids)  # each decided once
+    by_role = {(a.role, a.actor) for a in audits}
+    station = wanted[0].station_id
+    assert ("operator", staff_username(station, "operator")) in by_role
+    assert any(r == "manager" and a.startswith("sim.mgr.") for r, a in by_role)
+    assert any(r == "kiosk" and a.endswith("-desk") for r, a in by_role)

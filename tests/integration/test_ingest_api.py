@@ -298,7 +298,7 @@ def _mutated(change: Any) -> bytes:
             "late-upload window",
         ),
         (
-            "staff-only type",
+            "a staff decision",
             encode_event(
                 new_event(
                     p.BookingNoShow(booking_id="b1"),
@@ -309,7 +309,7 @@ def _mutated(change: Any) -> bytes:
             ),
             403,
             "forbidden_type",
-            "use a console key",
+            "send a command instead",
         ),
         (
             "a decision only the deciders make",

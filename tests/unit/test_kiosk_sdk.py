@@ -12,6 +12,7 @@ from producers.delivery import Backoff
 from producers.kiosk import Kiosk
 from producers.outbox import Outbox
 from sanjiang.events import decode_event, encode_event
+from sanjiang.events.catalog import DECIDED_TYPES
 from sanjiang.keyfile import load_or_create_key
 from sanjiang.pseudonym import Pseudonymizer
 
@@ -45,24 +46,17 @@ def test_pseudonyms_are_keyed_stable_and_hide_the_identifier() -> None:
 
 def test_every_action_stores_a_valid_event_without_the_raw_id(kiosk: Kiosk) -> None:
     raw_id = "13800138000"
-    start = datetime(2026, 11, 21, 14, tzinfo=UTC)
     events = [
         kiosk.check_in(raw_id, "WS-R03-ROOM1", age_band="0-13"),
         kiosk.check_out(raw_id, "visit-1", "WS-R03-ROOM1"),
-        kiosk.book(raw_id, "WS-R03-ROOM1", start, start + timedelta(hours=2), 12, "书法练习"),
-        kiosk.cancel_booking(raw_id, "bk-1"),
-        kiosk.register(raw_id, "act-1", age_band="60-69"),
-        kiosk.cancel_registration(raw_id, "reg-1", "act-1"),
+        kiosk.check_in(raw_id, "WS-R03-ROOM1", activity_id="act-1", visit_id="v2"),
         kiosk.evaluate(raw_id, "act-1", 5, "很好"),
-        kiosk.submit_demand(raw_id, "fitness_wellness", "希望增加太极课"),
-        kiosk.vote(raw_id, "dm-1", "fitness_wellness"),
         kiosk.heartbeat("1.4.2", 3600),
     ]
     assert {e.type for e in events} == {
-        "checkin.recorded", "checkout.recorded", "booking.requested", "booking.cancelled",
-        "registration.submitted", "registration.cancelled", "evaluation.submitted",
-        "demand.submitted", "demand.voted", "kiosk.heartbeat",
+        "checkin.recorded", "checkout.recorded", "evaluation.submitted", "kiosk.heartbeat",
     }  # fmt: skip
+    assert not {e.type for e in events} & DECIDED_TYPES  # decisions are commands
     assert events[0].payload.minor is True  # type: ignore[attr-defined]
     pending = kiosk.outbox.pending(100)
     assert [item.event_id for item in pending] == [str(e.event_id) for e in events]
@@ -74,7 +68,7 @@ def test_every_action_stores_a_valid_event_without_the_raw_id(kiosk: Kiosk) -> N
 
 
 def test_outbox_survives_reopen_and_settles_only_once(tmp_path: Path, kiosk: Kiosk) -> None:
-    events = [kiosk.vote(f"r{i}", "dm-1", "handcraft") for i in range(5)]
+    events = [kiosk.evaluate(f"r{i}", "act-1", 4) for i in range(5)]
     kiosk.outbox.put(events[0])  # the same event again is ignored
     kiosk.outbox.close()
     reopened = Outbox(tmp_path / "outbox.db")
