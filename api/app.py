@@ -19,6 +19,7 @@ from api.routes import (
     audit,
     auth,
     commands,
+    demands,
     health,
     history,
     ingest,
@@ -57,7 +58,7 @@ Every refusal has the body `{"error": code, "detail": text}`.
 def create_app(settings: Settings | None = None, network: Network | None = None) -> FastAPI:
     """Build the app; services start in the lifespan (with the server), not here."""
     settings = settings or load_settings()
-    network = network or load_network()
+    network = network or load_network(settings.network_file)
     taxonomy = load_taxonomy()
 
     @asynccontextmanager
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.include_router(ingest.router)
     app.include_router(commands.router)
     app.include_router(audit.router)
+    app.include_router(demands.router)
     app.include_router(kpis.router)
     app.include_router(history.router)
     app.include_router(sql.router)

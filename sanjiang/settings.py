@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     var_dir: Path = Field(
         default=Path("var"), description="Where local state lives: Kafka data, logs, warehouse."
     )
+    network_file: Path | None = Field(
+        default=None,
+        description="The network's reference data (stations, venues, opening hours, booking "
+        "rules) as YAML; default: the packaged sample network of Wusong.",
+    )
     kafka_bootstrap: str | None = Field(
         default=None,
         description="host:port[,…] of an existing Kafka cluster; unset = run the local one.",

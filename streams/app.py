@@ -52,7 +52,7 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     """A Faust app for this deployment; nothing connects until the worker starts."""
     topics = Topics.from_settings(settings)
     app = faust_app(settings, "streams", streams_datadir(settings))
-    network = network or load_network()
+    network = network or load_network(settings.network_file)
     live = app.topic(topics.live, key_type=bytes, value_type=bytes, value_serializer="raw")
     alerts_topic = app.topic(
         topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw"

@@ -83,6 +83,7 @@ def deciders_process(
         "SANJIANG_VAR_DIR": str(settings.var_dir),
         "SANJIANG_EVENT_PARTITIONS": str(settings.event_partitions),
         "SANJIANG_FAUST_LOG_LEVEL": "INFO",
+        **({"SANJIANG_NETWORK_FILE": str(settings.network_file)} if settings.network_file else {}),
     }
     log = settings.var_dir / f"{name}.log"
     with log.open("wb") as out:

@@ -64,7 +64,7 @@ class CliAudit:
         self.settings = settings
         self.actor = cli_actor()
         #: the station of acts on staff accounts (``api.access.audit``: the flagship center)
-        self.center = network_station(load_network())
+        self.center = network_station(load_network(settings.network_file))
         self._runner = asyncio.Runner()
         self._publisher: EventPublisher | None = None
 

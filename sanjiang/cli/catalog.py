@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sanjiang.cli.common import say
+from sanjiang.cli.common import say, settings_of
 from sanjiang.events import EVENT_TYPES
 from sanjiang.network import Network, load_network
 
@@ -55,9 +55,11 @@ def network_document(network: Network) -> dict[str, Any]:
 
 @network_app.command("export")
 def export_network(
+    ctx: typer.Context,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (the only format for now).")
     ] = True,
 ) -> None:
     """Print the station network (stations, populations served, venues, opening hours)."""
-    typer.echo(json.dumps(network_document(load_network()), ensure_ascii=False, indent=2))
+    network = load_network(settings_of(ctx).network_file)
+    typer.echo(json.dumps(network_document(network), ensure_ascii=False, indent=2))

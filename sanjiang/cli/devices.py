@@ -58,7 +58,7 @@ def add(
     reason: Reason = None,
 ) -> None:
     """Create a key for a device and print it (shown only this once)."""
-    network = load_network()
+    network = load_network(settings_of(ctx).network_file)
     if station not in network.by_id:
         fail(f"unknown station {station!r}; see `sanjiang network export --json`")
     device_kind = _kind(kind)

@@ -70,7 +70,7 @@ def add(
     reason: Reason = None,
 ) -> None:
     """Create a staff account (the password is asked for, or read with --password-stdin)."""
-    network = load_network()
+    network = load_network(settings_of(ctx).network_file)
     for station_id in station or ():
         if station_id not in network.by_id:
             fail(f"unknown station {station_id!r}; see `sanjiang network export --json`")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sanjiang.commands.decision import Reason, Rejected
 from sanjiang.commands.model import Command
@@ -24,9 +25,9 @@ class Reference:
     taxonomy: Taxonomy
 
     @classmethod
-    def load(cls) -> Reference:
-        """The packaged network and taxonomy."""
-        return cls(load_network(), load_taxonomy())
+    def load(cls, network_file: Path | None = None) -> Reference:
+        """The network (the packaged sample unless ``network_file``) and the taxonomy."""
+        return cls(load_network(network_file), load_taxonomy())
 
 
 @dataclass(slots=True)

@@ -303,7 +303,7 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
     # (faust-streaming 0.15.3); a worker taking stations over reads their snapshots from the
     # changelog instead, which is small, and the log after them.
     app = faust_app(settings, "deciders", deciders_datadir(settings), table_standby_replicas=0)
-    ref = ref or Reference.load()
+    ref = ref or Reference.load(settings.network_file)
 
     def raw(name: str) -> Any:
         return app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw")

@@ -79,6 +79,18 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
         "command",
     ),
     ("GET", "/v1/audit", DAY, "admin"),
+    (
+        "GET",
+        "/v1/stations/{station_id}/demands/{demand_id}",
+        {"station_id": "WS-R03", "demand_id": "d1"},
+        "follow",
+    ),
+    (
+        "GET",
+        "/v1/stations/{station_id}/demands/{demand_id}",
+        {"station_id": "WS-R07", "demand_id": "d1"},
+        "network",
+    ),
     ("GET", "/live", {}, "page"),
 ]
 CALLERS = (
@@ -98,6 +110,17 @@ MAY: dict[str, set[str]] = {
     "sql": {"analyst_key", "analyst"},
     "ingest": {"kiosk", "console"},
     "command": {"kiosk", "operator", "manager", "admin"},
+    # a demand's status: whoever sees the station, and its kiosks (a resident at the screen)
+    "follow": {
+        "kiosk",
+        "console",
+        "analyst_key",
+        "viewer",
+        "operator",
+        "manager",
+        "analyst",
+        "admin",
+    },
     "admin": {"admin"},
     "page": set(),  # pages take a session cookie, never a bearer credential
 }
@@ -376,3 +399,98 @@ def test_a_credential_holds_a_bounded_number_of_live_streams(
         other = bearer(staff_token(settings, "viewer"))
         with client.stream("GET", "/v1/live/stream", headers=other) as response:
             assert response.status_code == 200  # the bound is per credential
+
+
+#: Who may ask what, as the README's command table says it (O operator, M manager, A admin,
+#: K kiosk): the API must refuse everything else with 403 before sending it. Viewers,
+#: analysts, analyst keys and consoles ask nothing.
+COMMAND_MATRIX = {
+    "activity.design": "OMA",
+    "activity.design_series": "OMA",
+    "activity.update": "OMA",
+    "activity.publish": "OMA",
+    "activity.cancel": "OMA",
+    "activity.release_no_shows": "A",  # and the scheduler
+    "registration.register": "OMAK",
+    "registration.cancel": "OMAK",
+    "booking.request": "OMAK",
+    "booking.approve": "MA",
+    "booking.reject": "MA",
+    "booking.cancel": "OMA",
+    "booking.check_in": "OMA",
+    "booking.mark_no_show": "OMA",
+    "venue.close": "MA",
+    "venue.lift_closure": "MA",
+    "demand.submit": "OMAK",
+    "demand.vote": "OMAK",
+    "demand.accept": "OMA",
+    "demand.dispatch": "MA",
+    "demand.answer": "MA",
+    "demand.link": "OMA",
+    "demand.close": "MA",
+    "demand.mark_overdue": "A",  # and the scheduler
+}
+LETTER = {"operator": "O", "manager": "M", "admin": "A", "kiosk": "K"}
+
+
+def _a_command(kind: str) -> dict[str, Any]:
+    """A well-formed command of ``kind`` (what it names need not exist: no decider runs)."""
+    when = {"starts_at": "2026-12-24T14:00:00+08:00", "ends_at": "2026-12-24T16:00:00+08:00"}
+    resident = {"resident": "0" * 32}
+    design = {
+        "activity_id": "a1",
+        "title": "剪纸",
+        "category": "handcraft",
+        "program": "qiaoshou_workshop",
+        "venue_id": "WS-R03-ACT",
+        "capacity": 10,
+        "target_groups": ["elderly"],
+        **when,
+    }
+    bodies: dict[str, dict[str, Any]] = {
+        "activity.design": design,
+        "activity.design_series": {**design, "weeks": 4},
+        "activity.update": {"activity_id": "a1", "capacity": 12},
+        "activity.publish": {"activity_id": "a1"},
+        "activity.cancel": {"activity_id": "a1"},
+        "activity.release_no_shows": {"activity_id": "a1"},
+        "registration.register": {"registration_id": "r1", "activity_id": "a1", **resident},
+        "registration.cancel": {"registration_id": "r1"},
+        "booking.request": {
+            "booking_id": "b1", "venue_id": "WS-R03-ACT", "attendees": 5, **when, **resident
+        },
+        "booking.approve": {"booking_id": "b1"},
+        "booking.reject": {"booking_id": "b1", "reason": "已满"},
+        "booking.cancel": {"booking_id": "b1"},
+        "booking.check_in": {"booking_id": "b1"},
+        "booking.mark_no_show": {"booking_id": "b1"},
+        "venue.close": {"closure_id": "c1", "venue_id": "WS-R03-ACT", "reason": "检修", **when},
+        "venue.lift_closure": {"closure_id": "c1"},
+        "demand.submit": {"demand_id": "d1", "category": "handcraft", **resident},
+        "demand.vote": {"demand_id": "d1", **resident},
+        "demand.accept": {"demand_id": "d1"},
+        "demand.dispatch": {
+            "demand_id": "d1", "dispatch_id": "x1", "unit": "街道", "due_at": when["ends_at"]
+        },
+        "demand.answer": {"demand_id": "d1", "answer": "已安排"},
+        "demand.link": {"demand_id": "d1", "activity_ids": ["a1"]},
+        "demand.close": {"demand_id": "d1"},
+        "demand.mark_overdue": {"demand_id": "d1"},
+    }  # fmt: skip
+    return {"kind": kind, **bodies[kind]}
+
+
+def test_each_caller_may_ask_exactly_its_commands(api: Api) -> None:
+    """Every command kind by every kind of caller at WS-R03: 403 for what it may not ask;
+    what it may is sent (no decider runs here, so it waits and gets 504)."""
+    from sanjiang.commands.model import BODY_TYPES
+
+    assert set(COMMAND_MATRIX) == set(BODY_TYPES)
+    for kind, allowed in COMMAND_MATRIX.items():
+        body = {"station_id": "WS-R03", "command": _a_command(kind)}
+        for who in CALLERS:
+            answer = api.call("POST", "/v1/commands", body, who)
+            if LETTER.get(who, "-") in allowed:
+                assert answer.status_code == 504, (kind, who, answer.text)
+            else:
+                assert answer.status_code == 403, (kind, who, answer.text)
