@@ -5,7 +5,8 @@
 ``POST /v1/auth/token``), residents' decisions go with a kiosk key of the station. Each
 station's commands are sent in order, one at a time (a registration after the publication it
 needs), the stations side by side. An answer that does not come in time is asked for again
-with the same command id: the decision is made once.
+with the same command id: the decision is made once. The accounts and keys it makes are
+audited like any (``user.changed``, ``device_key.changed``, actor ``simulator``).
 
 ``CommandTopic`` (``--via kafka``: no API) writes the commands straight to the command topic,
 where the deciders decide them the same way.
@@ -21,15 +22,22 @@ from datetime import UTC, datetime
 
 import httpx2 as httpx
 
+from api.access.audit import key_event, network_station, user_event
 from api.access.users import UserStore, connect
 from api.keys import KeyStore
 from api.services import key_store_path, staff_db_path
 from producers.asks import Ask
+from sanjiang.events import Event
+from sanjiang.events.payloads import KeyChange, UserChange
 from sanjiang.kafka.client import make_producer
+from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.kafka.topics import Topics
+from sanjiang.network import load_network
 from sanjiang.settings import Settings
 
 log = logging.getLogger(__name__)
+#: who the audit trail says made the simulated staff's accounts and the kiosks' keys
+ACTOR = "simulator"
 #: how often a command is sent before it is given up (a 504 or a lost connection)
 ATTEMPTS = 8
 
@@ -50,6 +58,8 @@ class FrontDoor:
         self._tasks: list[asyncio.Task[None]] = []
         self._tokens: dict[tuple[str, str], str] = {}
         self._kiosk_keys: dict[str, str] = {}
+        self._audit: EventPublisher | None = None
+        self._audit_lock = asyncio.Lock()
 
     def ask(self, ask: Ask) -> None:
         """Queue the ask on its station's lane."""
@@ -71,6 +81,17 @@ class FrontDoor:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
+        if self._audit is not None:
+            await self._audit.stop()
+
+    async def _audited(self, events: list[Event]) -> None:
+        """Write the audit events of a change the simulator made."""
+        async with self._audit_lock:
+            if self._audit is None:
+                audit = EventPublisher(self.settings)
+                await audit.start()
+                self._audit = audit
+        await self._audit.publish_many(events)
 
     async def _run(self, lane: asyncio.Queue[Ask]) -> None:
         while True:
@@ -114,9 +135,9 @@ class FrontDoor:
         if ask.role == "kiosk":
             key = self._kiosk_keys.get(ask.station_id)
             if key is None:
-                key = self._kiosk_keys[ask.station_id] = await asyncio.to_thread(
-                    self._kiosk_key, ask.station_id
-                )
+                fresh, events = await asyncio.to_thread(self._kiosk_key, ask.station_id)
+                await self._audited(events)
+                key = self._kiosk_keys[ask.station_id] = fresh
             return {"Authorization": f"Bearer {key}"}
         token = self._tokens.get((ask.station_id, ask.role))
         if token is None:
@@ -124,13 +145,31 @@ class FrontDoor:
             self._tokens[(ask.station_id, ask.role)] = token
         return {"Authorization": f"Bearer {token}"}
 
-    def _kiosk_key(self, station_id: str) -> str:
-        """A fresh key of the station's simulated service desk (a kiosk)."""
+    def _kiosk_key(self, station_id: str) -> tuple[str, list[Event]]:
+        """A fresh key of the station's simulated service desk (a kiosk), with the audit
+        events of the change."""
         device_id = f"{station_id}-desk"
         store = KeyStore(key_store_path(self.settings))
+        events: list[Event] = []
+
+        def audit(change: KeyChange) -> None:
+            events.append(
+                key_event(
+                    station=station_id,
+                    actor=ACTOR,
+                    device_id=device_id,
+                    kind="kiosk",
+                    change=change,
+                    note="simulated service desk",
+                )
+            )
+
         try:
-            store.revoke(device_id, "kiosk")
-            return store.add(device_id, station_id, "kiosk")
+            if store.revoke(device_id, "kiosk"):
+                audit("revoked")
+            key = store.add(device_id, station_id, "kiosk")
+            audit("issued")
+            return key, events
         finally:
             store.close()
 
@@ -139,7 +178,10 @@ class FrontDoor:
         renewed for this run)."""
         username = staff_username(station_id, role)
         password = secrets.token_urlsafe(18)
-        await asyncio.to_thread(_set_account, self.settings, username, role, station_id, password)
+        event = await asyncio.to_thread(
+            _set_account, self.settings, username, role, station_id, password
+        )
+        await self._audited([event])
         response = await self._client.post(
             "/v1/auth/token", data={"username": username, "password": password}
         )
@@ -149,15 +191,29 @@ class FrontDoor:
 
 def _set_account(
     settings: Settings, username: str, role: str, station_id: str, password: str
-) -> None:
+) -> Event:
+    """Make the account or renew its password; the audit event of the change."""
     store = UserStore(connect(staff_db_path(settings)))
     try:
+        change: UserChange
         if store.get(username) is None:
             store.add(username, role, password, [station_id])
+            change = "created"
         else:
             store.set_password(username, password)
+            change = "password_changed"
+        user = store.get(username)
+        assert user is not None
     finally:
         store.close()
+    center = network_station(load_network(settings.network_file))
+    return user_event(
+        station=center,
+        actor=ACTOR,
+        user=user,
+        change=change,
+        note="simulated staff member",
+    )
 
 
 class CommandTopic:

@@ -350,11 +350,25 @@ def test_the_simulated_people_act_through_the_front_door(platform: Platform) -> 
     assert front.answers["accepted"] > 0.9 * len(wanted), front.answers
     assert not front.answers.keys() & {"failed", "unanswered", "forbidden", "forbidden_scope"}
     ids = {str(ask.command_id) for ask in wanted}
+    events = _events(platform.settings)
     audits = [
         e.payload
-        for e in _events(platform.settings)
+        for e in events
         if isinstance(e.payload, p.CommandDecided) and e.payload.command_id in ids
     ]
+    # the accounts and keys the simulator made are in the audit trail
+    made = {
+        (e.payload.username, e.payload.change)
+        for e in events
+        if isinstance(e.payload, p.UserChanged) and e.payload.actor == "simulator"
+    }
+    assert (staff_username(wanted[0].station_id, "operator"), "created") in made
+    assert any(
+        isinstance(e.payload, p.DeviceKeyChanged)
+        and e.payload.actor == "simulator"
+        and e.payload.change == "issued"
+        for e in events
+    )
     assert len(audits) == len(ids)  # each decided once
     by_role = {(a.role, a.actor) for a in audits}
     station = wanted[0].station_id
