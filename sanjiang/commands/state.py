@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sanjiang.commands.decision import Answer
@@ -126,9 +126,13 @@ class StationState:
     bookings: dict[str, Booking] = field(default_factory=dict)
     closures: dict[str, Closure] = field(default_factory=dict)
     demands: dict[str, Demand] = field(default_factory=dict)
-    #: registration id -> activity id (every registration id ever used here)
+    #: registration id -> activity id (every registration id used here, of activities kept)
     registrations: dict[str, str] = field(default_factory=dict)
     decided: dict[str, Answer] = field(default_factory=dict)
+    #: the latest time an event applied here occurred at, and when what is done was last
+    #: forgotten (``forget_done``)
+    horizon: datetime | None = None
+    forgotten_at: datetime | None = None
 
 
 #: the facts the deciders fold, from the event log (the rest they decided themselves)
@@ -140,13 +144,50 @@ def folds(event_type: str) -> bool:
     return event_type in _HANDLERS
 
 
+#: how long what is done (an activity or booking ended, a closure over, a demand answered or
+#: closed) stays in a state after it; later commands naming it get ``not_found``
+KEEP_DONE = timedelta(days=30)
+
+
 def evolve(state: StationState, event: Event) -> StationState:
     """Apply one event to the station's state (in place) and return it. Events the deciders
-    do not need, and facts about things they do not know, leave it as it is."""
+    do not need, and facts about things they do not know, leave it as it is.
+
+    Once a day of event time, what is done since ``KEEP_DONE`` is forgotten, so a station's
+    state stays bounded; it depends on the events only, so a replay forgets the same."""
     handler = _HANDLERS.get(event.type)
     if handler is not None:
         handler(state, event)
+        at = event.occurred_at
+        if state.horizon is None or at > state.horizon:
+            state.horizon = at
+            if state.forgotten_at is None or at - state.forgotten_at >= timedelta(days=1):
+                state.forgotten_at = at
+                forget_done(state, at - KEEP_DONE)
     return state
+
+
+def forget_done(state: StationState, before: datetime) -> None:
+    """Drop what was done before ``before``: activities and bookings that ended, closures
+    over, demands answered or closed (submitted before it), and the registrations of the
+    activities dropped."""
+    gone = [
+        a.activity_id
+        for a in state.activities.values()
+        if a.ends_at is not None and a.ends_at < before
+    ]
+    for activity_id in gone:
+        del state.activities[activity_id]
+    if gone:
+        dropped = set(gone)
+        state.registrations = {r: a for r, a in state.registrations.items() if a not in dropped}
+    state.bookings = {k: b for k, b in state.bookings.items() if b.ends_at >= before}
+    state.closures = {k: c for k, c in state.closures.items() if c.ends_at >= before}
+    state.demands = {
+        k: d
+        for k, d in state.demands.items()
+        if d.status not in ("answered", "closed") or d.submitted_at >= before
+    }
 
 
 def _designed(state: StationState, event: Event) -> None:

@@ -861,3 +861,30 @@ def test_a_station_s_partition_is_the_producers() -> None:
     for station in REF.network.stations:
         expected = partitioner(station.id.encode(), list(range(6)), list(range(6)))
         assert station_partition(station.id, 6) == expected
+
+
+def test_what_is_done_is_forgotten_after_thirty_days_the_same_on_replay() -> None:
+    from datetime import timedelta as td
+
+    desk = Desk()
+    published(desk, capacity=2)
+    register(desk, 0)
+    accepted(desk.ask(booking()))
+    assert "a1" in desk.state.activities and "b1" in desk.state.bookings
+    desk.now = NOW + td(days=20)
+    accepted(
+        desk.ask(design("a2", starts_at=at(21, 14).isoformat(), ends_at=at(21, 16).isoformat()))
+    )
+    assert "a1" in desk.state.activities  # ended 19 days ago: still known
+    desk.now = NOW + td(days=40)
+    accepted(
+        desk.ask(design("a3", starts_at=at(41, 14).isoformat(), ends_at=at(41, 16).isoformat()))
+    )
+    assert "a1" not in desk.state.activities and "b1" not in desk.state.bookings
+    assert "r0" not in desk.state.registrations
+    assert {"a2", "a3"} <= set(desk.state.activities)  # a2 ended 19 days before: kept
+    rejected(desk.ask({"kind": "activity.cancel", "activity_id": "a1"}), Reason.NOT_FOUND)
+    rebuilt = StationState(STATION)
+    for event in desk.log:
+        evolve(rebuilt, decode_event(encode_event(event)))
+    assert rebuilt == desk.state
