@@ -1,9 +1,12 @@
 """Commands: round trip through the API and the deciders, and decisions/s at saturation.
 
 - Round trip (request -> decision -> answer) of ``POST /v1/commands`` at a steady 200
-  commands/s, p50 and p99; beside it, plain ingest (``POST /v1/events``, one event a request)
-  at the same rate, on the same API and broker: a kiosk's check-in, since devices may no
-  longer send the demands the commands ask for.
+  commands/s, p50 and p99, after five seconds of warm-up at the same rate; beside it, plain
+  ingest (``POST /v1/events``, one event a request) at the same rate, on the same API and
+  broker: a kiosk's check-in, since devices may no longer send the demands the commands ask
+  for.
+- The same round trip without HTTP: commands written to the command topic at 200/s and their
+  answers read from the replies topic (the deciders' part of the round trip).
 - Decisions/s at saturation: commands written straight to the command topic, timed from the
   first answer to the last on the replies topic (the deciders alone, no HTTP).
 
@@ -45,6 +48,9 @@ from sanjiang.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 STATIONS = [s.id for s in load_network().stations]
 RATE = 200
+#: requests sent at the rate before the timed ones, not counted (five seconds' worth: the
+#: deciders settle after their first decisions — a snapshot, Faust's first commits)
+WARM_UP = 1000
 
 
 def _start(settings: Settings, command: str, port: int) -> subprocess.Popen[bytes]:
@@ -110,6 +116,69 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
+def _command_record(i: int, tag: str) -> tuple[str, bytes, bytes]:
+    """A command as the API writes it: its id, value and key."""
+    body = _submit(i, tag)
+    command = COMMAND.validate_python(
+        {
+            "command_id": uuid7(),
+            "station_id": body["station_id"],
+            "issued_at": datetime.now(UTC),
+            "actor": "bench",
+            "role": "admin",
+            "source": "console:bench",
+            "body": body["command"],
+        }
+    )
+    return str(command.command_id), command.model_dump_json().encode(), command.key
+
+
+async def _direct(settings: Settings, topics: Topics, n: int) -> list[float]:
+    """The round trip without HTTP: commands written to the command topic at RATE a second
+    (each acknowledged, as the API does), answers read from the replies topic; ms each."""
+    consumer = make_consumer(settings, group_id=None, fetch_max_wait_ms=20)
+    await consumer.start()
+    tp = TopicPartition(topics.replies, 0)
+    consumer.assign([tp])
+    await consumer.seek_to_end(tp)
+    await consumer.position(tp)
+    producer = make_producer(settings, linger_ms=0)
+    await producer.start()
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    all_answered = asyncio.Event()
+
+    async def read() -> None:
+        while True:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            now = time.perf_counter()
+            for record in batch.get(tp, []):
+                began = sent.pop(record.key.decode(), None) if record.key else None
+                if began is not None:
+                    latencies.append((now - began) * 1000)
+            if len(latencies) == n:
+                all_answered.set()
+
+    reader = asyncio.create_task(read())
+    try:
+
+        async def one(i: int) -> None:
+            command_id, value, key = _command_record(i, "direct")
+            sent[command_id] = time.perf_counter()
+            await producer.send_and_wait(topics.commands, value, key=key)
+
+        await _paced(n, one)
+        try:
+            await asyncio.wait_for(all_answered.wait(), 120)
+        except TimeoutError:
+            raise RuntimeError(f"{len(sent)} commands never answered") from None
+        return latencies
+    finally:
+        reader.cancel()
+        await producer.stop()
+        await consumer.stop()
+
+
 async def _saturation(settings: Settings, topics: Topics, n: int) -> float:
     """Decisions/s: ``n`` commands written to the command topic, first to last answer."""
     consumer = make_consumer(settings, group_id=None)
@@ -120,24 +189,10 @@ async def _saturation(settings: Settings, topics: Topics, n: int) -> float:
     await consumer.position(tp)
     producer = make_producer(settings)
     await producer.start()
-    now = datetime.now(UTC)
     try:
         for i in range(n):
-            body = _submit(i, "sat")
-            command = COMMAND.validate_python(
-                {
-                    "command_id": uuid7(),
-                    "station_id": body["station_id"],
-                    "issued_at": now,
-                    "actor": "bench",
-                    "role": "admin",
-                    "source": "console:bench",
-                    "body": body["command"],
-                }
-            )
-            await producer.send(
-                topics.commands, command.model_dump_json().encode(), key=command.key
-            )
+            _, value, key = _command_record(i, "sat")
+            await producer.send(topics.commands, value, key=key)
         await producer.flush()
         seen, first = 0, None
         while seen < n:
@@ -193,6 +248,7 @@ async def run(settings: Settings, report: Report, n: int, saturation: int) -> No
                 response = await client.post("/v1/commands", json=_submit(i, "rt"), headers=headers)
                 assert response.status_code == 200, response.text
 
+            await _paced(WARM_UP, lambda i: command(n + i))  # connections, caches: not timed
             latencies = await _paced(n, command)
             ingest_headers = {
                 "Authorization": f"Bearer {kiosk}",
@@ -212,7 +268,9 @@ async def run(settings: Settings, report: Report, n: int, saturation: int) -> No
                 )
                 assert response.status_code == 202, response.text
 
+            await _paced(WARM_UP, lambda i: ingest(n + i))
             plain = await _paced(n, ingest)
+        direct = await _direct(settings, topics, n)
         rate = await _saturation(settings, topics, saturation)
     finally:
         for process in (api, deciders):
@@ -240,6 +298,15 @@ async def run(settings: Settings, report: Report, n: int, saturation: int) -> No
             baseline_value=plain_p99,
             target="<= 150 ms",
             met=p99 <= 150,
+        )
+    )
+    report.add(
+        Figure(
+            "command round trip p99 without HTTP",
+            _percentile(direct, 99),
+            "ms",
+            f"commands written to the command topic at {RATE}/s, answers read from the replies "
+            f"topic, {n:,} commands (p50 {_percentile(direct, 50):.1f} ms): the deciders' part",
         )
     )
     report.add(
