@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from projections.history import HEAT_HORIZON
 from projections.kpi import KPI_STATEMENTS, KpiSql
+from sanjiang.conflicts import LABELS
 from sanjiang.heat import HEAT_TYPES, heat_sql_expression
 
 #: Local time of every bucket and label.
@@ -119,6 +120,13 @@ def registrations_of(db: str, activities: str) -> str:
             WHERE activity_id IN {activities}
             GROUP BY activity_id
         )"""
+
+
+def conflict_label(column: str) -> str:
+    """The Chinese label of a kind of conflict in ``column`` (``sanjiang.conflicts.LABELS``)."""
+    codes = ", ".join(f"'{kind}'" for kind in LABELS)
+    labels = ", ".join(f"'{label}'" for label in LABELS.values())
+    return f"transform({column}, [{codes}], [{labels}], {column})"
 
 
 def live_view(db: str, view: str) -> str:

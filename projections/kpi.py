@@ -16,9 +16,17 @@ and a scope (the network, a station, or a venue). A KPI whose denominator is zer
   bookable venue hours and measured by utilization (DESIGN.md, "Categories").
   Fill rate beside it: registrations not cancelled ÷ capacity of those same activities.
 - 居民参与率 resident participation: distinct residents with a check-in in the period in the
-  scope ÷ the residents the scope serves (a venue takes its station's population).
+  scope at a venue the network knows ÷ the residents the scope serves (a venue takes its
+  station's population).
 - 服务满意率 service satisfaction: of the evaluations occurring in the period in the scope, one
-  per (resident, activity) — the latest by (occurred_at, event_id) — the share rated 4 or 5.
+  per (resident, activity) — the latest by (occurred_at, event_id) — from a resident who
+  attended (a check-in naming the activity, or one at its venue during it), the share rated 4
+  or 5.
+- Conflicts beside them (``sanjiang.conflicts``, judged by ``projections.conflicts``): the
+  check-ins of the period and scope by kind of conflict (``participation_conflicts`` in all;
+  only ``unknown_venue`` ones are left out of participation) and the evaluations left out of
+  satisfaction (``satisfaction_conflicts``, the kind ``not_attended``). Utilization and
+  precision are computed from decisions alone: they have none.
 
 Activities, bookings and registrations count in their latest state (the ``*_state`` views over
 the ``*_states`` tables of migration 0006). The statements never fold all of history: they find
@@ -42,7 +50,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache
 from typing import Any, Literal
 
+from projections.conflicts import CHECKINS_JUDGED, FIRSTS_STORED, evaluations_judged
 from projections.warehouse import Warehouse, ch_datetime
+from sanjiang.conflicts import CHECKIN_KINDS, NOT_ATTENDED
 from sanjiang.network import Network
 
 ScopeKind = Literal["network", "station", "venue"]
@@ -139,6 +149,13 @@ class KpiReport:
     service_satisfaction: float | None
     satisfied_evaluations: int
     evaluations: int
+    #: check-ins of the period and scope with a conflict (any kind; those at unknown venues
+    #: are left out of participation)
+    participation_conflicts: int
+    #: evaluations left out of satisfaction: their resident did not attend
+    satisfaction_conflicts: int
+    #: conflicts by kind (``sanjiang.conflicts.KINDS``), every kind present
+    conflicts: dict[str, int]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,7 +167,9 @@ class KpiSql:
     ``{db}``, ``{start}``, ``{end}`` (DateTime64 expressions), ``{stations}`` and ``{venues}``
     (sets usable after ``IN``) and ``{venue_scope}`` (0 or 1); ``bound()`` fills them with
     server-side query parameters (the API and CLI), ``dashboards`` with Grafana macros — so the
-    dashboards show the very numbers ``GET /v1/kpis`` returns."""
+    dashboards show the very numbers ``GET /v1/kpis`` returns. ``{admit}`` and ``{firsts}``
+    say which events judge conflicts (``projections.conflicts``): every stored one, unless
+    reconciliation asks for those the live fold saw."""
 
     db: str
     start: str
@@ -158,6 +177,8 @@ class KpiSql:
     stations: str
     venues: str
     venue_scope: str
+    admit: str = "1"
+    firsts: str = FIRSTS_STORED
 
     @classmethod
     def bound(cls, db: str, venue_scope: bool) -> KpiSql:
@@ -173,7 +194,8 @@ class KpiSql:
 
     def render(self, template: str) -> str:
         text = template
-        for name in ("db", "start", "end", "stations", "venues", "venue_scope"):
+        # firsts and admit first: their text holds {db} and {admit}
+        for name in ("firsts", "admit", "db", "start", "end", "stations", "venues", "venue_scope"):
             text = text.replace("{" + name + "}", getattr(self, name))
         return text
 
@@ -336,48 +358,32 @@ SELECT if(demand_events = 0 OR supplied_capacity = 0, NULL, overlap) AS project_
 FROM counted
 """
 
-PARTICIPATION_SQL = """
-WITH counted AS (
-    SELECT
-        (SELECT uniqExact(resident)
-         FROM {db}.events
-         WHERE type = 'checkin.recorded'
-           AND occurred_at >= {start} AND occurred_at < {end}
-           AND station_id IN {stations}
-           AND ({venue_scope} = 0 OR venue_id IN {venues})
-           AND resident != '') AS participants,
-        (SELECT toUInt64(sum(population)) FROM {db}.stations
-         WHERE station_id IN (SELECT served_id FROM {db}.station_serves
-                              WHERE station_id IN {stations})) AS population
-)
+#: Participation, and beside it the check-ins of the period and scope by kind of conflict (one
+#: column per kind; those at unknown venues are the ones left out): one read of the check-ins.
+PARTICIPATION_SQL = f"""
+WITH {CHECKINS_JUDGED},
+    (SELECT toUInt64(sum(population)) FROM {{db}}.stations
+     WHERE station_id IN (SELECT served_id FROM {{db}}.station_serves
+                          WHERE station_id IN {{stations}})) AS population,
+    counted AS (
+        SELECT uniqExactIf(resident, owner != '' AND resident != '') AS participants,
+               {", ".join(f"countIf(kind = '{kind}') AS {kind}" for kind in CHECKIN_KINDS)},
+               countIf(kind != '') AS participation_conflicts
+        FROM judged_checkins
+    )
 SELECT if(population = 0, NULL, participants / population) AS resident_participation,
-       participants, population
+       participants, population,
+       {", ".join(CHECKIN_KINDS)}, participation_conflicts
 FROM counted
 """
 
-SATISFACTION_SQL = """
-WITH counted AS (
-    SELECT countIf(rating >= 4) AS satisfied_evaluations, count() AS evaluations
-    FROM (
-        SELECT resident, activity_id, argMax(rating, (occurred_at, event_id)) AS rating
-        FROM {db}.events
-        WHERE type = 'evaluation.submitted'
-          AND occurred_at >= {start} AND occurred_at < {end}
-          AND station_id IN {stations}
-          AND ({venue_scope} = 0 OR activity_id IN (
-                SELECT activity_id FROM {db}.activity_state
-                WHERE activity_id IN (
-                        SELECT activity_id FROM {db}.events
-                        WHERE type = 'evaluation.submitted'
-                          AND occurred_at >= {start} AND occurred_at < {end}
-                          AND station_id IN {stations})
-                  AND venue_id IN {venues}))
-        GROUP BY resident, activity_id
-    )
-)
+#: Satisfaction over the evaluations whose resident attended, and beside it those left out.
+SATISFACTION_SQL = f"""
+WITH {evaluations_judged(by_day=False)}
 SELECT if(evaluations = 0, NULL, satisfied_evaluations / evaluations) AS service_satisfaction,
-       satisfied_evaluations, evaluations
-FROM counted
+       countIf(came AND rating >= 4) AS satisfied_evaluations,
+       countIf(came) AS evaluations, countIf(NOT came) AS satisfaction_conflicts
+FROM judged_evaluations
 """
 
 #: The KPI statements ``compute_kpis`` runs (side by side).
@@ -418,18 +424,23 @@ def compute_kpis(warehouse: Warehouse, network: Network, period: Period, scope: 
 
     figures: dict[str, Any] = {}
     for result in _statement_threads().map(run, KPI_STATEMENTS.values()):
-        figures.update(result)
+        figures.update({name: _plain(value) for name, value in result.items()})
+    conflicts = {kind: figures[kind] for kind in CHECKIN_KINDS}
+    conflicts[NOT_ATTENDED] = figures["satisfaction_conflicts"]
     return KpiReport(
         scope=scope.kind,
         scope_id=scope.id,
         start=period.start.isoformat(),
         end=period.end.isoformat(),
-        **{name: _plain(figures[name]) for name in _FIGURES},
+        conflicts=conflicts,
+        **{name: figures[name] for name in _FIGURES},
     )
 
 
 _FIGURES = [
-    f.name for f in fields(KpiReport) if f.name not in {"scope", "scope_id", "start", "end"}
+    f.name
+    for f in fields(KpiReport)
+    if f.name not in {"scope", "scope_id", "start", "end", "conflicts"}
 ]
 
 

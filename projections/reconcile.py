@@ -3,8 +3,11 @@
 For a closed window (a local day whose grace period has passed) the stream worker publishes
 its final counters per station (``day:<date>:<station>`` views). The warehouse counts the same
 things with the same rules — events of that station occurring that day that reached the
-platform before the window closed, once per ``event_id``; evaluations once per (resident,
-activity), the latest — and any difference is reported.
+platform before the window closed, once per ``event_id``; residents at venues the network
+knows; evaluations once per (resident, activity), the latest, from residents who attended —
+and any difference is reported. Conflicts too, by kind (``conflicts.<kind>``): the facts of
+the day are judged with the events the live fold saw, each admitted if it reached the platform
+within its own day's window (``projections.conflicts.ADMIT_IN_WINDOW``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from projections.conflicts import (
+    ADMIT_IN_WINDOW,
+    CHECKIN_CONFLICTS_BY_DAY,
+    EVALUATIONS_BY_DAY,
+    FIRSTS_ADMITTED,
+)
+from projections.kpi import KpiSql
 from projections.warehouse import Warehouse, ch_datetime
+from sanjiang.conflicts import KINDS, NOT_ATTENDED
 from sanjiang.network import Network
 
 COMPARED = (
@@ -27,13 +38,15 @@ COMPARED = (
     "demands",
     "evaluations",
     "satisfied_evaluations",
+    *(f"conflicts.{kind}" for kind in KINDS),
 )
 
 WAREHOUSE_COUNTS = """
 SELECT
     station_id,
     countIf(type = 'checkin.recorded') AS checkins,
-    uniqExactIf(resident, type = 'checkin.recorded' AND resident != '') AS residents,
+    uniqExactIf(resident, type = 'checkin.recorded' AND resident != ''
+                AND venue_id IN (SELECT venue_id FROM {db}.venues)) AS residents,
     countIf(type = 'registration.submitted') AS registrations,
     countIf(type = 'registration.cancelled') AS registration_cancellations,
     countIf(type = 'booking.requested') AS bookings_requested,
@@ -46,18 +59,20 @@ WHERE occurred_at >= {start:DateTime64(3,'UTC')} AND occurred_at < {end:DateTime
 GROUP BY station_id
 """
 
-WAREHOUSE_EVALUATIONS = """
-SELECT station_id, count() AS evaluations, countIf(rating >= 4) AS satisfied_evaluations
-FROM (
-    SELECT station_id, resident, activity_id, argMax(rating, (occurred_at, event_id)) AS rating
-    FROM {db}.events
-    WHERE type = 'evaluation.submitted'
-      AND occurred_at >= {start:DateTime64(3,'UTC')} AND occurred_at < {end:DateTime64(3,'UTC')}
-      AND received_at <= {closes:DateTime64(3,'UTC')}
-    GROUP BY station_id, resident, activity_id
+#: The conflict statements' placeholders for one day of the whole network, judged with the
+#: events the live fold saw.
+_JUDGED = KpiSql(
+    db="{db}",
+    start="{start:DateTime64(3,'UTC')}",
+    end="{end:DateTime64(3,'UTC')}",
+    stations="{stations:Array(String)}",
+    venues="{venues:Array(String)}",
+    venue_scope="0",
+    admit=ADMIT_IN_WINDOW,
+    firsts=FIRSTS_ADMITTED,
 )
-GROUP BY station_id
-"""
+WAREHOUSE_CHECKIN_CONFLICTS = _JUDGED.render(CHECKIN_CONFLICTS_BY_DAY)
+WAREHOUSE_EVALUATIONS = _JUDGED.render(EVALUATIONS_BY_DAY)
 
 
 @dataclass(frozen=True)
@@ -89,20 +104,39 @@ def warehouse_counts(
     """Per station, the counters of one local day as the live fold defines them."""
     start = datetime.combine(day, time(), network.tz)
     end = start + timedelta(days=1)
-    params = {
+    params: dict[str, Any] = {
         "start": ch_datetime(start),
         "end": ch_datetime(end),
         "closes": ch_datetime(end + grace),
+    }
+    judged: dict[str, Any] = {
+        "start": params["start"],
+        "end": params["end"],
+        "stations": [s.id for s in network.stations],
+        "venues": [],
+        "grace_s": int(grace.total_seconds()),
     }
     db = warehouse.database
     counts: dict[str, dict[str, int]] = {}
     for row in warehouse.query(WAREHOUSE_COUNTS.replace("{db}", db), params).dicts():
         station = row.pop("station_id")
         counts[station] = {k: int(v) for k, v in row.items()}
-    for row in warehouse.query(WAREHOUSE_EVALUATIONS.replace("{db}", db), params).dicts():
-        station = row.pop("station_id")
-        counts.setdefault(station, {}).update({k: int(v) for k, v in row.items()})
+    for row in warehouse.query(WAREHOUSE_EVALUATIONS.replace("{db}", db), judged).dicts():
+        mine = counts.setdefault(row["station_id"], {})
+        mine["evaluations"] = int(row["evaluations"])
+        mine["satisfied_evaluations"] = int(row["satisfied_evaluations"])
+        mine[f"conflicts.{NOT_ATTENDED}"] = int(row["not_attended"])
+    for row in warehouse.query(WAREHOUSE_CHECKIN_CONFLICTS.replace("{db}", db), judged).dicts():
+        mine = counts.setdefault(row["station_id"], {})
+        mine[f"conflicts.{row['kind']}"] = int(row["conflicts"])
     return counts
+
+
+def live_counter(document: dict[str, Any], counter: str) -> int:
+    """A counter of a live ``day:`` view; ``conflicts.<kind>`` reads its ``conflicts``."""
+    if counter.startswith("conflicts."):
+        return int(document.get("conflicts", {}).get(counter.removeprefix("conflicts."), 0))
+    return int(document.get(counter, 0))
 
 
 def reconcile(
@@ -125,7 +159,7 @@ def reconcile(
         for station in sorted(set(stored) | set(live)):
             checked += 1
             for counter in COMPARED:
-                a = int(live.get(station, {}).get(counter, 0))
+                a = live_counter(live.get(station, {}), counter)
                 b = int(stored.get(station, {}).get(counter, 0))
                 if a != b:
                     differences.append(Difference(day.isoformat(), station, counter, a, b))

@@ -34,6 +34,7 @@ DATA_TABLES = (
     "booking_states",
     "registration_states",
     "activity_registrations",
+    "activity_checkins",
     "sink_progress",
 )
 

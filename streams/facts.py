@@ -58,6 +58,7 @@ class ActivityPayload(FactPayload, kw_only=True):
     capacity: int | None = None
     venue_id: str | None = None
     starts_at: datetime | None = None
+    ends_at: datetime | None = None
 
 
 class PublishedPayload(ActivityPayload, kw_only=True):

@@ -12,9 +12,9 @@ Python list per visit, which made up a third of the time of a dump). ``ids`` is 
 event ids, as their 36 ASCII characters each, then one 2-byte index per id into the JSON's list
 of days (the local day an id counted on, for pruning). Everything else, including the offsets,
 is in the JSON part (instants as orjson writes them, RFC 3339: in C, far
-faster than ``isoformat``). Derived data (occupancy counts, the stations-per-day index, caches)
-is rebuilt on load. A snapshot of another version loads as ``None``: the worker then
-rebuilds from the log, which is always correct.
+faster than ``isoformat``). Derived data (occupancy counts, the stations-per-day index, the
+activities held per venue and day, caches) is rebuilt on load. A snapshot of another version
+loads as ``None``: the worker then rebuilds from the log, which is always correct.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ import orjson
 from streams.state import ActivityLive, DayCounters, LiveState
 from streams.visit import Visit
 
-#: 2: event ids as text (they were 16-byte UUIDs); 3: visits in their own part
-MAGIC, VERSION = b"SJLS", 3
+#: 2: event ids as text (they were 16-byte UUIDs); 3: visits in their own part; 4: what the
+#: judgement of conflicts reads (named activities, first check-ins, presence at venues)
+MAGIC, VERSION = b"SJLS", 4
 _ID = 36  #: characters of an event id (a UUID's canonical text)
 _HEADER = struct.Struct(">4sBII")
 _VISITS = msgspec.json.Decoder(dict[str, Visit])
@@ -65,6 +66,10 @@ def dump(state: LiveState, offsets: Offsets, extra: Mapping[str, Any] | None = N
         "activities": [[key, _activity(a)] for key, a in state.activities.items()],
         "heat": [[level, key, value] for (level, key), value in state.heat.items()],
         "kiosks": [[k, at, station] for k, (at, station) in state.kiosks.items()],
+        "checkins_at": [
+            [venue, day.isoformat(), [[at, resident] for at, resident in checkins]]
+            for (venue, day), checkins in state.checkins_at.items()
+        ],
         "watermark": state.watermark,
         "arrival_clock": state.arrival_clock,
         "too_late": state.too_late,
@@ -115,6 +120,11 @@ def load(data: bytes, make_state: Callable[[], LiveState]) -> Snapshot | None:
     for level, key, value in document["heat"]:
         state.heat[(level, key)] = value
     state.kiosks = {k: (_req(at), station) for k, at, station in document["kiosks"]}
+    state.checkins_at = {
+        (venue, date.fromisoformat(day)): [(_req(at), resident) for at, resident in checkins]
+        for venue, day, checkins in document["checkins_at"]
+    }
+    state.reindex()
     state.watermark = _dt(document["watermark"])
     state.arrival_clock = _dt(document["arrival_clock"])
     state.too_late = document["too_late"]
@@ -155,6 +165,9 @@ def _counters(c: DayCounters) -> dict[str, Any]:
         "late_events": c.late_events,
         "revision": c.revision,
         "demand_by_category": dict(c.demand_by_category),
+        "unknown_venue": c.unknown_venue,
+        "other_station": c.other_station,
+        "named": c.named,
         "evaluations": [
             [resident, activity, *_version(version), rating]
             for (resident, activity), (version, rating) in c.evaluations.items()
@@ -174,6 +187,9 @@ def _counters_from(raw: dict[str, Any]) -> DayCounters:
         demands=raw["demands"],
         late_events=raw["late_events"],
         revision=raw["revision"],
+        unknown_venue=raw["unknown_venue"],
+        other_station=raw["other_station"],
+        named=dict(raw["named"]),
     )
     counters.demand_by_category.update(raw["demand_by_category"])
     for resident, activity, at, event_id, rating in raw["evaluations"]:
@@ -182,7 +198,7 @@ def _counters_from(raw: dict[str, Any]) -> DayCounters:
 
 
 #: ActivityLive fields that hold an instant (the others are plain JSON values)
-_INSTANTS = {"starts_at"}
+_INSTANTS = {"starts_at", "ends_at"}
 
 
 def _activity(a: ActivityLive) -> dict[str, Any]:
@@ -192,10 +208,17 @@ def _activity(a: ActivityLive) -> dict[str, Any]:
         "category": a.category,
         "station_id": a.station_id,
         "starts_at": a.starts_at,
+        "ends_at": a.ends_at,
+        "published": a.published,
         "cancelled": a.cancelled,
         "registrations": sorted(a.registrations),
         "cancelled_registrations": sorted(a.cancelled_registrations),
-        "attendees": sorted(a.attendees),
+        "firsts": [
+            [resident, *_version(version), day.isoformat(), station, venue_kind]
+            for resident, (version, day, station, venue_kind) in a.firsts.items()
+        ],
+        "present": sorted(a.present),
+        "depends": [[day.isoformat(), station] for day, station in sorted(a.depends)],
         "last_day": a.last_day.isoformat() if a.last_day else None,
         "versions": {
             name: [*_version(version), value] for name, (version, value) in a.versions.items()
@@ -216,10 +239,17 @@ def _activity_from(raw: dict[str, Any]) -> ActivityLive:
         category=raw["category"],
         station_id=raw["station_id"],
         starts_at=_dt(raw["starts_at"]),
+        ends_at=_dt(raw["ends_at"]),
+        published=raw["published"],
         cancelled=raw["cancelled"],
         registrations=set(raw["registrations"]),
         cancelled_registrations=set(raw["cancelled_registrations"]),
-        attendees=set(raw["attendees"]),
+        firsts={
+            resident: (_version_from([at, event_id]), date.fromisoformat(day), station, kind)
+            for resident, at, event_id, day, station, kind in raw["firsts"]
+        },
+        present=set(raw["present"]),
+        depends={(date.fromisoformat(day), station) for day, station in raw["depends"]},
         # absent from checkpoints written before it was kept: heard of at the next event
         last_day=date.fromisoformat(raw["last_day"]) if raw.get("last_day") else None,
         versions=versions,

@@ -25,7 +25,17 @@ and with any duplicates (within the grace period).
 - Revisions: every change of a station's day counters bumps their revision and their day's, and
   heat has one revision, so readers can skip what has not changed since they last looked.
 - Satisfaction counts one evaluation per (resident, activity): the latest by
-  (occurred_at, event_id), as the KPI does.
+  (occurred_at, event_id), as the KPI does, and only from a resident who attended (a check-in
+  naming the activity, or one at its venue during it).
+- Conflicts (``sanjiang.conflicts``, the definition and how order and late facts are handled):
+  facts are counted as they arrive and judged when read. A check-in's venue kinds need only the
+  network and are counted as it is folded; whether a check-in names a published activity, comes
+  past its capacity, or an evaluation's resident attended, depends on other events, so each day's
+  counters keep what those judgements need (the activities named, the evaluations) and each
+  activity what they need of it (its residents' first check-ins, who was at its venue during
+  it, and the (day, station) counters that depend on it, whose revisions an event changing the
+  judgement bumps). What the live view shows at any moment is the judgement of the events
+  folded so far: an evaluation whose check-in has not arrived yet is a conflict until it does.
 - Heat uses ``sanjiang.heat``: Σ weight × 2^(−age / half-life), kept as a sum scaled to a fixed
   reference time so it does not depend on the order events arrive in.
 - Kiosks are offline when they sent no heartbeat for ``offline_after`` while their station was
@@ -42,6 +52,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sanjiang.conflicts import (
+    KINDS,
+    NOT_ATTENDED,
+    OVER_CAPACITY,
+    UNKNOWN_ACTIVITY,
+    UNKNOWN_VENUE,
+    VENUE_OF_OTHER_STATION,
+    venue_conflict,
+)
 from sanjiang.events import Event
 from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, weight
@@ -76,10 +95,15 @@ class DayCounters:
     evaluations: dict[tuple[str, str], tuple[tuple[datetime, str], int]] = field(
         default_factory=dict
     )
+    unknown_venue: int = 0  #: check-ins at a venue the network does not have
+    other_station: int = 0  #: check-ins at a venue of another station
+    #: activity -> check-ins naming it without a venue conflict (judged when read: it may not
+    #: be published, or they may come past its capacity)
+    named: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        ratings = [rating for _, rating in self.evaluations.values()]
-        satisfied = sum(1 for r in ratings if r >= 4)
+        """The counters that need nothing else; ``LiveState.summary`` adds the judged ones
+        (satisfaction, conflicts)."""
         return {
             "checkins": self.checkins,
             "residents": len(self.residents),
@@ -89,9 +113,6 @@ class DayCounters:
             "registrations": self.registrations,
             "registration_cancellations": self.registration_cancellations,
             "demands": self.demands,
-            "evaluations": len(ratings),
-            "satisfied_evaluations": satisfied,
-            "satisfaction": satisfied / len(ratings) if ratings else None,
             "late_events": self.late_events,
         }
 
@@ -201,6 +222,13 @@ def _count(counts: dict[str, int], key: str, n: int) -> None:
         del counts[key]
 
 
+#: A resident's first check-in naming an activity: its version (occurred_at, event_id), the
+#: (local day, station) whose counters hold it, and its venue conflict ("" for none).
+FirstCheckin = tuple[tuple[datetime, str], date, str, str]
+#: Where and when an activity is held: venue, start, end.
+Placement = tuple[str, datetime | None, datetime | None]
+
+
 @dataclass(slots=True)
 class ActivityLive:
     capacity: int = 0
@@ -208,10 +236,17 @@ class ActivityLive:
     category: str = ""
     station_id: str = ""
     starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    published: bool = False
     cancelled: bool = False
     registrations: set[str] = field(default_factory=set)
     cancelled_registrations: set[str] = field(default_factory=set)
-    attendees: set[str] = field(default_factory=set)
+    #: resident -> their first check-in naming it (the residents who came, ranked for capacity)
+    firsts: dict[str, FirstCheckin] = field(default_factory=dict)
+    #: residents with a check-in at its venue during it
+    present: set[str] = field(default_factory=set)
+    #: (day, station) whose counters judge something about it: check-ins naming it, evaluations
+    depends: set[tuple[date, str]] = field(default_factory=set)
     last_day: date | None = None  #: the latest local day of an event about it (``prune``)
     #: field -> (version, value): updates apply by (occurred_at, event_id), in any order
     versions: dict[str, tuple[tuple[datetime, str], Any]] = field(default_factory=dict)
@@ -224,6 +259,22 @@ class ActivityLive:
             self.versions[name] = (version, value)
             setattr(self, name, value)
 
+    def attended(self, resident: str) -> bool:
+        """Whether ``resident`` came: a check-in naming it, or one at its venue during it."""
+        return bool(resident) and (resident in self.firsts or resident in self.present)
+
+    def beyond(self, day: date, station: str | None) -> int:
+        """First check-ins past its capacity, without a venue conflict, counted on ``day`` (at
+        ``station``, or any); 0 unless it is published with a capacity."""
+        if not self.published or self.capacity <= 0 or len(self.firsts) <= self.capacity:
+            return 0
+        ranked = sorted(self.firsts.values())
+        n = 0
+        for _, on, at, venue_kind in ranked[self.capacity :]:
+            if on == day and (station is None or at == station) and not venue_kind:
+                n += 1
+        return n
+
     def summary(self) -> dict[str, Any]:
         registered = len(self.registrations - self.cancelled_registrations)
         return {
@@ -235,7 +286,7 @@ class ActivityLive:
             "cancelled": self.cancelled,
             "registrations": registered,
             "fill": registered / self.capacity if self.capacity else None,
-            "attendance": len(self.attendees),
+            "attendance": len(self.firsts),
         }
 
 
@@ -268,6 +319,11 @@ class LiveState:
     heat_revision: int = 0
     #: day -> stations with counters that day (an index of ``days``)
     stations_on: dict[date, set[str]] = field(default_factory=lambda: defaultdict(set))
+    #: (venue, local day) -> (instant, resident) of the check-ins there with a resident, kept
+    #: until the day's window closes: an activity placed there later finds who was there
+    checkins_at: dict[tuple[str, date], list[tuple[datetime, str]]] = field(default_factory=dict)
+    #: (venue, local day) -> the activities held there that day (an index of ``activities``)
+    held: dict[tuple[str, date], set[str]] = field(default_factory=dict)
     _occupancy: Occupancy = field(init=False, repr=False)
     _summaries: dict[tuple[date, str], tuple[int, dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False
@@ -284,7 +340,8 @@ class LiveState:
     )
 
     def __post_init__(self) -> None:
-        self._occupancy = Occupancy(self.network.venue_station)
+        self._venue_station = self.network.venue_station
+        self._occupancy = Occupancy(self._venue_station)
         self._tz = self.network.tz
 
     # --- the fold -----------------------------------------------------------------------
@@ -373,6 +430,7 @@ class LiveState:
             return 0
         before = len(self.seen)
         self.seen = {key: day for key, day in self.seen.items() if day not in closed}
+        self.checkins_at = {k: v for k, v in self.checkins_at.items() if k[1] not in closed}
         ended = {
             key: visit
             for key, visit in self.visits.items()
@@ -388,7 +446,8 @@ class LiveState:
         """Drop the counters of days before ``before`` (long closed: their final numbers were
         published as ``day:`` views), activities that started before it (their heat has
         decayed below a thousandth by then) or, never published (no start), were last heard of
-        before it, and the per-day caches of those days."""
+        before it, unless facts of a day kept name them, and the per-day caches of those
+        days."""
         old = [day for day in self.stations_on if day < before]
         for day in old:
             for station in self.stations_on.pop(day):
@@ -397,8 +456,11 @@ class LiveState:
             self.day_revisions.pop(day, None)
         limit = datetime.combine(before, time(), self._tz)
         for key in [key for key, a in self.activities.items() if _gone(a, limit, before)]:
-            del self.activities[key]
+            activity = self.activities.pop(key)
             self.heat.pop(("activity", key), None)
+            self._judge_again(activity)  # facts naming it, if any are kept, are judged anew
+            self._unplace(key, activity.venue_id, activity.starts_at, activity.ends_at)
+        self.held = {k: v for k, v in self.held.items() if k[1] >= before and v}
         self._window_ends = {d: t for d, t in self._window_ends.items() if d >= before}
         self._openings = {k: v for k, v in self._openings.items() if k[1] >= before}
         self._hour_days = {h: d for h, d in self._hour_days.items() if d >= before}
@@ -434,17 +496,113 @@ class LiveState:
 
     def _on_checkin_recorded(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
-        counters = self._counters(day, event.station_id)
+        station, resident, venue_id = event.station_id, event.resident, p.venue_id
+        counters = self._counters(day, station)
         counters.checkins += 1
-        if event.resident:
-            counters.residents.add(event.resident)
-        visit = self._visit(p.visit_id, p.venue_id)
-        visit.venue_id = p.venue_id
+        venue_kind = venue_conflict(self._venue_station, station, venue_id)
+        if venue_kind == UNKNOWN_VENUE:
+            counters.unknown_venue += 1
+        elif venue_kind:
+            counters.other_station += 1
+        if resident:
+            if venue_kind != UNKNOWN_VENUE:  # participation: venues the network knows
+                counters.residents.add(resident)
+            self._was_at(venue_id, day, event.occurred_at, resident)
+        visit = self._visit(p.visit_id, venue_id)
+        visit.venue_id = venue_id
         visit.checkin_at = event.occurred_at
-        visit.closes_at = self._closing_time(p.venue_id, stamp, day)
+        visit.closes_at = self._closing_time(venue_id, stamp, day)
         self._occupancy.changed(p.visit_id, visit)
-        if p.activity_id and event.resident:
-            self._activity(p.activity_id, day).attendees.add(event.resident)
+        activity_id = p.activity_id
+        if not activity_id:
+            return
+        activity = self._activity(activity_id, day)
+        if not venue_kind:
+            counters.named[activity_id] = counters.named.get(activity_id, 0) + 1
+            activity.depends.add((day, station))
+        if resident:
+            version = (event.occurred_at, event.event_id)
+            first = activity.firsts.get(resident)
+            if first is None or version < first[0]:
+                activity.firsts[resident] = (version, day, station, venue_kind)
+                if len(activity.depends) > 1 or (day, station) not in activity.depends:
+                    self._judge_again(activity)  # ranks moved, or a resident came elsewhere
+
+    def _was_at(self, venue_id: str, day: date, at: datetime, resident: str) -> None:
+        """A resident checked in at a venue: present at the activities held there then."""
+        key = (venue_id, day)
+        at_venue = self.checkins_at.get(key)
+        if at_venue is None:
+            at_venue = self.checkins_at[key] = []
+        at_venue.append((at, resident))
+        held = self.held.get(key)
+        if held is None:
+            return
+        for activity_id in held:
+            activity = self.activities[activity_id]
+            starts, ends = activity.starts_at, activity.ends_at
+            if (
+                starts is not None
+                and ends is not None
+                and starts <= at < ends
+                and resident not in activity.present
+            ):
+                activity.present.add(resident)
+                self._judge_again(activity)
+
+    def _judge_again(self, activity: ActivityLive) -> None:
+        """Something the judgement of facts about ``activity`` reads changed: bump the revision
+        of every (day, station) counters that judge it (those still kept)."""
+        for day, station in activity.depends:
+            if (day, station) in self.days:
+                self._counters(day, station)
+
+    def _placed(self, activity_id: str, activity: ActivityLive, before: Placement) -> None:
+        """Its venue or time may have changed (``before``: what they were): index it where and
+        when it is held now, and find again who was at its venue during it."""
+        venue, starts, ends = activity.venue_id, activity.starts_at, activity.ends_at
+        if (venue, starts, ends) == before:
+            return
+        self._unplace(activity_id, before[0], before[1], before[2])
+        present: set[str] = set()
+        if venue and starts is not None and ends is not None:
+            for day in self._days_of(starts, ends):
+                key = (venue, day)
+                held = self.held.get(key)
+                if held is None:
+                    held = self.held[key] = set()
+                held.add(activity_id)
+                for at, resident in self.checkins_at.get(key, ()):
+                    if starts <= at < ends:
+                        present.add(resident)
+        if present != activity.present:
+            activity.present = present
+            self._judge_again(activity)
+
+    def _unplace(
+        self, activity_id: str, venue: str, starts: datetime | None, ends: datetime | None
+    ) -> None:
+        """Take an activity out of ``held`` where and when it was held."""
+        if venue and starts is not None and ends is not None:
+            for day in self._days_of(starts, ends):
+                held = self.held.get((venue, day))
+                if held is not None:
+                    held.discard(activity_id)
+
+    def _days_of(self, starts: datetime, ends: datetime) -> list[date]:
+        """The local days ``[starts, ends)`` touches."""
+        first = self.local_day(starts)
+        last = self.local_day(max(starts, ends - timedelta(microseconds=1)))
+        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def reindex(self) -> None:
+        """Rebuild ``held`` from ``activities`` (after loading a snapshot)."""
+        self.held = {}
+        for activity_id, activity in self.activities.items():
+            venue, starts, ends = activity.venue_id, activity.starts_at, activity.ends_at
+            if venue and starts is not None and ends is not None:
+                for day in self._days_of(starts, ends):
+                    self.held.setdefault((venue, day), set()).add(activity_id)
 
     def _on_checkout_recorded(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
@@ -502,23 +660,31 @@ class LiveState:
         current = evaluations.get(key)
         if current is None or current[0] < version:
             evaluations[key] = (version, p.rating)
-        self._activity(p.activity_id, day)  # heard of (its heat is forgotten with it)
+        # heard of (its heat is forgotten with it); these counters judge whether they came
+        self._activity(p.activity_id, day).depends.add((day, event.station_id))
         self._add_heat(event, stamp, weight(event.TYPE, p.rating))  # every one, as the KPI does
 
     def _on_activity_published(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         activity = self._activity(p.activity_id, day)
+        before = (activity.venue_id, activity.starts_at, activity.ends_at)
         version = (event.occurred_at, event.event_id)
-        for name in ("capacity", "venue_id", "category", "starts_at"):
+        for name in ("capacity", "venue_id", "category", "starts_at", "ends_at"):
             activity.set(name, version, getattr(p, name))
         activity.set("station_id", version, event.station_id)
+        activity.published = True
+        self._placed(p.activity_id, activity, before)
+        self._judge_again(activity)  # published, and maybe a new capacity
 
     def _on_activity_updated(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         activity = self._activity(p.activity_id, day)
+        before = (activity.venue_id, activity.starts_at, activity.ends_at)
         version = (event.occurred_at, event.event_id)
-        for name in ("capacity", "venue_id", "starts_at"):
+        for name in ("capacity", "venue_id", "starts_at", "ends_at"):
             activity.set(name, version, getattr(p, name))
+        self._placed(p.activity_id, activity, before)
+        self._judge_again(activity)  # maybe a new capacity
 
     def _on_activity_cancelled(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
@@ -575,12 +741,42 @@ class LiveState:
         """One station's counters of one day (computed once per revision; do not modify)."""
         counters = self.days.get((day, station))
         if counters is None:
-            return DayCounters().summary()
+            return self._judged(DayCounters(), day, station)
         cached = self._summaries.get((day, station))
         if cached is not None and cached[0] == counters.revision:
             return cached[1]
-        summary = counters.summary()
+        summary = self._judged(counters, day, station)
         self._summaries[(day, station)] = (counters.revision, summary)
+        return summary
+
+    def _judged(self, counters: DayCounters, day: date, station: str | None) -> dict[str, Any]:
+        """``counters``' summary with what is judged against the activities now: satisfaction
+        over the evaluations whose resident attended, and the conflicts by kind
+        (``sanjiang.conflicts``); ``station`` None for counters summed over the network."""
+        conflicts = dict.fromkeys(KINDS, 0)
+        conflicts[UNKNOWN_VENUE] = counters.unknown_venue
+        conflicts[VENUE_OF_OTHER_STATION] = counters.other_station
+        activities = self.activities
+        for activity_id, n in counters.named.items():
+            activity = activities.get(activity_id)
+            if activity is None or not activity.published:
+                conflicts[UNKNOWN_ACTIVITY] += n
+            else:
+                conflicts[OVER_CAPACITY] += activity.beyond(day, station)
+        evaluations = satisfied = 0
+        for (resident, activity_id), (_, rating) in counters.evaluations.items():
+            activity = activities.get(activity_id)
+            if activity is not None and activity.attended(resident):
+                evaluations += 1
+                if rating >= 4:
+                    satisfied += 1
+            else:
+                conflicts[NOT_ATTENDED] += 1
+        summary = counters.summary()
+        summary["evaluations"] = evaluations
+        summary["satisfied_evaluations"] = satisfied
+        summary["satisfaction"] = satisfied / evaluations if evaluations else None
+        summary["conflicts"] = conflicts
         return summary
 
     def revision(self, day: date, station: str) -> int:
@@ -605,10 +801,24 @@ class LiveState:
             total.registration_cancellations += counters.registration_cancellations
             total.demands += counters.demands
             total.late_events += counters.late_events
+            total.unknown_venue += counters.unknown_venue
+            total.other_station += counters.other_station
+            for activity_id, n in counters.named.items():
+                total.named[activity_id] = total.named.get(activity_id, 0) + n
             for key, value in counters.evaluations.items():
                 if key not in total.evaluations or total.evaluations[key][0] < value[0]:
                     total.evaluations[key] = value
-        return total.summary()
+        return self._judged(total, day, None)
+
+    def conflicts_by_station(self, now: datetime) -> dict[str, dict[str, int]]:
+        """Today's conflicts of every station that has some, by kind."""
+        day = self.local_day(now)
+        found: dict[str, dict[str, int]] = {}
+        for station in sorted(self.stations_on.get(day, ())):
+            conflicts: dict[str, int] = self.summary(day, station)["conflicts"]
+            if any(conflicts.values()):
+                found[station] = conflicts
+        return found
 
     def occupancy(self, now: datetime) -> dict[str, int]:
         """People in each venue now: open visits begun by ``now`` and not auto-closed."""
@@ -669,7 +879,11 @@ _ALWAYS = datetime.min.replace(tzinfo=UTC)
 
 def _gone(activity: ActivityLive, limit: datetime, before: date) -> bool:
     """An activity to forget: it started before ``limit`` or, never published, was last heard
-    of before ``before``."""
+    of before ``before`` — and no counters of a day kept judge facts about it (an evaluation
+    two days after the activity still needs it)."""
+    for day, _ in activity.depends:
+        if day >= before:
+            return False
     if activity.starts_at is not None:
         return activity.starts_at < limit
     return activity.last_day is not None and activity.last_day < before

@@ -23,7 +23,10 @@ HOTTEST = 20  #: activities in the ``activities`` view
 
 def live_views(state: LiveState, now: datetime) -> dict[str, dict[str, Any]]:
     """View name -> JSON-ready document: ``network``, ``station:<id>``, ``venues``,
-    ``kiosks``, ``activities``, ``pipeline``, and ``day:<date>:<station>`` for closed days."""
+    ``kiosks``, ``activities``, ``pipeline``, and ``day:<date>:<station>`` for closed days.
+    Today's counters (network, stations, days) carry ``conflicts`` by kind
+    (``sanjiang.conflicts``); the network's also ``conflicts_by_station``, for the stations
+    with any."""
     return ViewRenderer().render(state, now)
 
 
@@ -51,7 +54,11 @@ class ViewRenderer:
         today = state.local_day(now)
         views: dict[str, dict[str, Any]] = {}
         if self._changed("network", (today, state.day_revisions.get(today, 0))):
-            views["network"] = {"as_of": as_of, **state.today(now)}
+            views["network"] = {
+                "as_of": as_of,
+                **state.today(now),
+                "conflicts_by_station": state.conflicts_by_station(now),
+            }
         venues = state.network.venues
         occupancy = state.occupancy(now) if occupancy is None else occupancy
         views["venues"] = {

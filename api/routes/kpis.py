@@ -30,6 +30,12 @@ IdQuery = Annotated[str | None, Query(max_length=64)]
     description=(
         "场馆使用率, 项目精准率 (with fill rate), 居民参与率 and 服务满意率, computed from the "
         "warehouse exactly as DESIGN.md defines them, with the counts behind each ratio. "
+        "Kiosk facts that contradict the platform's decisions are kept and counted beside the "
+        "KPIs: `participation_conflicts` (check-ins in conflict; those at a venue the network "
+        "does not know are left out of participation), `satisfaction_conflicts` (evaluations "
+        "left out: their resident did not attend), and `conflicts` by kind (`unknown_venue`, "
+        "`venue_of_other_station`, `unknown_activity`, `over_capacity`, `not_attended`). "
+        "Utilization and precision count decisions only, which have no conflicts. "
         "Dates are local (Asia/Shanghai); `to` as a date is inclusive; a period covers at most "
         "`SANJIANG_MAX_PERIOD_DAYS` (400) days. A KPI whose denominator is zero is `null`. "
         "The network needs a credential that sees the whole network; a station or venue, one "

@@ -5,7 +5,12 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&l
 const pct = (x) => x === null || x === undefined ? "—" : (100 * x).toFixed(1) + "%";
 const COUNTERS = [["checkins", "签到人次"], ["residents", "参与居民"], ["registrations", "活动报名"],
   ["bookings_confirmed", "场馆预约"], ["no_shows", "爽约"], ["demands", "需求"],
-  ["evaluations", "评价"], ["satisfaction", "满意率"], ["late_events", "迟到事件"]];
+  ["evaluations", "评价"], ["satisfaction", "满意率"], ["late_events", "迟到事件"],
+  ["conflicts", "事实冲突"]];
+// a counter's text: satisfaction as a share, conflicts summed over their kinds
+const counterText = (d, k) => k === "satisfaction" ? pct(d[k])
+  : k === "conflicts" ? Object.values(d.conflicts || {}).reduce((a, n) => a + n, 0).toLocaleString()
+  : (d[k] ?? 0).toLocaleString();
 const SEVERITY = {high: "高", medium: "中", low: "低"};
 const KINDS = {over_capacity: "超容", kiosk_offline: "终端离线", low_satisfaction: "满意度下降",
   no_show_spike: "爽约激增", demand_surge: "需求激增"};
@@ -23,7 +28,7 @@ const scopeName = (scope) => {
 const render = {
   network(d) {
     $("network").innerHTML = COUNTERS.map(([k, label]) =>
-      `<div class="counter"><b>${k === "satisfaction" ? pct(d[k]) : (d[k] ?? 0).toLocaleString()}</b><span>${label}</span></div>`).join("");
+      `<div class="counter"><b>${counterText(d, k)}</b><span>${label}</span></div>`).join("");
   },
   venues(d) {
     const rows = Object.entries(d.occupancy || {}).filter(([, n]) => n > 0)

@@ -1,11 +1,41 @@
-"""设备运行: kiosk health (heartbeats, offline kiosks) and pipeline health (warehouse sink lag,
-dead letters, late events, the live worker)."""
+"""设备运行: kiosk health (heartbeats, offline kiosks), pipeline health (warehouse sink lag,
+dead letters, late events, the live worker) and the kiosk facts in conflict with the platform's
+decisions (``sanjiang.conflicts``)."""
 
 from __future__ import annotations
 
 from dashboards.boards.common import COUNTS_STAT
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query, Threshold
-from dashboards.sql import live_view
+from dashboards.sql import conflict_label, kpi_sql, live_view
+from projections.conflicts import CONFLICTS_BY_DAY
+from sanjiang.conflicts import KINDS, LABELS
+
+
+def conflicts_panel(db: str) -> Panel:
+    """Kiosk facts in conflict with the platform's decisions (``sanjiang.conflicts``) in the
+    range, by day, station and kind: the network's, judged as ``GET /v1/kpis`` judges them."""
+    kinds = "、".join(LABELS[kind] for kind in KINDS)
+    return Panel(
+        title="事实冲突（按日、站点、类型）",
+        type="table",
+        description=(
+            f"终端记录的事实与平台决定不符（{kinds}；超出活动容量按去重居民数计）。"
+            "事实照常保留；居民参与率不计场馆不存在的签到，服务满意率不计未签到者的评价。"
+            "签到每条计一次，评价按居民与活动每日计一次。"
+        ),
+        query=Query(
+            f"""
+            SELECT d.day AS `日期`, ifNull(st.name, d.station_id) AS `站点`,
+                   {conflict_label("d.kind")} AS `冲突类型`, d.conflicts AS `事实数`
+            FROM ({kpi_sql(db, None).render(CONFLICTS_BY_DAY)}) AS d
+            LEFT JOIN {db}.stations AS st ON st.station_id = d.station_id
+            ORDER BY `日期` DESC, `事实数` DESC, `站点`, `冲突类型`
+            """,
+            columns=("日期", "站点", "冲突类型", "事实数"),
+        ),
+        width=24,
+        height=9,
+    )
 
 
 def operations(db: str, events_topic: str) -> Dashboard:
@@ -188,11 +218,15 @@ def operations(db: str, events_topic: str) -> Dashboard:
             height=9,
             options={"xField": "类型"},
         ),
+        conflicts_panel(db),
     ]
     return Dashboard(
         uid="sanjiang-operations",
         title="设备运行",
-        description="终端心跳与离线、数据管道（仓库写入积压、死信、迟到事件、实时处理）。",
+        description=(
+            "终端心跳与离线、数据管道（仓库写入积压、死信、迟到事件、实时处理），"
+            "以及与平台决定不符的终端事实（冲突）。"
+        ),
         panels=panels,
         refresh="30s",
         time_from="now-24h",

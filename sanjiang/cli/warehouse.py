@@ -43,7 +43,7 @@ def open_migrated(settings: Settings, report: bool = False) -> tuple[Warehouse, 
         warehouse = open_warehouse(settings)
         result = prepare(
             warehouse,
-            load_network(),
+            load_network(settings.network_file),
             load_taxonomy(),
             settings.deadletter_retention_days,
             say if report else lambda _: None,
@@ -195,7 +195,7 @@ def kpi(
 
     if station and venue:
         fail("give --station or --venue, not both")
-    network = load_network()
+    network = load_network(settings_of(ctx).network_file)
     scope = (
         Scope("station", station)
         if station
@@ -229,26 +229,43 @@ def kpi(
     def pct(value: float | None) -> str:
         return "—" if value is None else f"{value:.1%}"
 
+    from sanjiang.conflicts import CHECKIN_KINDS, EVALUATION_KINDS, LABELS
+
+    def conflicts(total: int, kinds: tuple[str, ...], left_out: str) -> str:
+        """The conflicts beside a KPI: how many, by kind (``sanjiang.conflicts``)."""
+        by_kind = numbers["conflicts"]
+        named = ", ".join(
+            f"{LABELS[k]} {by_kind[k]}{' (left out)' if k == left_out else ''}"
+            for k in kinds
+            if by_kind[k]
+        )
+        return f"conflicts {total}" + (f": {named}" if named else "")
+
     say(
         f"{scope.kind} {scope.id or ''}  "
         f"{period.start:%Y-%m-%d %H:%M} → {period.end:%Y-%m-%d %H:%M}"
     )
     say(
         f"  场馆使用率 venue utilization   {pct(numbers['venue_utilization']):>7}  "
-        f"({numbers['taken_hours']:.1f} of {numbers['open_hours']:.1f} open hours)"
+        f"({numbers['taken_hours']:.1f} of {numbers['open_hours']:.1f} open hours; "
+        "conflicts 0: decisions only)"
     )
     say(
         f"  项目精准率 project precision   {pct(numbers['project_precision']):>7}  "
         f"(demand {numbers['demand_events']}, capacity {numbers['supplied_capacity']}; "
-        f"fill rate {pct(numbers['fill_rate'])})"
+        f"fill rate {pct(numbers['fill_rate'])}; conflicts 0: decisions only)"
     )
     say(
         f"  居民参与率 participation       {pct(numbers['resident_participation']):>7}  "
-        f"({numbers['participants']} of {numbers['population']} residents)"
+        f"({numbers['participants']} of {numbers['population']} residents; "
+        + conflicts(numbers["participation_conflicts"], CHECKIN_KINDS, "unknown_venue")
+        + ")"
     )
     say(
         f"  服务满意率 satisfaction        {pct(numbers['service_satisfaction']):>7}  "
-        f"({numbers['satisfied_evaluations']} of {numbers['evaluations']} evaluations)"
+        f"({numbers['satisfied_evaluations']} of {numbers['evaluations']} evaluations; "
+        + conflicts(numbers["satisfaction_conflicts"], EVALUATION_KINDS, "not_attended")
+        + ")"
     )
 
 
@@ -299,7 +316,12 @@ def replay(
     try:
         result = asyncio.run(
             run_replay(
-                settings, warehouse, load_network(), load_taxonomy(), idle_s=idle, report=say
+                settings,
+                warehouse,
+                load_network(settings.network_file),
+                load_taxonomy(),
+                idle_s=idle,
+                report=say,
             )
         )
     finally:
@@ -329,7 +351,8 @@ def reconcile_cmd(
     except ValueError:
         fail(f"--window must be YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD, not {window!r}")
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    network, grace = load_network(), timedelta(hours=settings.live_grace_h)
+    network = load_network(settings.network_file)
+    grace = timedelta(hours=settings.live_grace_h)
     days, still_open = split_closed(days, datetime.now(UTC), network, grace)
     for day in still_open:
         say(f"  {day} is not closed yet (late events until {closes_at(day, network, grace)})")

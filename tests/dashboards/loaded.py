@@ -1,6 +1,7 @@
 """A chDB warehouse loaded the way production fills it: a simulated week through the sink's
 writer, plus the ops tables from the same events (live views folded by the real stream fold,
-alerts from the real rules, heartbeats, dead letters and offset samples)."""
+alerts from the real rules, heartbeats, dead letters and offset samples). The simulated kiosks
+never contradict the deciders, so a few kiosk facts in conflict are added (``CONFLICTING``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from projections.ops_sink import (
 from projections.warehouse import ChdbWarehouse, ch_datetime
 from projections.writer import EventWriter, Positioned
 from sanjiang.events import Event
-from sanjiang.events.codec import encode_event, stamp_received
+from sanjiang.events import payloads as p
+from sanjiang.events.codec import encode_event, new_event, stamp_received
 from sanjiang.network import load_network
 from sanjiang.pseudonym import Pseudonymizer
 from sanjiang.taxonomy import load_taxonomy
@@ -58,12 +60,41 @@ def simulated_week() -> list[Event]:
     return events
 
 
+def conflicting_facts() -> list[Event]:
+    """Kiosk facts in conflict, on the week's third day: a check-in at a venue that does not
+    exist, one at another station's room, and an evaluation from someone who never came."""
+    when = datetime.combine(START + timedelta(days=2), time(10), TZ)
+    facts = [
+        (p.CheckinRecorded(visit_id="x-1", venue_id="WS-GONE"), "WS-R05", "a"),
+        (p.CheckinRecorded(visit_id="x-2", venue_id="WS-R06-ACT"), "WS-R05", "b"),
+        (p.EvaluationSubmitted(activity_id="never-held", rating=1), "WS-R05", "c"),
+    ]
+    return [
+        stamp_received(
+            new_event(
+                payload,
+                station_id=station,
+                source=f"kiosk:{station}-K1",
+                occurred_at=when + timedelta(minutes=i),
+                resident=who * 32,
+            ),
+            when + timedelta(minutes=i),
+            timedelta(minutes=10),
+        )
+        for i, (payload, station, who) in enumerate(facts)
+    ]
+
+
+#: What ``conflicting_facts`` adds, by kind.
+CONFLICTING = {"unknown_venue": 1, "venue_of_other_station": 1, "not_attended": 1}
+
+
 def load(folder: Path) -> ChdbWarehouse:
     network = load_network()
     warehouse = ChdbWarehouse(folder)
     migrate(warehouse)
     load_reference(warehouse, network, load_taxonomy())
-    events = simulated_week()
+    events = simulated_week() + conflicting_facts()
     domain = [e for e in events if e.type != "kiosk.heartbeat"]
     EventWriter(warehouse).write([Positioned(e) for e in domain])
     db = warehouse.database

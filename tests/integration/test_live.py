@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from sanjiang.conflicts import no_conflicts
 from sanjiang.events import Event
 from sanjiang.events import payloads as p
 from sanjiang.events.codec import new_event, stamp_received
@@ -50,6 +51,19 @@ def known_sequence() -> list[Event]:
         events.append(stamp_received(event, when, timedelta(minutes=5)))
         return event
 
+    # A1 is held in the room now (a decision, published directly: a read-side test)
+    held = p.ActivityPublished(
+        activity_id="A1",
+        title="A1",
+        category="handcraft",
+        program="qiaoshou_workshop",
+        venue_id="WS-R03-ACT",
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=1),
+        capacity=20,
+        target_groups=["all"],
+    )
+    add(held, None, 1.5)
     for i in range(6):
         add(
             p.CheckinRecorded(visit_id=f"v{i}", venue_id="WS-R03-ACT"), f"{i % 4:032x}", 1 + i * 0.1
@@ -58,16 +72,20 @@ def known_sequence() -> list[Event]:
         add(p.RegistrationSubmitted(registration_id=f"R{i}", activity_id="A1"), f"{i:032x}", 1)
     add(p.EvaluationSubmitted(activity_id="A1", rating=5), f"{1:032x}", 0.5)
     add(p.EvaluationSubmitted(activity_id="A1", rating=2), f"{2:032x}", 0.5)
+    add(p.EvaluationSubmitted(activity_id="A1", rating=1), f"{9:032x}", 0.5)  # never came
     events.extend(events[:4])  # re-delivered duplicates
     return events
 
 
+#: Distinct events of ``known_sequence``.
+APPLIED = 13
 EXPECTED = {
     "checkins": 6,
     "residents": 4,
     "registrations": 3,
-    "evaluations": 2,
+    "evaluations": 2,  # the resident who never came is left out, a conflict
     "satisfied_evaluations": 1,
+    "conflicts": {**no_conflicts(), "not_attended": 1},
 }
 
 
@@ -159,9 +177,9 @@ def test_worker_numbers_survive_kill_9(
         assert before["satisfaction"] == pytest.approx(0.5)
         assert wait_for(client, "/v1/live/venues", {})["occupancy"] == {"WS-R03-ACT": 6}
         assert (settings.var_dir / "streams").is_dir()  # Faust's data folder, not in the cwd
-        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 11, "rejected_today": 3})
+        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": APPLIED, "rejected_today": 3})
         assert pipeline["rejected_by_reason"] == {"invalid_json": 3}
-        assert pipeline["fold"]["applied"] == 11 and pipeline["fold"]["seconds"] >= 0
+        assert pipeline["fold"]["applied"] == APPLIED and pipeline["fold"]["seconds"] >= 0
         deadline = time.monotonic() + 30
         while pipeline["checkpoint"] is None and time.monotonic() < deadline:
             time.sleep(0.3)
@@ -174,7 +192,9 @@ def test_worker_numbers_survive_kill_9(
     asyncio.run(publish(second + first[:3], rejected=2))  # while it is down, with duplicates
     restarted = start_worker(settings, SANJIANG_LIVE_CHECKPOINT_S="0.5")
     try:
-        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 16, "rejected_today": 5})
+        pipeline = wait_for(
+            client, "/v1/live/pipeline", {"applied": APPLIED + 5, "rejected_today": 5}
+        )
         # it went on from its checkpoint instead of refolding the log
         assert pipeline["restored_from_checkpoint"] is not None
         assert pipeline["restored_applied"] > 0

@@ -12,7 +12,14 @@ from fastapi.testclient import TestClient
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
-from tests.integration.test_live import EXPECTED, known_sequence, live_api, start_worker, wait_for
+from tests.integration.test_live import (
+    APPLIED,
+    EXPECTED,
+    known_sequence,
+    live_api,
+    start_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["live_api"]  # the fixture, shared with test_live
@@ -37,7 +44,7 @@ def test_shuffled_and_duplicated_sequence_gives_the_same_numbers(
         station = wait_for(client, "/v1/live/stations/WS-R03", EXPECTED)
         assert station["satisfaction"] == pytest.approx(0.5)
         assert wait_for(client, "/v1/live/venues", {})["occupancy"] == {"WS-R03-ACT": 6}
-        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": 11})
+        pipeline = wait_for(client, "/v1/live/pipeline", {"applied": APPLIED})
         assert pipeline["too_late"] == 0
     finally:
         worker.kill()

@@ -93,7 +93,7 @@ class Loop:
         )
         assert response.status_code == 202, response.text
 
-    def get(self, path: str, network: bool = False, **params: str) -> Any:
+    def get(self, path: str, params: dict[str, str], network: bool = False) -> Any:
         credential = self.viewer if network else self.manager
         response = httpx.get(
             f"{self.url}{path}", params=params, headers=bearer(credential), timeout=60
@@ -247,9 +247,8 @@ def test_the_management_loop_closes_through_the_front_door(loop: Loop) -> None:
     day = str(datetime.now(NETWORK.tz).date())
 
     def kpis() -> dict[str, Any] | None:
-        report: dict[str, Any] = loop.get(
-            "/v1/kpis", **{"from": day, "to": day, "station": STATION}
-        )
+        scope = {"from": day, "to": day, "station": STATION}
+        report: dict[str, Any] = loop.get("/v1/kpis", scope)
         return report if report["evaluations"] >= 1 and report["participants"] >= 2 else None
 
     report = _until(kpis, "KPIs with the evaluation and the check-ins")
@@ -259,7 +258,7 @@ def test_the_management_loop_closes_through_the_front_door(loop: Loop) -> None:
     heat = _until(
         lambda: [
             h
-            for h in loop.get("/v1/history/heat", network=True, level="activity")
+            for h in loop.get("/v1/history/heat", {"level": "activity"}, network=True)
             if h["key"] == "a-loop"
         ],
         "heat of the activity",

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from projections.reconcile import warehouse_counts
 from projections.rows import encode_rows, event_row
 from sanjiang.events import Event
 from sanjiang.events import payloads as p
@@ -63,6 +64,9 @@ def closed_day_events(day: date) -> list[Event]:
     add(p.DemandSubmitted(demand_id="D1", category="handcraft"), "WS-R04", f"{2:032x}", 6)
     add(p.EvaluationSubmitted(activity_id="A1", rating=2), "WS-R03", f"{1:032x}", 50)
     add(p.EvaluationSubmitted(activity_id="A1", rating=5), "WS-R03", f"{1:032x}", 55)
+    # conflicts: a venue that does not exist; resident 1 never came to A1 (no such activity,
+    # and no check-in names it), so the evaluations above are left out too
+    add(p.CheckinRecorded(visit_id="gone", venue_id="WS-GONE"), "WS-R03", f"{5:032x}", 7)
     return events + events[:3]
 
 
@@ -81,7 +85,7 @@ def test_closed_windows_reconcile(kafka_settings: Settings, topics: Topics, tmp_
     with TestClient(create_app(settings), headers=bearer(staff_token(settings))) as client:
         worker = start_worker(settings)
         try:
-            wait_for(client, "/v1/live/pipeline", {"applied": 10, "too_late": 1})
+            wait_for(client, "/v1/live/pipeline", {"applied": 11, "too_late": 1})
             wait_for(client, "/v1/live/stations/WS-R03", {})  # views published
             deadline = clock.monotonic() + 60
             while not asyncio.run(group_caught_up(settings, WAREHOUSE_GROUP, topics.events)):
@@ -96,6 +100,16 @@ def test_closed_windows_reconcile(kafka_settings: Settings, topics: Topics, tmp_
                 clock.sleep(0.2)
             assert report["ok"], report
             assert report["windows"] == 2  # WS-R03 and WS-R04
+            day_view = client.get("/v1/live/stations/WS-R03").json()  # today: nothing yet
+            assert day_view["conflicts"] == dict.fromkeys(day_view["conflicts"], 0)
+            stored = warehouse_counts(
+                client.app.state.services.warehouse,  # type: ignore[attr-defined]
+                load_network(),
+                day,
+                timedelta(hours=settings.live_grace_h),
+            )["WS-R03"]
+            assert (stored["conflicts.unknown_venue"], stored["conflicts.not_attended"]) == (1, 1)
+            assert (stored["evaluations"], stored["residents"]) == (0, 3)
 
             # a row the log never had: the warehouse now disagrees with the live counters
             forged = new_event(
@@ -115,7 +129,7 @@ def test_closed_windows_reconcile(kafka_settings: Settings, topics: Topics, tmp_
                 (d["station_id"], d["counter"], d["live"], d["warehouse"])
                 for d in report["differences"]
             } == {
-                ("WS-R03", "checkins", 5, 6),
+                ("WS-R03", "checkins", 6, 7),
                 ("WS-R03", "residents", 3, 4),
             }
         finally:

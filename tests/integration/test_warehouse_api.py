@@ -82,7 +82,8 @@ def test_kpis_endpoint_gives_the_hand_worked_numbers(
     assert report["project_precision"] == pytest.approx(5 / 6)
     assert report["fill_rate"] == pytest.approx(5 / 40)
     assert report["resident_participation"] == pytest.approx(3 / 3425)
-    assert report["service_satisfaction"] == pytest.approx(0.75)
+    assert report["service_satisfaction"] == pytest.approx(0.5)  # r3 and r4 did not attend A2
+    assert report["satisfaction_conflicts"] == report["conflicts"]["not_attended"] == 2
     sunday = client.get(
         "/v1/kpis", params={"from": "2026-11-29", "to": "2026-11-29", "station": "WS-R03"}
     ).json()

@@ -10,7 +10,7 @@ from sanjiang.events import payloads as p
 from sanjiang.network import load_network
 from streams.alerts import AlertRules, AlertTracker, conditions
 from streams.state import LiveState
-from tests.warehouse.test_kpis import at, checkin, ev, evaluation
+from tests.warehouse.test_kpis import at, checkin, ev, evaluation, published
 
 NETWORK = load_network()
 RULES = AlertRules(min_evaluations=3, surge_min=4)
@@ -21,12 +21,14 @@ def kinds(state: LiveState, minutes_after_nine: int = 0) -> set[str]:
 
 
 def troubled(state: LiveState) -> LiveState:
-    """26 people in the 25-seat room, a kiosk last heard at 08:50, three poor ratings."""
+    """26 people in the 25-seat room, a kiosk last heard at 08:50, three poor ratings of the
+    activity held there (from three of those people: a rating counts from one who came)."""
+    state.apply(published("A1", "handcraft", "qiaoshou_workshop", at(8, 30), at(10), 30))
     for i in range(26):  # WS-R03-ACT holds 25
         state.apply(checkin(f"p{i}", at(8, 40) + timedelta(seconds=i)))
     state.apply(ev(p.KioskHeartbeat(kiosk_id="WS-R03-K1", app_version="1"), at(8, 50)))
     for i in range(3):
-        state.apply(evaluation(f"e{i}", "A1", 2, at(8, 30 + i)))
+        state.apply(evaluation(f"p{i}", "A1", 2, at(8, 30 + i)))
     return state
 
 

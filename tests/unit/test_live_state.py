@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sanjiang.conflicts import no_conflicts
 from sanjiang.events import Event
 from sanjiang.events import payloads as p
 from sanjiang.heat import heat
@@ -61,8 +62,11 @@ def test_counters_follow_the_kpi_rules() -> None:
     assert r03["checkins"] == 3
     assert r03["residents"] == 2
     assert state.too_late == 1
-    assert (r03["satisfied_evaluations"], r03["evaluations"]) == (3, 4)
-    assert r03["satisfaction"] == pytest.approx(0.75)
+    # of the latest evaluations 5 (r1), 3 (r2), 4 (r3), 5 (r4) only r1's and r2's count: r3
+    # checked in on Monday only, r4 at another station's room, neither at A2 nor during it
+    assert (r03["satisfied_evaluations"], r03["evaluations"]) == (1, 2)
+    assert r03["satisfaction"] == pytest.approx(0.5)
+    assert r03["conflicts"] == {**no_conflicts(), "not_attended": 2}
     a1 = state.activities["A1"].summary()
     assert (a1["registrations"], a1["capacity"], a1["fill"]) == (4, 20, pytest.approx(0.2))
     assert state.activities["A2"].capacity == 20  # the update applied

@@ -32,7 +32,16 @@ def test_load_then_kpis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["venue_utilization"] == pytest.approx(4 / 7)
-    assert report["service_satisfaction"] == pytest.approx(0.75)
+    assert report["service_satisfaction"] == pytest.approx(0.5)  # r3 and r4 did not attend
+    assert report["conflicts"]["not_attended"] == report["satisfaction_conflicts"] == 2
+    text = runner.invoke(
+        app, ["kpi", "--from", "2026-11-24", "--to", "2026-11-24", "--station", "WS-R03"]
+    )
+    assert text.exit_code == 0, text.output
+    lines = {line.split()[0]: line for line in text.output.splitlines() if line.startswith("  ")}
+    assert "conflicts 0: decisions only" in lines["场馆使用率"]
+    assert "(3 of 3425 residents; conflicts 0)" in lines["居民参与率"]
+    assert "(1 of 2 evaluations; conflicts 2: 评价者未签到 2 (left out))" in lines["服务满意率"]
     bad = runner.invoke(app, ["kpi", "--from", "24/11", "--to", "2026-11-24"])
     assert bad.exit_code == 1 and "expected YYYY-MM-DD" in bad.output
     unknown = runner.invoke(

@@ -12,6 +12,7 @@ import pytest
 from projections.kpi import KpiReport, Period, Scope, compute_kpis
 from projections.warehouse import ChdbWarehouse
 from projections.writer import EventWriter, Positioned
+from sanjiang.conflicts import no_conflicts
 from sanjiang.events import Event
 from sanjiang.events import payloads as p
 from sanjiang.events.codec import new_event, stamp_received
@@ -189,9 +190,14 @@ def test_station_kpis_by_hand(loaded: ChdbWarehouse) -> None:
     # participants: r1, r2 and the late r5 (r3 was Monday, r4 elsewhere)
     assert report.participants == 3
     assert report.resident_participation == pytest.approx(3 / 3425)
-    # one evaluation per (resident, activity), the latest: 5, 3, 4, 5 -> 3 of 4 satisfied
-    assert (report.satisfied_evaluations, report.evaluations) == (3, 4)
-    assert report.service_satisfaction == pytest.approx(0.75)
+    # one evaluation per (resident, activity), the latest: 5 (r1), 3 (r2), 4 (r3), 5 (r4); a
+    # rating counts from a resident who attended: r1 and r2 were in A1's room during it, r3
+    # came on Monday only and r4 to WS-R04's room -> 1 of 2 satisfied, 2 conflicts beside it
+    assert (report.satisfied_evaluations, report.evaluations) == (1, 2)
+    assert report.service_satisfaction == pytest.approx(0.5)
+    assert report.satisfaction_conflicts == 2
+    assert report.participation_conflicts == 0
+    assert report.conflicts == {**no_conflicts(), "not_attended": 2}
 
 
 def test_venue_scope_takes_the_station_population(loaded: ChdbWarehouse) -> None:
@@ -205,7 +211,7 @@ def test_network_scope_sums_over_stations(loaded: ChdbWarehouse) -> None:
     report = kpis(loaded, Scope.network())
     assert report.participants == 4  # r4 checked in at WS-R04
     assert report.population == 101_500
-    assert report.service_satisfaction == pytest.approx(0.75)
+    assert report.service_satisfaction == pytest.approx(0.5)  # r3 and r4 did not attend A2
     # every venue's opening hours count: only WS-R03-ACT was taken
     assert report.taken_hours == 4
     assert report.open_hours > 7
