@@ -12,6 +12,7 @@ from api.access.roles import Grant
 from api.deps import ServicesDep
 from api.errors import api_error
 from api.params import PROTECTED
+from api.schemas import ErrorResponse
 from projections.demands import demand_status
 
 router = APIRouter(tags=["demands"], responses=PROTECTED)
@@ -29,6 +30,10 @@ Id = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,
         "(a resident at the screen) and staff who see the station; from the warehouse, so a "
         "decision shows within the sink's delay."
     ),
+    responses={
+        404: {"model": ErrorResponse, "description": "No such station, or no such demand there."},
+        503: {"model": ErrorResponse, "description": "The warehouse is not open."},
+    },
 )
 async def get_demand(
     station_id: Id, demand_id: Id, caller: CallerDep, services: ServicesDep
