@@ -14,11 +14,12 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from api.transactions import immediate
 
 DeviceKind = Literal["kiosk", "console", "analyst"]
 KEY_PREFIX = "sjk_"
@@ -122,16 +123,9 @@ class KeyStore:
         ).fetchone()
         return None if row is None else KeyRecord(*row)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """Changes made inside take effect together when it ends, or not at all if it raises."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return immediate(self._db)
 
     def records(self) -> list[KeyRecord]:
         rows = self._db.execute(

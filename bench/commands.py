@@ -33,10 +33,11 @@ from aiokafka import TopicPartition
 
 from api.access.tokens import TokenIssuer
 from api.access.users import UserStore, connect
+from api.commandbus import CommandBus
 from api.keys import KeyStore
 from api.services import auth_key, key_store_path, staff_db_path
 from bench.report import Figure, Report
-from sanjiang.commands.model import COMMAND
+from sanjiang.commands.model import COMMAND, Command
 from sanjiang.events import encode_event, new_event
 from sanjiang.events import payloads as p
 from sanjiang.ids import uuid7
@@ -116,10 +117,10 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
-def _command_record(i: int, tag: str) -> tuple[str, bytes, bytes]:
-    """A command as the API writes it: its id, value and key."""
+def _command(i: int, tag: str) -> Command:
+    """A command as the API writes it."""
     body = _submit(i, tag)
-    command = COMMAND.validate_python(
+    return COMMAND.validate_python(
         {
             "command_id": uuid7(),
             "station_id": body["station_id"],
@@ -130,53 +131,17 @@ def _command_record(i: int, tag: str) -> tuple[str, bytes, bytes]:
             "body": body["command"],
         }
     )
-    return str(command.command_id), command.model_dump_json().encode(), command.key
 
 
-async def _direct(settings: Settings, topics: Topics, n: int) -> list[float]:
-    """The round trip without HTTP: commands written to the command topic at RATE a second
-    (each acknowledged, as the API does), answers read from the replies topic; ms each."""
-    consumer = make_consumer(settings, group_id=None, fetch_max_wait_ms=20)
-    await consumer.start()
-    tp = TopicPartition(topics.replies, 0)
-    consumer.assign([tp])
-    await consumer.seek_to_end(tp)
-    await consumer.position(tp)
-    producer = make_producer(settings, linger_ms=0)
-    await producer.start()
-    sent: dict[str, float] = {}
-    latencies: list[float] = []
-    all_answered = asyncio.Event()
-
-    async def read() -> None:
-        while True:
-            batch = await consumer.getmany(tp, timeout_ms=500)
-            now = time.perf_counter()
-            for record in batch.get(tp, []):
-                began = sent.pop(record.key.decode(), None) if record.key else None
-                if began is not None:
-                    latencies.append((now - began) * 1000)
-            if len(latencies) == n:
-                all_answered.set()
-
-    reader = asyncio.create_task(read())
+async def _direct(settings: Settings, n: int) -> list[float]:
+    """The round trip without HTTP: the API's own command bus (command topic, acknowledged,
+    then the answer from the replies topic) at RATE a second; ms each."""
+    bus = CommandBus(settings)
+    await bus.start()
     try:
-
-        async def one(i: int) -> None:
-            command_id, value, key = _command_record(i, "direct")
-            sent[command_id] = time.perf_counter()
-            await producer.send_and_wait(topics.commands, value, key=key)
-
-        await _paced(n, one)
-        try:
-            await asyncio.wait_for(all_answered.wait(), 120)
-        except TimeoutError:
-            raise RuntimeError(f"{len(sent)} commands never answered") from None
-        return latencies
+        return await _paced(n, lambda i: bus.ask(_command(i, "direct")))
     finally:
-        reader.cancel()
-        await producer.stop()
-        await consumer.stop()
+        await bus.stop()
 
 
 async def _saturation(settings: Settings, topics: Topics, n: int) -> float:
@@ -191,8 +156,10 @@ async def _saturation(settings: Settings, topics: Topics, n: int) -> float:
     await producer.start()
     try:
         for i in range(n):
-            _, value, key = _command_record(i, "sat")
-            await producer.send(topics.commands, value, key=key)
+            command = _command(i, "sat")
+            await producer.send(
+                topics.commands, command.model_dump_json().encode(), key=command.key
+            )
         await producer.flush()
         seen, first = 0, None
         while seen < n:
@@ -270,7 +237,7 @@ async def run(settings: Settings, report: Report, n: int, saturation: int) -> No
 
             await _paced(WARM_UP, lambda i: ingest(n + i))
             plain = await _paced(n, ingest)
-        direct = await _direct(settings, topics, n)
+        direct = await _direct(settings, n)
         rate = await _saturation(settings, topics, saturation)
     finally:
         for process in (api, deciders):
@@ -305,8 +272,8 @@ async def run(settings: Settings, report: Report, n: int, saturation: int) -> No
             "command round trip p99 without HTTP",
             _percentile(direct, 99),
             "ms",
-            f"commands written to the command topic at {RATE}/s, answers read from the replies "
-            f"topic, {n:,} commands (p50 {_percentile(direct, 50):.1f} ms): the deciders' part",
+            f"the API's command bus without HTTP at {RATE}/s (command topic, replies topic), "
+            f"{n:,} commands (p50 {_percentile(direct, 50):.1f} ms): the deciders' part",
         )
     )
     report.add(

@@ -53,13 +53,18 @@ class Ask:
     source: str
     body: m.Body
 
-    def command(self, issued_at: datetime, actor: str) -> Command:
-        """The command as the platform receives it at ``issued_at`` from ``actor``."""
+    @property
+    def actor(self) -> str:
+        """Who asks: the staff member or kiosk its source names."""
+        return self.source.partition(":")[2]
+
+    def command(self, issued_at: datetime) -> Command:
+        """The command as the platform receives it at ``issued_at``."""
         return Command(
             command_id=self.command_id,
             station_id=self.station_id,
             issued_at=issued_at,
-            actor=actor,
+            actor=self.actor,
             role=self.role,
             source=self.source,
             body=self.body,

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from producers.asks import Ask, Asks
+from producers.asks import Asks
 from producers.simulator import Emission
 from sanjiang.commands.context import Reference
 from sanjiang.commands.decider import handle
@@ -84,8 +84,4 @@ class Decided:
                     evolve(self._state(event.station_id), event)  # who came, for no-shows
                 yield emission
             for ask in [*due, *(asks or [])]:
-                yield from self._decide(self._command(ask, at), at)
-
-    @staticmethod
-    def _command(ask: Ask, at: datetime) -> Command:
-        return ask.command(at, ask.source.partition(":")[2])
+                yield from self._decide(ask.command(at), at)

@@ -58,6 +58,8 @@ class FrontDoor:
         self._tasks: list[asyncio.Task[None]] = []
         self._tokens: dict[tuple[str, str], str] = {}
         self._kiosk_keys: dict[str, str] = {}
+        #: the station of the audit events of staff accounts (network-level acts)
+        self._center = network_station(load_network(settings.network_file))
         self._audit: EventPublisher | None = None
         self._audit_lock = asyncio.Lock()
 
@@ -179,7 +181,7 @@ class FrontDoor:
         username = staff_username(station_id, role)
         password = secrets.token_urlsafe(18)
         event = await asyncio.to_thread(
-            _set_account, self.settings, username, role, station_id, password
+            _set_account, self.settings, self._center, username, role, station_id, password
         )
         await self._audited([event])
         response = await self._client.post(
@@ -190,7 +192,7 @@ class FrontDoor:
 
 
 def _set_account(
-    settings: Settings, username: str, role: str, station_id: str, password: str
+    settings: Settings, center: str, username: str, role: str, station_id: str, password: str
 ) -> Event:
     """Make the account or renew its password; the audit event of the change."""
     store = UserStore(connect(staff_db_path(settings)))
@@ -206,7 +208,6 @@ def _set_account(
         assert user is not None
     finally:
         store.close()
-    center = network_station(load_network(settings.network_file))
     return user_event(
         station=center,
         actor=ACTOR,
@@ -238,8 +239,7 @@ class CommandTopic:
     async def _send(self, ask: Ask) -> None:
         assert self._ready is not None
         await self._ready
-        actor = ask.source.partition(":")[2]
-        command = ask.command(datetime.now(UTC), actor)
+        command = ask.command(datetime.now(UTC))
         await self._producer.send_and_wait(
             self._topic, command.model_dump_json().encode(), key=command.key
         )

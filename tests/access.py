@@ -4,7 +4,13 @@ exactly as ``POST /v1/auth/token`` issues them (without its argon2 round trip pe
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx2 as httpx
 
 from api.access.roles import Role
 from api.access.tokens import TokenIssuer
@@ -62,3 +68,31 @@ def device_key(settings: Settings, device_id: str, station: str, kind: DeviceKin
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def wait_for_audit_rows(
+    url: str,
+    token: str,
+    params: dict[str, str],
+    found: Callable[[list[dict[str, Any]]], bool],
+) -> list[dict[str, Any]]:
+    """``GET /v1/audit`` until ``found`` holds for its rows (the sink writes every 0.2 s)."""
+    today = datetime.now(SH).date()
+    days = {
+        "from": (today - timedelta(days=1)).isoformat(),
+        "to": (today + timedelta(days=1)).isoformat(),
+    }
+    deadline = time.monotonic() + 60
+    while True:
+        answer = httpx.get(
+            f"{url}/v1/audit", params={**days, **params}, headers=bearer(token), timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        rows: list[dict[str, Any]] = answer.json()
+        if found(rows):
+            return rows
+        assert time.monotonic() < deadline, f"never in the audit trail: {rows}"
+        time.sleep(0.2)

@@ -91,12 +91,11 @@ def login_event(
 ) -> Event:
     """The audit event of one login attempt. ``tried``: the name as the login read it (stripped,
     lower case); kept only if it has a username's shape, else only its length is said."""
-    at = at or datetime.now(UTC)
     name = tried if USERNAME.match(tried) else ""
     notes = [] if name or not tried else [f"not a username ({len(tried)} characters)"]
     if detail:
         notes.append(detail)
-    return new_event(
+    return _audit_event(
         p.LoginAttempted(
             actor=name,
             role=None if account is None else account.role,
@@ -107,10 +106,9 @@ def login_event(
             detail="; ".join(notes),
             repeated=repeated,
         ),
-        station_id=station,
-        source=API_SOURCE,
-        occurred_at=at,
-        received_at=at,
+        station,
+        API_SOURCE,
+        at,
     )
 
 
@@ -125,8 +123,7 @@ def user_event(
     at: datetime | None = None,
 ) -> Event:
     """The audit event of a change of ``user`` (as it is after the change)."""
-    at = at or datetime.now(UTC)
-    return new_event(
+    return _audit_event(
         p.UserChanged(
             actor=actor,
             role=role,
@@ -136,10 +133,9 @@ def user_event(
             stations=None if user.stations is None else list(user.stations),
             note=note,
         ),
-        station_id=station,
-        source=CLI_SOURCE,
-        occurred_at=at,
-        received_at=at,
+        station,
+        CLI_SOURCE,
+        at,
     )
 
 
@@ -155,16 +151,20 @@ def key_event(
     at: datetime | None = None,
 ) -> Event:
     """The audit event of a device key issued or revoked; ``station``: the device's."""
-    at = at or datetime.now(UTC)
-    return new_event(
+    return _audit_event(
         p.DeviceKeyChanged(
             actor=actor, role=role, device_id=device_id, kind=kind, change=change, note=note
         ),
-        station_id=station,
-        source=CLI_SOURCE,
-        occurred_at=at,
-        received_at=at,
+        station,
+        CLI_SOURCE,
+        at,
     )
+
+
+def _audit_event(payload: p.Payload, station: str, source: str, at: datetime | None) -> Event:
+    """An audit event as the platform records it: received when it occurred (now by default)."""
+    at = at or datetime.now(UTC)
+    return new_event(payload, station_id=station, source=source, occurred_at=at, received_at=at)
 
 
 class Publisher(Protocol):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -20,6 +20,7 @@ import orjson
 from pwdlib import PasswordHash
 
 from api.access.roles import NETWORK_ROLES, ROLES, Role
+from api.transactions import immediate
 from sanjiang.events.payloads import LoginRefusal
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
@@ -210,17 +211,9 @@ class UserStore:
             )
         return LoginCheck(user, None if user.active else "disabled")
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Changes made inside take effect together when it ends, or not at all if it raises
-        (``BEGIN IMMEDIATE``: other writers wait meanwhile, up to the connection's timeout)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[None]:
+        """Changes made inside take effect together when it ends, or not at all if it raises."""
+        return immediate(self._db)
 
     def _update(self, username: str, assignments: str, values: tuple[object, ...]) -> None:
         cursor = self._db.execute(

@@ -8,10 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
@@ -19,7 +16,7 @@ import pytest
 
 from api.access.audit import cli_actor
 from sanjiang.settings import Settings
-from tests.access import bearer, device_key, staff_token
+from tests.access import device_key, staff_token, wait_for_audit_rows
 from tests.api_process import ROOT, api_process
 
 pytestmark = pytest.mark.integration
@@ -58,31 +55,6 @@ def sanjiang(api: Settings, *args: str, stdin: str | None = None) -> str:
     return done.stderr
 
 
-def wait_for_rows(
-    url: str,
-    token: str,
-    params: dict[str, str],
-    found: Callable[[list[dict[str, Any]]], bool],
-) -> list[dict[str, Any]]:
-    """``GET /v1/audit`` until ``found`` holds for its rows (the sink writes every 0.2 s)."""
-    today = datetime.now(SH).date()
-    days = {
-        "from": (today - timedelta(days=1)).isoformat(),
-        "to": (today + timedelta(days=1)).isoformat(),
-    }
-    deadline = time.monotonic() + 60
-    while True:
-        answer = httpx.get(
-            f"{url}/v1/audit", params={**days, **params}, headers=bearer(token), timeout=30
-        )
-        assert answer.status_code == 200, answer.text
-        rows: list[dict[str, Any]] = answer.json()
-        if found(rows):
-            return rows
-        assert time.monotonic() < deadline, f"never in the audit trail: {rows}"
-        time.sleep(0.2)
-
-
 def test_logins_and_changes_of_users_and_keys_reach_the_audit_trail(api: Settings) -> None:
     url = f"http://127.0.0.1:{api.api_port}"
     admin = staff_token(api, "admin")
@@ -106,7 +78,7 @@ def test_logins_and_changes_of_users_and_keys_reach_the_audit_trail(api: Setting
     device_key(api, "WS-R03-K7", "WS-R03", "kiosk")
     sanjiang(api, "kiosk", "revoke", "WS-R03-K7", "--reason", "stolen")
 
-    logins = wait_for_rows(url, admin, {"what": "login"}, lambda rows: len(rows) >= 4)
+    logins = wait_for_audit_rows(url, admin, {"what": "login"}, lambda rows: len(rows) >= 4)
     assert [(r["kind"], r["actor"], r["role"], r["outcome"], r["reason"]) for r in logins] == [
         ("login.page", "ana", "analyst", "succeeded", ""),
         ("login.token", "ana", "analyst", "succeeded", ""),
@@ -117,7 +89,7 @@ def test_logins_and_changes_of_users_and_keys_reach_the_audit_trail(api: Setting
     assert logins[2]["detail"].startswith("from 127.0.0.1; not a username")
     assert not [r for r in logins if "nope" in str(r) or PASSWORD in str(r)]
 
-    (user,) = wait_for_rows(url, admin, {"what": "user"}, bool)
+    (user,) = wait_for_audit_rows(url, admin, {"what": "user"}, bool)
     assert (user["kind"], user["actor"], user["subject"], user["detail"], user["station"]) == (
         "user.created",
         actor,
@@ -125,7 +97,7 @@ def test_logins_and_changes_of_users_and_keys_reach_the_audit_trail(api: Setting
         "new analyst",
         "WS-C",
     )
-    (key,) = wait_for_rows(url, admin, {"what": "device"}, bool)
+    (key,) = wait_for_audit_rows(url, admin, {"what": "device"}, bool)
     assert (key["kind"], key["actor"], key["subject"], key["detail"], key["station"]) == (
         "device_key.revoked",
         actor,
@@ -133,7 +105,7 @@ def test_logins_and_changes_of_users_and_keys_reach_the_audit_trail(api: Setting
         "stolen",
         "WS-R03",
     )
-    refused = wait_for_rows(url, admin, {"accepted": "false"}, lambda rows: len(rows) >= 2)
+    refused = wait_for_audit_rows(url, admin, {"accepted": "false"}, lambda rows: len(rows) >= 2)
     assert {r["reason"] for r in refused} == {"unknown_user", "wrong_password"}
-    by_ana = wait_for_rows(url, admin, {"actor": "ana", "what": "login"}, bool)
+    by_ana = wait_for_audit_rows(url, admin, {"actor": "ana", "what": "login"}, bool)
     assert len(by_ana) == 3

@@ -21,7 +21,7 @@ from sanjiang.events import Event, decode_event
 from sanjiang.events import payloads as p
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
-from tests.access import bearer, device_key, staff_token
+from tests.access import bearer, device_key, staff_token, wait_for_audit_rows
 from tests.api_process import api_process, deciders_process
 from tests.integration.kafka_helpers import read_to_end
 
@@ -288,35 +288,23 @@ def test_admins_read_the_audit_trail(platform: Platform) -> None:
     assert response.status_code == 404
     command_id = response.json()["command_id"]
     admin = staff_token(platform.settings, "admin")
-    today = datetime.now(SH).date()
-    days = {
-        "from": (today - timedelta(days=1)).isoformat(),
-        "to": (today + timedelta(days=1)).isoformat(),
-    }
-    deadline = time.monotonic() + 60
-    while True:
-        trail = httpx.get(
-            f"{platform.urls[0]}/v1/audit",
-            params={**days, "station": STATION, "accepted": "false"},
-            headers=bearer(admin),
-            timeout=30,
-        )
-        assert trail.status_code == 200, trail.text
-        found = [row for row in trail.json() if row["command_id"] == command_id]
-        if found:
-            break
-        assert time.monotonic() < deadline, "the answer never reached the warehouse"
-        time.sleep(0.2)
-    (row,) = found
+    trail = wait_for_audit_rows(
+        platform.urls[0],
+        admin,
+        {"station": STATION, "accepted": "false"},
+        lambda rows: any(row["command_id"] == command_id for row in rows),
+    )
+    (row,) = [row for row in trail if row["command_id"] == command_id]
     assert (row["kind"], row["role"], row["accepted"], row["reason"]) == (
         "demand.accept",
         "manager",
         False,
         "not_found",
     )
+    today = datetime.now(SH).date()
     manager = httpx.get(
         f"{platform.urls[0]}/v1/audit",
-        params=days,
+        params={"from": str(today), "to": str(today)},
         headers=bearer(platform.tokens[0]),
         timeout=30,
     )

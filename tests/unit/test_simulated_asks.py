@@ -28,7 +28,7 @@ def test_every_simulated_decision_becomes_a_command_and_facts_stay_events() -> N
         for ask in asked:
             assert ask.body.kind in BODY_TYPES  # type: ignore[attr-defined]
             kinds[ask.body.kind] += 1  # type: ignore[attr-defined]
-            command = ask.command(emission.emit_at, "someone")
+            command = ask.command(emission.emit_at)
             assert command.station_id == ask.station_id
             assert ask.role in ("operator", "manager", "kiosk")
     assert facts <= {
