@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -66,6 +67,10 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
         services = Services.build(settings, network, taxonomy)
         await services.start()
         app.state.services = services
+        # What exists now (modules, the app, its schemas, the services) lives as long as the
+        # process: keep it out of every full collection, else each one walks it all and
+        # stalls every request in flight (0.1-0.3 s measured under the commands benchmark).
+        gc.freeze()
         try:
             yield
         finally:
