@@ -59,20 +59,28 @@ def _member(key: str, keys: str) -> str:
 #: WITH items judging every check-in of the period and scope: ``judged_checkins`` (``day``,
 #: ``station_id``, ``resident``, ``owner`` — the station of its venue, ``''`` if unknown —,
 #: ``kind``). What the judgement reads is computed once, as scalars: the network's venues and
-#: their stations, ``decided`` (activity_id, published, places) for
-#: the activities the check-ins name, and ``beyond``, the ids of the first check-ins of
-#: residents ranked past the capacity of a published one (as text).
+#: their stations, ``decided`` (activity_id, published, places, whether it requires
+#: registration now: its latest rule, and never cancelled) for the activities the check-ins
+#: name; for those that require registration, ``placed``, the residents holding a place (as
+#: ``'resident activity'``: a registration submitted and never cancelled), and ``unplaced``, the
+#: ids of the first check-ins of residents holding none; and ``beyond``, the ids of the first
+#: check-ins of residents ranked past the capacity of a published one (only residents holding a
+#: place are ranked when it requires registration), as text.
 CHECKINS_JUDGED = f"""
     (SELECT groupArray((venue_id, station_id)) FROM {{db}}.venues) AS network_venues,
     arrayMap(v -> v.1, network_venues) AS venue_ids,
     arrayMap(v -> v.2, network_venues) AS venue_owners,
     (
-        SELECT groupArray((activity_id, published, places))
+        SELECT groupArray((activity_id, published, places, required))
         FROM (
             SELECT activity_id, max(type = 'activity.published') AS published,
-                   argMaxIf(capacity, (occurred_at, toString(event_id)), capacity > 0) AS places
+                   argMaxIf(capacity, (occurred_at, toString(event_id)), capacity > 0) AS places,
+                   (argMaxIf(assumeNotNull(registration_required),
+                             (occurred_at, toString(event_id)),
+                             registration_required IS NOT NULL)
+                        AND NOT max(type = 'activity.cancelled')) AS required
             FROM {{db}}.events
-            WHERE type IN ('activity.published', 'activity.updated')
+            WHERE type IN ('activity.published', 'activity.updated', 'activity.cancelled')
               AND activity_id IN (
                     SELECT activity_id FROM {{db}}.events
                     WHERE type = 'checkin.recorded'
@@ -85,18 +93,46 @@ CHECKINS_JUDGED = f"""
         )
     ) AS decided,
     arrayMap(d -> d.1, arrayFilter(d -> d.2 = 1, decided)) AS published_ids,
+    arrayMap(d -> d.1, arrayFilter(d -> d.2 = 1 AND d.4, decided)) AS required_ids,
     arrayFilter(d -> d.2 = 1 AND d.3 > 0, decided) AS capped,
+    (
+        SELECT groupUniqArray(concat(resident, ' ', activity_id))
+        FROM (
+            SELECT activity_id,
+                   groupUniqArrayIf(resident, type = 'registration.submitted') AS holders
+            FROM {{db}}.events
+            WHERE length(required_ids) > 0
+              AND type IN ('registration.submitted', 'registration.cancelled')
+              AND {_member("activity_id", "required_ids")}
+              AND {{admit}}
+            GROUP BY activity_id, registration_id
+            HAVING countIf(type = 'registration.cancelled') = 0
+        )
+        ARRAY JOIN holders AS resident
+    ) AS placed,
+    (
+        SELECT groupArray(first.2)
+        FROM (
+            SELECT activity_id, resident, min(first_v) AS first
+            FROM {{firsts}}
+            WHERE activity_id IN (SELECT arrayJoin(required_ids))
+            GROUP BY activity_id, resident
+        )
+        WHERE NOT {_member("concat(resident, ' ', activity_id)", "placed")}
+    ) AS unplaced,
     (
         SELECT groupArray(first.2)
         FROM (
             SELECT activity_id, first,
                    row_number() OVER (PARTITION BY activity_id ORDER BY first) AS place
             FROM (
-                SELECT activity_id, min(first_v) AS first
+                SELECT activity_id, resident, min(first_v) AS first
                 FROM {{firsts}}
                 WHERE activity_id IN (SELECT arrayJoin(arrayMap(d -> d.1, capped)))
                 GROUP BY activity_id, resident
             )
+            WHERE NOT {_member("activity_id", "required_ids")}
+               OR {_member("concat(resident, ' ', activity_id)", "placed")}
         )
         WHERE place > transform(activity_id, arrayMap(d -> d.1, capped),
                                 arrayMap(d -> toUInt64(d.3), capped), toUInt64(0))
@@ -108,6 +144,7 @@ CHECKINS_JUDGED = f"""
                        owner != station_id, 'venue_of_other_station',
                        activity_id != '' AND NOT {_member("activity_id", "published_ids")},
                        'unknown_activity',
+                       {_member("toString(event_id)", "unplaced")}, 'no_registration',
                        {_member("toString(event_id)", "beyond")}, 'over_capacity',
                        '') AS kind
         FROM {{db}}.events

@@ -46,7 +46,7 @@ def kpis(warehouse: ChdbWarehouse, scope: Scope, day: date = TUESDAY) -> KpiRepo
 def test_station_kpis_leave_conflicting_facts_out(loaded: ChdbWarehouse) -> None:
     report = kpis(loaded, Scope("station", "WS-R03"))
     assert report.conflicts == {**no_conflicts(), **c.KPI_TUESDAY_R03}
-    assert report.participation_conflicts == sum(c.KPI_TUESDAY_R03[k] for k in CHECKIN_KINDS)
+    assert report.participation_conflicts == sum(c.KPI_TUESDAY_R03.get(k, 0) for k in CHECKIN_KINDS)
     # participation counts check-ins at venues the network knows: everyone but d (15), also
     # e at WS-R04's room, g at an activity never published, b, c and r past C1's capacity
     assert report.participants == 15
@@ -75,6 +75,8 @@ def test_network_and_venue_scopes(loaded: ChdbWarehouse) -> None:
     wednesday = kpis(loaded, Scope("station", "WS-R03"), WEDNESDAY)
     assert wednesday.conflicts == {**no_conflicts(), **c.WEDNESDAY_R03}
     assert wednesday.evaluations == 1  # p came on Tuesday
+    # those without a place at C3 still came: w t u v x y z at C3, aa at C4
+    assert (wednesday.participants, wednesday.participation_conflicts) == (8, 3)
 
 
 def by_day(warehouse: ChdbWarehouse, days: int = 2) -> dict[tuple[date, str], dict[str, int]]:
@@ -110,6 +112,28 @@ def test_any_subset_of_the_day_is_judged_as_the_definition_judges_it(
     assert by_day(warehouse) == counts_by_day(events, NETWORK.venue_station, NETWORK.tz)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_random_registrations_are_judged_as_the_definition_judges_them(
+    warehouse: ChdbWarehouse, seed: int
+) -> None:
+    """``conflicting.random_registrations``: the KPIs' judgement (every stored event) is the
+    definition's, and reconciliation's (the events admitted in their windows) the live
+    fold's."""
+    rng = random.Random(seed)
+    events = [e for prefix in "ABC" for e in c.random_registrations(rng, prefix)]
+    write(warehouse, events)
+    expected = counts_by_day(events, NETWORK.venue_station, NETWORK.tz)
+    assert by_day(warehouse) == expected
+    assert any(found["no_registration"] for found in expected.values())
+    state = LiveState(NETWORK, grace=GRACE)
+    for event in events:
+        state.apply(event)
+    stored = warehouse_counts(warehouse, NETWORK, WEDNESDAY, GRACE)
+    for station, counts in stored.items():
+        live = state.summary(WEDNESDAY, station)["conflicts"]
+        assert {k: counts.get(f"conflicts.{k}", 0) for k in KINDS} == live, station
+
+
 def test_reconciliation_judges_with_what_the_live_fold_saw(loaded: ChdbWarehouse) -> None:
     events = c.conflicting_day()
     state = LiveState(NETWORK, grace=GRACE)
@@ -121,6 +145,9 @@ def test_reconciliation_judges_with_what_the_live_fold_saw(loaded: ChdbWarehouse
     r03 = stored["WS-R03"]
     assert {k: r03[f"conflicts.{k}"] for k in c.LIVE_TUESDAY_R03} == c.LIVE_TUESDAY_R03
     assert (r03["evaluations"], r03["satisfied_evaluations"], r03["residents"]) == (4, 3, 13)
+    # z's registration reached the platform past its day's window: not seen, not admitted
+    r03 = warehouse_counts(loaded, NETWORK, WEDNESDAY, GRACE)["WS-R03"]
+    assert {k: r03[f"conflicts.{k}"] for k in c.LIVE_WEDNESDAY_R03} == c.LIVE_WEDNESDAY_R03
     checked, differences = reconcile(loaded, NETWORK, views, [TUESDAY, WEDNESDAY], GRACE)
     assert checked == 3 and differences == []  # WS-R03 and WS-R04 on Tuesday, WS-R03 Wednesday
     # a forged fact the log never had: one more conflict in the warehouse than live
@@ -145,5 +172,6 @@ def test_first_check_ins_are_kept_per_activity_and_resident(loaded: ChdbWarehous
         "FROM sanjiang.events WHERE type = 'checkin.recorded' AND activity_id != '' "
         "GROUP BY activity_id, resident ORDER BY activity_id, resident"
     ).rows
-    assert kept == folded and len(kept) == 11  # C1: f a b c d e r; C2: h i j; GHOST: g
+    # C1: f a b c d e r; C2: h i j; GHOST: g; C3: w y t u v x z; C4: aa
+    assert kept == folded and len(kept) == 19
     assert "activity_checkins" in DATA_TABLES  # rebuilt by a replay
