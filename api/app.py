@@ -28,6 +28,7 @@ from api.routes import (
     live,
     pages,
     reconcile,
+    screen,
     sql,
 )
 from api.schemas import ErrorResponse
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.include_router(sql.router)
     app.include_router(live.router)
     app.include_router(reconcile.router)
+    app.include_router(screen.router)
     app.include_router(pages.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
