@@ -24,6 +24,7 @@ from api.routes import (
     health,
     history,
     ingest,
+    kiosk,
     kpis,
     live,
     pages,
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.include_router(reconcile.router)
     app.include_router(screen.router)
     app.include_router(pages.router)
+    app.include_router(kiosk.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
