@@ -82,7 +82,7 @@ async def live_page(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/", include_in_schema=False)
 async def home() -> RedirectResponse:
-    return RedirectResponse("/live")
+    return RedirectResponse("/screen")
 
 
 @router.get("/docs", include_in_schema=False)

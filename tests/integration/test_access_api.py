@@ -42,11 +42,21 @@ OPEN = {
     ("GET", "/docs/redoc.js"),  # ReDoc's bundle, its logo served from here
     ("GET", "/openapi.json"),
     ("GET", "/"),  # a redirect to /live
+    ("GET", "/kiosk"),  # the kiosk page: the same for every kiosk, no data (the API gives it)
+    ("GET", "/kiosk/sw.js"),  # its service worker
 }
 #: One request for each protected route, and who may make it: "network" = callers that see the
 #: whole network with the read grant; "station" = readers that see WS-R03; "sql", "ingest",
 #: "any" = any valid credential.
 DAY = {"from": "2026-11-24", "to": "2026-11-24"}
+#: the kiosk page's routes take a kiosk's key (its cookie, or as a bearer token)
+KIOSK_ID = "01939f3c-7a1b-7c2d-8e3f-0123456789ab"
+KIOSK_HEARTBEAT = {
+    "event_id": KIOSK_ID,
+    "type": "kiosk.heartbeat",
+    "occurred_at": "2026-11-24T08:00:00+08:00",
+    "payload": {"app_version": "t1"},
+}
 PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/v1/auth/me", {}, "any"),
     ("GET", "/v1/kpis", DAY, "network"),
@@ -91,7 +101,23 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
         {"station_id": "WS-R07", "demand_id": "d1"},
         "network",
     ),
+    ("GET", "/v1/screen/summary", {}, "network"),
+    ("GET", "/v1/screen/stations/{station_id}", {"station_id": "WS-R03"}, "station"),
+    ("GET", "/v1/screen/stations/{station_id}", {"station_id": "WS-R07"}, "network"),
+    ("GET", "/v1/kiosk/config", {}, "kiosk"),
+    ("POST", "/v1/kiosk/events", KIOSK_HEARTBEAT, "kiosk"),
+    ("POST", "/v1/kiosk/commands", {"command_id": KIOSK_ID, "command": {}}, "kiosk"),
+    (
+        "POST",
+        "/v1/kiosk/lookup",
+        {"lookup_id": KIOSK_ID, "resident_sealed": "0" * 16 + ".A"},
+        "kiosk",
+    ),
+    ("GET", "/v1/kiosk/demands/{demand_id}", {"demand_id": "d1"}, "kiosk"),
+    ("GET", "/kiosk/pair", {}, "page"),
+    ("POST", "/kiosk/pair", {}, "page"),
     ("GET", "/live", {}, "page"),
+    ("GET", "/screen", {}, "page"),
 ]
 CALLERS = (
     "kiosk",
@@ -122,6 +148,7 @@ MAY: dict[str, set[str]] = {
         "admin",
     },
     "admin": {"admin"},
+    "kiosk": {"kiosk"},  # the kiosk page's routes: residents at the screen
     "page": set(),  # pages take a session cookie, never a bearer credential
 }
 
@@ -145,6 +172,10 @@ class Api:
                 return response
         if method == "POST" and path == "/v1/commands":
             return self.client.post(url, json=params, headers=headers)
+        if method == "POST" and path.startswith("/v1/kiosk/"):
+            return self.client.post(url, json=params, headers=headers)
+        if method == "POST" and path == "/kiosk/pair":
+            return self.client.post(url, data=params, headers=headers, follow_redirects=False)
         if method == "POST" and path == "/v1/sql":
             return self.client.post(url, json=query, headers=headers)
         if method == "POST" and path == "/v1/events":
@@ -206,9 +237,9 @@ def every_route(routes: list[Any]) -> Iterator[Any]:
 
 
 def test_each_route_without_a_credential_is_refused(api: Api) -> None:
-    for method, path, params, _ in PROTECTED:
+    for method, path, params, rule in PROTECTED:
         answer = api.call(method, path, params, None)
-        if path == "/live":  # a page sends the browser to the login page
+        if rule == "page":  # a page sends the browser to the login page
             assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
             continue
         assert answer.status_code == 401, (method, path, answer.status_code)
