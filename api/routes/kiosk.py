@@ -29,12 +29,12 @@ from importlib import resources
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from api.access.audit import key_event
-from api.access.deps import session_caller
+from api.access.deps import authenticate, session_caller
 from api.access.roles import Caller, Grant
 from api.access.sessions import SESSION_COOKIE
 from api.access.tokens import TokenError
@@ -44,8 +44,10 @@ from api.ingest import PartlyStoredError
 from api.keys import DEVICE_ID, KEY_PREFIX, KeyStoreError, Principal
 from api.kiosk import Sealer, SealError, Visits, load_or_create_sealer, seal_key_path, visits_path
 from api.kiosk_views import resident_lookup, week_activities
-from api.routes.commands import CommandRequest, send_command
+from api.params import PROTECTED
+from api.routes.commands import CommandAnswer, CommandRequest, send_command
 from api.routes.demands import Id, get_demand
+from api.schemas import ErrorResponse
 from api.services import Services
 from sanjiang.commands.access import may
 from sanjiang.commands.model import AnyBody
@@ -260,12 +262,17 @@ async def pair(
 # --- the kiosk's credential ---------------------------------------------------------------
 
 
-def _kiosk(request: Request, services: Services) -> Principal:
+async def kiosk_principal(request: Request, services: ServicesDep) -> Principal:
     """The paired kiosk behind the request: its cookie (or, for programs, its key as a bearer
-    token). 401 ``not_paired`` without a valid kiosk key."""
+    token). 401 ``not_paired`` without a valid kiosk key; 403 for any other credential."""
     bearer = request.headers.get("authorization", "")
     key = bearer[7:].strip() if bearer.lower().startswith("bearer ") else ""
-    if not key.startswith(KEY_PREFIX):
+    if key and not key.startswith(KEY_PREFIX):  # a staff token: valid (or 401), not a kiosk
+        caller = await authenticate(request, services, token=key)
+        raise api_error(
+            status.HTTP_403_FORBIDDEN, "forbidden", f"{caller.describe()} is not a kiosk"
+        )
+    if not key:
         key = request.cookies.get(KIOSK_COOKIE, "")
         if (
             key
@@ -281,12 +288,17 @@ def _kiosk(request: Request, services: Services) -> Principal:
             status.HTTP_401_UNAUTHORIZED,
             "not_paired",
             "this kiosk is not paired, or its key was revoked: pair it at /kiosk/pair",
+            {"WWW-Authenticate": 'Bearer realm="sanjiang"'},
         )
     if principal.kind != "kiosk":
         raise api_error(
             status.HTTP_403_FORBIDDEN, "forbidden", f"an {principal.kind} key is not a kiosk"
         )
     return principal
+
+
+#: the kiosk a request comes from (resolved before its body is validated: 401/403 first)
+KioskDep = Annotated[Principal, Depends(kiosk_principal)]
 
 
 def _caller(principal: Principal) -> Caller:
@@ -296,12 +308,27 @@ def _caller(principal: Principal) -> Caller:
 # --- what the page shows ------------------------------------------------------------------
 
 
-@router.get("/v1/kiosk/config", summary="A paired kiosk's station, sealing key and offer")
-async def kiosk_config(request: Request, services: ServicesDep) -> dict[str, Any]:
+_NOT_PAIRED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Not a paired kiosk (`not_paired`)."},
+    403: {
+        "model": ErrorResponse,
+        "description": "Not a kiosk's key, or a cookie without `X-Sanjiang-Kiosk: 1`.",
+    },
+    422: {"model": ErrorResponse, "description": "Malformed, or a seal that does not open."},
+}
+
+
+@router.get(
+    "/v1/kiosk/config",
+    summary="A paired kiosk's station, sealing key and offer",
+    responses=_NOT_PAIRED,
+)
+async def kiosk_config(
+    principal: KioskDep, request: Request, services: ServicesDep
+) -> dict[str, Any]:
     """The station the kiosk serves, its venues, the demand categories, the public key that
     seals residents' identifiers, and the station's activities around this week (null while
     the warehouse is not open). Nothing in it is secret: the page keeps it for offline use."""
-    principal = _kiosk(request, services)
     parts = await _parts(request, services)
     station = services.network.by_id[principal.station_id]
     activities: list[dict[str, Any]] | None = None
@@ -397,16 +424,29 @@ def _visit_id(event_id: UUID) -> str:
     return f"kv-{event_id.hex}"
 
 
+class KioskEventAnswer(BaseModel):
+    status: Literal["accepted", "duplicate"]
+    event_id: str
+
+
 @router.post(
     "/v1/kiosk/events",
     summary="A fact from the kiosk page (check-in, check-out, evaluation, heartbeat)",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=KioskEventAnswer,
+    responses={
+        **_NOT_PAIRED,
+        400: {"model": ErrorResponse, "description": "The ingest refused it (the reason)."},
+        409: {"model": ErrorResponse, "description": "A check-out with no visit to close."},
+        503: {"model": ErrorResponse, "description": "Not stored: send it again."},
+    },
 )
-async def kiosk_event(body: KioskEvent, request: Request, services: ServicesDep) -> JSONResponse:
+async def kiosk_event(
+    principal: KioskDep, body: KioskEvent, request: Request, services: ServicesDep
+) -> JSONResponse:
     """Opened, pseudonymized and handed to the ingest of ``POST /v1/events``: **202** accepted
     or a duplicate (same ``event_id``); **409** no open visit for a check-out; **400/403** the
     ingest refused it (the answer says why); **503** not stored, send it again."""
-    principal = _kiosk(request, services)
     parts = await _parts(request, services)
     station = principal.station_id
     payload = dict(body.payload)
@@ -451,12 +491,12 @@ async def kiosk_event(body: KioskEvent, request: Request, services: ServicesDep)
             f"not stored ({type(exc.error).__name__}); send it again",
             {"Retry-After": "5"},
         ) from exc
-    answer = {k: v for k, v in result.__dict__.items() if v is not None and k != "index"}
     if result.status == "rejected":
         if closing is not None:
             await asyncio.to_thread(parts.visits.reopen, closing)
         forbidden = result.reason in ("forbidden_station", "forbidden_source", "forbidden_type")
-        return JSONResponse(answer, status_code=403 if forbidden else 400)
+        raise api_error(403 if forbidden else 400, result.reason or "rejected", result.detail or "")
+    answer = {"status": result.status, "event_id": result.event_id}
     if body.type == "checkin.recorded" and resident is not None:
         await asyncio.to_thread(
             parts.visits.opened, station, resident, payload["visit_id"], str(payload["venue_id"])
@@ -467,15 +507,25 @@ async def kiosk_event(body: KioskEvent, request: Request, services: ServicesDep)
 _BODY: TypeAdapter[Any] = TypeAdapter(AnyBody)
 
 
-@router.post("/v1/kiosk/commands", summary="A resident's request from the kiosk page")
+@router.post(
+    "/v1/kiosk/commands",
+    summary="A resident's request from the kiosk page",
+    response_model=CommandAnswer,
+    responses={
+        **PROTECTED,
+        **_NOT_PAIRED,
+        409: {"model": CommandAnswer, "description": "Rejected by a rule of the decider."},
+        404: {"model": CommandAnswer, "description": "What the command names does not exist."},
+        504: {"model": ErrorResponse, "description": "No decision in time: ask again."},
+    },
+)
 async def kiosk_command(
-    body: KioskCommand, request: Request, services: ServicesDep
+    principal: KioskDep, body: KioskCommand, request: Request, services: ServicesDep
 ) -> JSONResponse:
     """Registrations (or the waitlist), cancelling one, demands and votes: the resident's
     identifier is opened and pseudonymized, and the command goes to the station's decider as
     ``POST /v1/commands`` sends it, decided once per ``command_id``. The answers are those of
     ``POST /v1/commands``."""
-    principal = _kiosk(request, services)
     kind = body.command.get("kind")
     if kind not in PAGE_COMMANDS or not may("kiosk", str(kind)):
         raise api_error(
@@ -502,11 +552,19 @@ async def kiosk_command(
     return await send_command(request_model, _caller(principal), services)
 
 
-@router.post("/v1/kiosk/lookup", summary="A resident's registrations and demands at the station")
-async def kiosk_lookup(body: Lookup, request: Request, services: ServicesDep) -> dict[str, Any]:
+@router.post(
+    "/v1/kiosk/lookup",
+    summary="A resident's registrations and demands at the station",
+    responses={
+        **_NOT_PAIRED,
+        503: {"model": ErrorResponse, "description": "The warehouse is not open."},
+    },
+)
+async def kiosk_lookup(
+    principal: KioskDep, body: Lookup, request: Request, services: ServicesDep
+) -> dict[str, Any]:
     """For the resident at the screen, who presented their card: their registrations (with
     the waitlist position) and demands (with their status) at this station over 30 days."""
-    principal = _kiosk(request, services)
     parts = await _parts(request, services)
     resident = _resident(parts, body.resident_sealed, principal.station_id, body.lookup_id)
     return await asyncio.to_thread(
@@ -520,8 +578,15 @@ async def kiosk_lookup(body: Lookup, request: Request, services: ServicesDep) ->
     )
 
 
-@router.get("/v1/kiosk/demands/{demand_id}", summary="A demand's status, by its id")
-async def kiosk_demand(demand_id: Id, request: Request, services: ServicesDep) -> Any:
+@router.get(
+    "/v1/kiosk/demands/{demand_id}",
+    summary="A demand's status, by its id",
+    responses={
+        **_NOT_PAIRED,
+        404: {"model": ErrorResponse, "description": "No such demand at the kiosk's station."},
+        503: {"model": ErrorResponse, "description": "The warehouse is not open."},
+    },
+)
+async def kiosk_demand(principal: KioskDep, demand_id: Id, services: ServicesDep) -> Any:
     """As ``GET /v1/stations/{station_id}/demands/{demand_id}`` for the kiosk's station."""
-    principal = _kiosk(request, services)
     return await get_demand(principal.station_id, demand_id, _caller(principal), services)

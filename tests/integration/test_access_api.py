@@ -57,6 +57,7 @@ KIOSK_HEARTBEAT = {
     "occurred_at": "2026-11-24T08:00:00+08:00",
     "payload": {"app_version": "t1"},
 }
+KIOSK_DEMAND = {"kind": "demand.submit", "demand_id": "d1", "category": "handcraft"}
 PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/v1/auth/me", {}, "any"),
     ("GET", "/v1/kpis", DAY, "network"),
@@ -106,7 +107,7 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/v1/screen/stations/{station_id}", {"station_id": "WS-R07"}, "network"),
     ("GET", "/v1/kiosk/config", {}, "kiosk"),
     ("POST", "/v1/kiosk/events", KIOSK_HEARTBEAT, "kiosk"),
-    ("POST", "/v1/kiosk/commands", {"command_id": KIOSK_ID, "command": {}}, "kiosk"),
+    ("POST", "/v1/kiosk/commands", {"command_id": KIOSK_ID, "command": KIOSK_DEMAND}, "kiosk"),
     (
         "POST",
         "/v1/kiosk/lookup",
