@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -21,16 +24,18 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from sanjiang.events import new_event
 from sanjiang.events import payloads as p
+from sanjiang.ids import uuid7
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.network import load_network
 from sanjiang.settings import Settings
 from sanjiang.taxonomy import load_taxonomy
-from tests.access import PASSWORD, add_user, device_key
-from tests.api_process import ApiProcess, restartable_api
+from tests.access import PASSWORD, add_user, device_key, staff_token
+from tests.api_process import ApiProcess, deciders_process, restartable_api
 from tests.browser.conftest import requested_hosts, severe_console_messages
 
 pytestmark = pytest.mark.integration
 LOCAL = "http://127.0.0.1"
+SH = ZoneInfo("Asia/Shanghai")
 DEVICE = "KT-1"
 CARD = "31010019450101"  # a resident's card number, as typed
 OTHER_CARD = "31010019520202"
@@ -63,6 +68,31 @@ def sql(api: ApiProcess, key: str, statement: str) -> list[list[Any]]:
     return rows
 
 
+def command(
+    api: ApiProcess, token: str, station: str, body: dict[str, Any], command_id: str
+) -> Any:
+    """A staff command through ``POST /v1/commands``; the answer (status and body)."""
+    request = urllib.request.Request(
+        base(api) + "/v1/commands",
+        data=json.dumps(
+            {"station_id": station, "command": body, "command_id": command_id}
+        ).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=90) as response:
+            return Answer(response.status, response.read().decode())
+    except urllib.error.HTTPError as refused:
+        return Answer(refused.code, refused.read().decode())
+
+
+@dataclass
+class Answer:
+    status_code: int
+    text: str
+
+
 def publish(settings: Settings, event: Any) -> None:
     async def send() -> None:
         async with EventPublisher(settings) as publisher:
@@ -88,6 +118,28 @@ def type_card(driver: WebDriver, card: str) -> None:
     WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "card").is_displayed())
     driver.find_element(By.ID, "card").send_keys(card)
     driver.find_element(By.ID, "card-ok").click()
+
+
+def weekday_afternoon() -> datetime:
+    """14:00 Shanghai on the next Monday-to-Friday day (when the sample venues are open)."""
+    day = datetime.now(SH).date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 14, tzinfo=SH)
+
+
+def pair(driver: WebDriver, api: ApiProcess, staff: str, device: str) -> None:
+    """A staff member logs in on the kiosk's browser and pairs it; it lands on the page."""
+    url = base(api)
+    driver.get(url + "/kiosk/pair")
+    WebDriverWait(driver, 30).until(lambda d: "/login" in d.current_url)
+    driver.find_element(By.ID, "username").send_keys(staff)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda d: d.current_url == url + "/kiosk/pair")
+    driver.find_element(By.ID, "device_id").send_keys(device)
+    driver.find_element(By.CSS_SELECTOR, "form.pair-form button[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda d: d.current_url == url + "/kiosk")
 
 
 def stored_outbox(driver: WebDriver) -> str:
@@ -146,18 +198,9 @@ def test_the_kiosk_pairs_serves_residents_and_delivers_what_it_queued_offline(
             == 1
         )
     )
-    url = base(kiosk_api)
 
     # a staff member of the station pairs the kiosk, and is logged out of it
-    browser.get(url + "/kiosk/pair")
-    WebDriverWait(browser, 30).until(lambda d: "/login" in d.current_url)
-    browser.find_element(By.ID, "username").send_keys(operator)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda d: d.current_url == url + "/kiosk/pair")
-    browser.find_element(By.ID, "device_id").send_keys(DEVICE)
-    browser.find_element(By.CSS_SELECTOR, "form.pair-form button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda d: d.current_url == url + "/kiosk")
+    pair(browser, kiosk_api, operator, DEVICE)
     cookies = {c["name"]: c for c in browser.get_cookies()}
     assert cookies["sj_kiosk"]["httpOnly"] and cookies["sj_kiosk"]["sameSite"] == "Strict"
     assert "sj_session" not in cookies  # no staff session left on a public screen
@@ -235,4 +278,106 @@ def test_the_kiosk_pairs_serves_residents_and_delivers_what_it_queued_offline(
         received = datetime.fromtimestamp(queued[3] / 1000, UTC)
         assert offline_from - timedelta(seconds=1) <= made <= offline_until
         assert received >= back_at
+    assert requested_hosts(browser) == {LOCAL}
+
+
+def test_residents_register_join_the_waitlist_ask_and_follow_up(
+    kiosk_api: ApiProcess, browser: WebDriver
+) -> None:
+    """With the deciders running: a place for the first resident, the waitlist (and its
+    position) for the second, who also submits a demand and looks up both with their card; the
+    page goes back to its start screen by itself."""
+    settings = kiosk_api.settings
+    network = load_network(settings.network_file)
+    station = next(s for s in network.stations if s.kind != "center")
+    manager = staff_token(settings, "manager", [station.id])
+    operator = add_user(settings, "operator", [station.id])
+    analyst = device_key(settings, "kiosk-test-analyst-2", station.id, "analyst")
+    program = load_taxonomy().programs[0]
+    activity_id = f"ACT-KW-{uuid.uuid4().hex[:8]}"
+    starts = weekday_afternoon()
+    with deciders_process(settings) as worker:
+        design = {
+            "kind": "activity.design",
+            "activity_id": activity_id,
+            "title": "剪纸小班课",
+            "category": program.category,
+            "program": program.id,
+            "venue_id": station.venues[0].id,
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=1)).isoformat(),
+            "capacity": 1,
+            "target_groups": ["elderly"],
+        }
+        deadline = datetime.now(UTC) + timedelta(seconds=120)
+        design_id = str(uuid7())  # asked again with the same id until the deciders answer
+        while (
+            answer := command(kiosk_api, manager, station.id, design, design_id)
+        ).status_code == 504:
+            assert worker.poll() is None and datetime.now(UTC) < deadline, "no deciders"
+        assert answer.status_code == 200, answer.text
+        publish = {"kind": "activity.publish", "activity_id": activity_id}
+        published = command(kiosk_api, manager, station.id, publish, str(uuid7()))
+        assert published.status_code == 200, published.text
+        WebDriverWait(browser, 60, poll_frequency=0.5).until(
+            lambda _: (
+                sql(
+                    kiosk_api,
+                    analyst,
+                    "SELECT count() FROM events WHERE type = 'activity.published'"
+                    f" AND activity_id = '{activity_id}'",
+                )[0][0]
+                == 1
+            )
+        )
+        pair(browser, kiosk_api, operator, "KT-2")
+        WebDriverWait(browser, 30).until(lambda d: text(d, "station") == station.name)
+
+        def register(card: str) -> None:
+            click(browser, "button[data-flow=register]")
+            type_card(browser, card)
+            click(browser, f"button[data-choice='{activity_id}']")
+            WebDriverWait(browser, 30).until(lambda d: "报名" in text(d, "done"))
+
+        register(CARD)
+        WebDriverWait(browser, 60).until(lambda d: text(d, "delivery") == "报名成功，请准时参加。")
+        click(browser, "#done-screen button[data-home]")
+        register(OTHER_CARD)
+        WebDriverWait(browser, 60).until(lambda d: "候补第 1 位" in text(d, "delivery"))
+        assert text(browser, "done") == "活动已满，已为您排候补"
+        click(browser, "#done-screen button[data-home]")
+
+        click(browser, "button[data-flow=demand]")
+        type_card(browser, OTHER_CARD)
+        category = load_taxonomy().categories[0]
+        click(browser, f"button[data-category='{category.id}']")
+        browser.find_element(By.ID, "summary").send_keys("希望多开剪纸课")
+        click(browser, "#choose-ok")
+        WebDriverWait(browser, 60).until(lambda d: text(d, "delivery") == "已提交。")
+        demand_id = text(browser, "demand-number")
+        # left alone, the page goes back to its start screen
+        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "home").is_displayed())
+
+    WebDriverWait(browser, 60, poll_frequency=0.5).until(
+        lambda _: (
+            sql(
+                kiosk_api,
+                analyst,
+                f"SELECT count() FROM events WHERE demand_id = '{demand_id}'",
+            )[0][0]
+            == 1
+        )
+    )
+    click(browser, "button[data-flow=lookup]")
+    type_card(browser, OTHER_CARD)
+    WebDriverWait(browser, 30).until(lambda d: "候补第 1 位" in text(d, "done-detail"))
+    found = text(browser, "done-detail")
+    assert "剪纸小班课" in found and demand_id in found and "已提交" in found
+    click(browser, "#done-screen button[data-home]")
+    click(browser, "#by-number")
+    browser.find_element(By.ID, "demand-id").send_keys(demand_id)
+    click(browser, "#demand-ok")
+    WebDriverWait(browser, 30).until(lambda d: category.name in text(d, "demand-result"))
+    assert "已提交" in text(browser, "demand-result")
+    assert severe_console_messages(browser) == []
     assert requested_hosts(browser) == {LOCAL}

@@ -331,7 +331,8 @@ function actionOf() {
     return ["/v1/kiosk/commands", {command_id: f.id, made_at: at, resident_sealed: f.sealed,
       command: {kind: "registration.register", registration_id: "kr-" + f.id.replace(/-/g, ""), activity_id: f.choice.choice}}];
   }
-  const demandId = "D-" + f.id.replace(/-/g, "").slice(0, 12).toUpperCase();
+  // the id's random end (its start is the time): short enough to read out, unique enough
+  const demandId = "D-" + f.id.replace(/-/g, "").slice(-10).toUpperCase();
   f.demandId = demandId;
   return ["/v1/kiosk/commands", {command_id: f.id, made_at: at, resident_sealed: f.sealed,
     command: {kind: "demand.submit", demand_id: demandId, category: f.choice.category, summary: $("summary").value.trim()}}];
