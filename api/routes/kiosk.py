@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import html
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -77,24 +78,31 @@ class KioskParts:
     visits: Visits
 
 
-_parts_lock = asyncio.Lock()
-
-
 async def _parts(request: Request, services: Services) -> KioskParts:
-    """Built once per app, on first use (making the sealing key takes a moment)."""
+    """Built once per app, on first use (making the sealing key takes a moment; two requests
+    that build it at once get the same key, made atomically on disk)."""
     parts: KioskParts | None = getattr(request.app.state, "kiosk_parts", None)
     if parts is None:
-        async with _parts_lock:
-            parts = getattr(request.app.state, "kiosk_parts", None)
-            if parts is None:
-                settings = services.settings
-                parts = KioskParts(
-                    sealer=await asyncio.to_thread(load_or_create_sealer, seal_key_path(settings)),
-                    pseudonymize=pseudonymizer_for(settings),
-                    visits=Visits(visits_path(settings)),
-                )
-                request.app.state.kiosk_parts = parts
+        settings = services.settings
+        parts = KioskParts(
+            sealer=await asyncio.to_thread(load_or_create_sealer, seal_key_path(settings)),
+            pseudonymize=pseudonymizer_for(settings),
+            visits=Visits(visits_path(settings)),
+        )
+        request.app.state.kiosk_parts = parts
     return parts
+
+
+def _rate(services: Services, principal: Principal) -> None:
+    """The kiosk's key shares the ingest's rate (``SANJIANG_INGEST_RATE_PER_KEY``)."""
+    wait = services.limiter.take(principal.source, 1)
+    if wait is not None:
+        raise api_error(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "rate_limited",
+            f"too many requests from this kiosk; retry in {wait:.1f}s",
+            {"Retry-After": str(max(1, math.ceil(wait)))},
+        )
 
 
 @cache
@@ -316,6 +324,10 @@ _NOT_PAIRED: dict[int | str, dict[str, Any]] = {
     },
     422: {"model": ErrorResponse, "description": "Malformed, or a seal that does not open."},
 }
+_RATED: dict[int | str, dict[str, Any]] = {
+    **_NOT_PAIRED,
+    429: {"model": ErrorResponse, "description": "Over the kiosk's rate; see Retry-After."},
+}
 
 
 @router.get(
@@ -435,7 +447,7 @@ class KioskEventAnswer(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     response_model=KioskEventAnswer,
     responses={
-        **_NOT_PAIRED,
+        **_RATED,
         400: {"model": ErrorResponse, "description": "The ingest refused it (the reason)."},
         409: {"model": ErrorResponse, "description": "A check-out with no visit to close."},
         503: {"model": ErrorResponse, "description": "Not stored: send it again."},
@@ -447,6 +459,7 @@ async def kiosk_event(
     """Opened, pseudonymized and handed to the ingest of ``POST /v1/events``: **202** accepted
     or a duplicate (same ``event_id``); **409** no open visit for a check-out; **400/403** the
     ingest refused it (the answer says why); **503** not stored, send it again."""
+    _rate(services, principal)
     parts = await _parts(request, services)
     station = principal.station_id
     payload = dict(body.payload)
@@ -513,7 +526,7 @@ _BODY: TypeAdapter[Any] = TypeAdapter(AnyBody)
     response_model=CommandAnswer,
     responses={
         **PROTECTED,
-        **_NOT_PAIRED,
+        **_RATED,
         409: {"model": CommandAnswer, "description": "Rejected by a rule of the decider."},
         404: {"model": CommandAnswer, "description": "What the command names does not exist."},
         504: {"model": ErrorResponse, "description": "No decision in time: ask again."},
@@ -526,6 +539,7 @@ async def kiosk_command(
     identifier is opened and pseudonymized, and the command goes to the station's decider as
     ``POST /v1/commands`` sends it, decided once per ``command_id``. The answers are those of
     ``POST /v1/commands``."""
+    _rate(services, principal)
     kind = body.command.get("kind")
     if kind not in PAGE_COMMANDS or not may("kiosk", str(kind)):
         raise api_error(
@@ -556,7 +570,7 @@ async def kiosk_command(
     "/v1/kiosk/lookup",
     summary="A resident's registrations and demands at the station",
     responses={
-        **_NOT_PAIRED,
+        **_RATED,
         503: {"model": ErrorResponse, "description": "The warehouse is not open."},
     },
 )
@@ -565,6 +579,7 @@ async def kiosk_lookup(
 ) -> dict[str, Any]:
     """For the resident at the screen, who presented their card: their registrations (with
     the waitlist position) and demands (with their status) at this station over 30 days."""
+    _rate(services, principal)
     parts = await _parts(request, services)
     resident = _resident(parts, body.resident_sealed, principal.station_id, body.lookup_id)
     return await asyncio.to_thread(

@@ -22,6 +22,8 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from api.keys import KeyStore
+from api.services import key_store_path
 from sanjiang.events import new_event
 from sanjiang.events import payloads as p
 from sanjiang.ids import uuid7
@@ -279,6 +281,16 @@ def test_the_kiosk_pairs_serves_residents_and_delivers_what_it_queued_offline(
         assert offline_from - timedelta(seconds=1) <= made <= offline_until
         assert received >= back_at
     assert requested_hosts(browser) == {LOCAL}
+
+    # unpaired (`sanjiang kiosk revoke`): the page stops taking actions and asks for a pairing
+    store = KeyStore(key_store_path(settings))
+    try:
+        assert store.revoke(DEVICE, "kiosk")
+    finally:
+        store.close()
+    browser.refresh()
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "unpaired").is_displayed())
+    assert not browser.find_element(By.ID, "home").is_displayed()
 
 
 def test_residents_register_join_the_waitlist_ask_and_follow_up(

@@ -212,8 +212,12 @@ function home() {
   show("home");
 }
 
+// the API says this kiosk is not (or no longer) paired: its key was revoked, or never given.
+// It stops taking actions (what it had queued stays, delivered after a new pairing).
 function showUnpaired() {
-  if (config) return;   // keep serving from what was saved; delivery waits for a new pairing
+  config = null;
+  saved.set("config", null);
+  $("station").textContent = "未配对";
   show("unpaired");
 }
 
