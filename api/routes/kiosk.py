@@ -406,8 +406,9 @@ class KioskCommand(BaseModel):
     resident_sealed: Sealed | None = None
     made_at: datetime | None = Field(
         default=None,
-        description="When the resident asked (kept for the record; the platform decides at "
-        "the time it receives the command, as for any command).",
+        description="When the resident asked, by the kiosk's clock. Not used to decide: the "
+        "platform decides a command at the time it receives it, as for any command (a place "
+        "asked for offline may be gone by then).",
     )
 
 
