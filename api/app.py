@@ -20,6 +20,7 @@ from api.routes import (
     audit,
     auth,
     commands,
+    console,
     demands,
     health,
     history,
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.include_router(screen.router)
     app.include_router(pages.router)
     app.include_router(kiosk.router)
+    app.include_router(console.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -119,6 +119,18 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/kiosk/pair", {}, "page"),
     ("GET", "/live", {}, "page"),
     ("GET", "/screen", {}, "page"),
+    # the staff console: staff who act for the station (operators, managers, admins)
+    ("GET", "/v1/console/stations/{station_id}/week", {"station_id": "WS-R03"}, "staff"),
+    ("GET", "/v1/console/stations/{station_id}/week", {"station_id": "WS-R07"}, "admin"),
+    ("GET", "/v1/console/stations/{station_id}/bookings", {"station_id": "WS-R03"}, "staff"),
+    ("GET", "/v1/console/stations/{station_id}/demands", {"station_id": "WS-R03"}, "staff"),
+    (
+        "GET",
+        "/v1/console/stations/{station_id}/activities/{activity_id}",
+        {"station_id": "WS-R03", "activity_id": "a1"},
+        "staff",
+    ),
+    ("GET", "/console", {}, "page"),
 ]
 CALLERS = (
     "kiosk",
@@ -149,6 +161,7 @@ MAY: dict[str, set[str]] = {
         "admin",
     },
     "admin": {"admin"},
+    "staff": {"operator", "manager", "admin"},
     "kiosk": {"kiosk"},  # the kiosk page's routes: residents at the screen
     "page": set(),  # pages take a session cookie, never a bearer credential
 }
