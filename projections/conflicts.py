@@ -3,16 +3,23 @@
 The judgement of a fact depends on other events (the decisions about the activity it names,
 the check-ins that rank residents or prove attendance), so it cannot be kept by a materialized
 view as events arrive: it is computed when asked, for the facts of a period and scope, from
-the events and from ``activity_checkins`` (migration 0014: each resident's first check-in
-naming each activity, so an activity's ranking and attendance read a few rows).
+the events and from tables kept per activity: ``activity_checkins`` (migration 0014: each
+resident's first check-in naming each activity, so an activity's ranking and attendance read a
+few rows), ``activity_rules`` and ``activity_places`` (migration 0016: the decisions a
+check-in is judged against, and the registrations that hold places). The events table is
+sorted by type, station and time: a filter on ``activity_id`` there reads a type's whole
+history (all activity decisions, all registrations), these tables read the period's
+activities only.
 
 The fragments below are WITH items for the KPI statements' templates (``projections.kpi.KpiSql``:
-``{db}``, ``{start}``, ``{end}``, ``{stations}``, ``{venues}``, ``{venue_scope}``) plus two
+``{db}``, ``{start}``, ``{end}``, ``{stations}``, ``{venues}``, ``{venue_scope}``) plus four
 placeholders of their own. They are written for chDB's costs, which are mostly fixed: a table read
 or a subquery costs milliseconds whatever it reads, a common table expression is run again
 wherever it is named, a scalar subquery once. So what the judgement needs is computed once, as
 scalars, and looked up by hash (``transform`` on constant arrays); a statement without facts to
-judge reads little more than before.
+judge reads little more than before. Constants of thousands of elements are costly to derive
+from (an ``arrayConcat`` of two took longer than the lookups it served): look each up as it
+comes.
 
 - ``{admit}``: which events the judgement may use. ``1`` for the KPIs (every stored event);
   ``ADMIT_IN_WINDOW`` for reconciliation: an event counts when it reached the platform by the
@@ -22,6 +29,13 @@ judge reads little more than before.
 - ``{firsts}``: rows ``(activity_id, resident, first_v)`` with ``first_v`` = (occurred_at,
   event_id as text) of check-ins naming an activity: ``activity_checkins`` for the KPIs,
   ``FIRSTS_ADMITTED`` (the admitted check-ins themselves) for reconciliation.
+- ``{rules}``: rows ``(activity_id, published, cancelled, capacity_v, required_v)`` to fold
+  with max per activity (the latest capacity and registration rule as (occurred_at, event_id as
+  text, value)): ``activity_rules`` (migration 0016) for the KPIs, ``RULES_ADMITTED`` (one row
+  per admitted activity event) for reconciliation.
+- ``{places}``: rows ``(activity_id, registration_id, residents, cancelled)`` to fold per
+  registration filed under an activity: ``activity_places`` (migration 0016) for the KPIs,
+  ``PLACES_ADMITTED`` (one row per admitted registration event) for reconciliation.
 
 Two relations come out: ``judged_checkins`` (``day``, ``station_id``, ``kind`` — ``''`` for
 none — for every check-in of the period and scope, one kind each, the first that applies) and
@@ -46,6 +60,31 @@ FIRSTS_ADMITTED = """(
               AND {admit})"""
 #: The KPIs: the stored first check-ins (every event).
 FIRSTS_STORED = "{db}.activity_checkins"
+#: Reconciliation: the admitted activity decisions, a row each, as ``activity_rules`` keeps them
+#: (an event that sets no capacity or rule gives the smallest tuple, which reads as none).
+RULES_ADMITTED = """(
+            SELECT activity_id, toUInt8(type = 'activity.published') AS published,
+                   toUInt8(type = 'activity.cancelled') AS cancelled,
+                   if(capacity > 0, (occurred_at, toString(event_id), capacity),
+                      (toDateTime64('1900-01-01', 3, 'UTC'), '', toUInt32(0))) AS capacity_v,
+                   if(registration_required IS NOT NULL,
+                      (occurred_at, toString(event_id), assumeNotNull(registration_required)),
+                      (toDateTime64('1900-01-01', 3, 'UTC'), '', false)) AS required_v
+            FROM {db}.events
+            WHERE type IN ('activity.published', 'activity.updated', 'activity.cancelled')
+              AND {admit})"""
+#: The KPIs: the stored decisions about activities (every event).
+RULES_STORED = "{db}.activity_rules"
+#: Reconciliation: the admitted registration events, a row each, as ``activity_places`` keeps
+#: them.
+PLACES_ADMITTED = """(
+            SELECT activity_id, registration_id,
+                   if(type = 'registration.submitted', [resident], []) AS residents,
+                   toUInt8(type = 'registration.cancelled') AS cancelled
+            FROM {db}.events
+            WHERE type IN ('registration.submitted', 'registration.cancelled') AND {admit})"""
+#: The KPIs: the stored registrations per activity (every event).
+PLACES_STORED = "{db}.activity_places"
 
 
 def _member(key: str, keys: str) -> str:
@@ -59,13 +98,15 @@ def _member(key: str, keys: str) -> str:
 #: WITH items judging every check-in of the period and scope: ``judged_checkins`` (``day``,
 #: ``station_id``, ``resident``, ``owner`` — the station of its venue, ``''`` if unknown —,
 #: ``kind``). What the judgement reads is computed once, as scalars: the network's venues and
-#: their stations, ``decided`` (activity_id, published, places, whether it requires
+#: their stations; ``decided`` (activity_id, published, places, whether it requires
 #: registration now: its latest rule, and never cancelled) for the activities the check-ins
-#: name; for those that require registration, ``placed``, the residents holding a place (as
-#: ``'resident activity'``: a registration submitted and never cancelled), and ``unplaced``, the
-#: ids of the first check-ins of residents holding none; and ``beyond``, the ids of the first
-#: check-ins of residents ranked past the capacity of a published one (only residents holding a
-#: place are ranked when it requires registration), as text.
+#: name, from ``{rules}``; for those that require registration, ``placed``, the residents
+#: holding a place (as ``'resident activity'``: a registration submitted and never cancelled),
+#: from ``{places}``; and ``flagged``, one read of the first check-ins (``{firsts}``) of the
+#: published activities that require registration or have a capacity: the ids (as text) of the
+#: first check-ins of residents holding no place at one that requires it (``unplaced``), and of
+#: residents ranked past the capacity (``beyond``; only residents holding a place are ranked
+#: when it requires registration).
 CHECKINS_JUDGED = f"""
     (SELECT groupArray((venue_id, station_id)) FROM {{db}}.venues) AS network_venues,
     arrayMap(v -> v.1, network_venues) AS venue_ids,
@@ -73,70 +114,53 @@ CHECKINS_JUDGED = f"""
     (
         SELECT groupArray((activity_id, published, places, required))
         FROM (
-            SELECT activity_id, max(type = 'activity.published') AS published,
-                   argMaxIf(capacity, (occurred_at, toString(event_id)), capacity > 0) AS places,
-                   (argMaxIf(assumeNotNull(registration_required),
-                             (occurred_at, toString(event_id)),
-                             registration_required IS NOT NULL)
-                        AND NOT max(type = 'activity.cancelled')) AS required
-            FROM {{db}}.events
-            WHERE type IN ('activity.published', 'activity.updated', 'activity.cancelled')
-              AND activity_id IN (
+            SELECT activity_id, max(published) AS published, max(capacity_v).3 AS places,
+                   (max(required_v).3 AND NOT max(cancelled)) AS required
+            FROM {{rules}}
+            WHERE activity_id IN (
                     SELECT activity_id FROM {{db}}.events
                     WHERE type = 'checkin.recorded'
                       AND occurred_at >= {{start}} AND occurred_at < {{end}}
                       AND station_id IN {{stations}}
                       AND ({{venue_scope}} = 0 OR venue_id IN {{venues}})
                       AND activity_id != '' AND {{admit}})
-              AND {{admit}}
             GROUP BY activity_id
         )
     ) AS decided,
     arrayMap(d -> d.1, arrayFilter(d -> d.2 = 1, decided)) AS published_ids,
     arrayMap(d -> d.1, arrayFilter(d -> d.2 = 1 AND d.4, decided)) AS required_ids,
-    arrayFilter(d -> d.2 = 1 AND d.3 > 0, decided) AS capped,
+    arrayFilter(d -> d.2 = 1 AND (d.3 > 0 OR d.4), decided) AS judged,
     (
         SELECT groupUniqArray(concat(resident, ' ', activity_id))
         FROM (
-            SELECT activity_id,
-                   groupUniqArrayIf(resident, type = 'registration.submitted') AS holders
-            FROM {{db}}.events
-            WHERE length(required_ids) > 0
-              AND type IN ('registration.submitted', 'registration.cancelled')
-              AND {_member("activity_id", "required_ids")}
-              AND {{admit}}
+            SELECT activity_id, groupUniqArrayArray(residents) AS holders
+            FROM {{places}}
+            WHERE activity_id IN (SELECT arrayJoin(required_ids))
             GROUP BY activity_id, registration_id
-            HAVING countIf(type = 'registration.cancelled') = 0
+            HAVING max(cancelled) = 0
         )
         ARRAY JOIN holders AS resident
     ) AS placed,
     (
-        SELECT groupArray(first.2)
+        SELECT (groupArrayIf(first.2, NOT ranked), groupArrayIf(first.2, ranked AND place > places))
         FROM (
-            SELECT activity_id, resident, min(first_v) AS first
-            FROM {{firsts}}
-            WHERE activity_id IN (SELECT arrayJoin(required_ids))
-            GROUP BY activity_id, resident
-        )
-        WHERE NOT {_member("concat(resident, ' ', activity_id)", "placed")}
-    ) AS unplaced,
-    (
-        SELECT groupArray(first.2)
-        FROM (
-            SELECT activity_id, first,
-                   row_number() OVER (PARTITION BY activity_id ORDER BY first) AS place
+            SELECT first, ranked,
+                   transform(activity_id, arrayMap(d -> d.1, judged),
+                             arrayMap(d -> toUInt64(d.3), judged), toUInt64(0)) AS places,
+                   row_number() OVER (PARTITION BY activity_id, ranked ORDER BY first) AS place
             FROM (
-                SELECT activity_id, resident, min(first_v) AS first
+                SELECT activity_id, resident, min(first_v) AS first,
+                       NOT {_member("activity_id", "required_ids")}
+                           OR {_member("concat(resident, ' ', activity_id)", "placed")} AS ranked
                 FROM {{firsts}}
-                WHERE activity_id IN (SELECT arrayJoin(arrayMap(d -> d.1, capped)))
+                WHERE activity_id IN (SELECT arrayJoin(arrayMap(d -> d.1, judged)))
                 GROUP BY activity_id, resident
             )
-            WHERE NOT {_member("activity_id", "required_ids")}
-               OR {_member("concat(resident, ' ', activity_id)", "placed")}
         )
-        WHERE place > transform(activity_id, arrayMap(d -> d.1, capped),
-                                arrayMap(d -> toUInt64(d.3), capped), toUInt64(0))
-    ) AS beyond,
+        WHERE NOT ranked OR (places > 0 AND place > places)
+    ) AS flagged,
+    flagged.1 AS unplaced,
+    flagged.2 AS beyond,
     judged_checkins AS (
         SELECT toDate(occurred_at, 'Asia/Shanghai') AS day, station_id, resident,
                transform(venue_id, venue_ids, venue_owners, '') AS owner,
@@ -248,7 +272,6 @@ def evaluations_judged(by_day: bool) -> str:
               AND {{admit}}
         )
     ) AS present,
-    arrayDistinct(arrayConcat(named, present)) AS attended,
     judged_evaluations AS (
         SELECT {columns}e.3 AS rating, {came("e")} AS came
         FROM (SELECT arrayJoin(evaluated) AS e)
@@ -256,9 +279,11 @@ def evaluations_judged(by_day: bool) -> str:
 
 
 def came(element: str) -> str:
-    """Whether the resident of ``element`` (an item of ``evaluated``) attended its activity."""
+    """Whether the resident of ``element`` (an item of ``evaluated``) attended its activity:
+    its pair is ``named`` or ``present`` (two lookups: a constant made of the two, thousands of
+    pairs, cost more to build than the second lookup in a usually empty array)."""
     pair = f"concat({element}.1, ' ', {element}.2)"
-    return f"({element}.1 != '' AND {_member(pair, 'attended')})"
+    return f"({element}.1 != '' AND ({_member(pair, 'named')} OR {_member(pair, 'present')}))"
 
 
 #: Per local day and station: the check-ins of each kind of conflict (rows with some only).

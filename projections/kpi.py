@@ -50,7 +50,13 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache
 from typing import Any, Literal
 
-from projections.conflicts import CHECKINS_JUDGED, FIRSTS_STORED, evaluations_judged
+from projections.conflicts import (
+    CHECKINS_JUDGED,
+    FIRSTS_STORED,
+    PLACES_STORED,
+    RULES_STORED,
+    evaluations_judged,
+)
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.conflicts import CHECKIN_KINDS, NOT_ATTENDED
 from sanjiang.network import Network
@@ -167,9 +173,9 @@ class KpiSql:
     ``{db}``, ``{start}``, ``{end}`` (DateTime64 expressions), ``{stations}`` and ``{venues}``
     (sets usable after ``IN``) and ``{venue_scope}`` (0 or 1); ``bound()`` fills them with
     server-side query parameters (the API and CLI), ``dashboards`` with Grafana macros — so the
-    dashboards show the very numbers ``GET /v1/kpis`` returns. ``{admit}`` and ``{firsts}``
-    say which events judge conflicts (``projections.conflicts``): every stored one, unless
-    reconciliation asks for those the live fold saw."""
+    dashboards show the very numbers ``GET /v1/kpis`` returns. ``{admit}``, ``{firsts}``,
+    ``{rules}`` and ``{places}`` say which events judge conflicts (``projections.conflicts``):
+    every stored one, unless reconciliation asks for those the live fold saw."""
 
     db: str
     start: str
@@ -179,6 +185,8 @@ class KpiSql:
     venue_scope: str
     admit: str = "1"
     firsts: str = FIRSTS_STORED
+    rules: str = RULES_STORED
+    places: str = PLACES_STORED
 
     @classmethod
     def bound(cls, db: str, venue_scope: bool) -> KpiSql:
@@ -194,8 +202,19 @@ class KpiSql:
 
     def render(self, template: str) -> str:
         text = template
-        # firsts and admit first: their text holds {db} and {admit}
-        for name in ("firsts", "admit", "db", "start", "end", "stations", "venues", "venue_scope"):
+        # firsts, rules, places and admit first: their text holds {db} and {admit}
+        for name in (
+            "firsts",
+            "rules",
+            "places",
+            "admit",
+            "db",
+            "start",
+            "end",
+            "stations",
+            "venues",
+            "venue_scope",
+        ):
             text = text.replace("{" + name + "}", getattr(self, name))
         return text
 

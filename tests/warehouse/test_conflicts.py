@@ -12,8 +12,10 @@ import pytest
 
 from projections.conflicts import CONFLICTS_BY_DAY
 from projections.kpi import KpiReport, KpiSql, Period, Scope, compute_kpis
+from projections.migrate import migrate
 from projections.reconcile import reconcile, warehouse_counts
 from projections.replay import DATA_TABLES
+from projections.rows import encode_rows, event_row
 from projections.warehouse import ChdbWarehouse, ch_datetime
 from projections.writer import EventWriter, Positioned
 from sanjiang.conflicts import CHECKIN_KINDS, KINDS, counts_by_day, no_conflicts
@@ -175,3 +177,58 @@ def test_first_check_ins_are_kept_per_activity_and_resident(loaded: ChdbWarehous
     # C1: f a b c d e r; C2: h i j; GHOST: g; C3: w y t u v x z; C4: aa
     assert kept == folded and len(kept) == 19
     assert "activity_checkins" in DATA_TABLES  # rebuilt by a replay
+
+
+#: What judging check-ins reads of the decisions, folded over every stored event as the
+#: judgement folded them before migration 0016 kept them: per activity, published, cancelled,
+#: the latest capacity and rule; per registration filed under an activity, its residents and
+#: whether it was cancelled there.
+RULES_FOLDED = """
+    SELECT activity_id, max(type = 'activity.published'), max(type = 'activity.cancelled'),
+           argMaxIf(capacity, (occurred_at, toString(event_id)), capacity > 0),
+           argMaxIf(assumeNotNull(registration_required), (occurred_at, toString(event_id)),
+                    registration_required IS NOT NULL)
+    FROM sanjiang.events
+    WHERE type IN ('activity.published', 'activity.updated', 'activity.cancelled')
+    GROUP BY activity_id ORDER BY activity_id"""
+RULES_KEPT = """
+    SELECT activity_id, max(published), max(cancelled), max(capacity_v).3, max(required_v).3
+    FROM sanjiang.activity_rules GROUP BY activity_id ORDER BY activity_id"""
+PLACES_FOLDED = """
+    SELECT activity_id, registration_id,
+           arraySort(groupUniqArrayIf(resident, type = 'registration.submitted')),
+           countIf(type = 'registration.cancelled') > 0
+    FROM sanjiang.events WHERE type IN ('registration.submitted', 'registration.cancelled')
+    GROUP BY activity_id, registration_id ORDER BY activity_id, registration_id"""
+PLACES_KEPT = """
+    SELECT activity_id, registration_id, arraySort(groupUniqArrayArray(residents)),
+           max(cancelled) > 0
+    FROM sanjiang.activity_places
+    GROUP BY activity_id, registration_id ORDER BY activity_id, registration_id"""
+
+
+def test_decisions_and_places_are_kept_per_activity(loaded: ChdbWarehouse) -> None:
+    """``activity_rules`` and ``activity_places`` (migration 0016) hold what a fold over the
+    events gives, whatever was stored twice; a warehouse with history migrated to 0016 is
+    backfilled, and judges as the definition does."""
+    folded = loaded.query(RULES_FOLDED).rows, loaded.query(PLACES_FOLDED).rows
+    assert all(folded) and (loaded.query(RULES_KEPT).rows, loaded.query(PLACES_KEPT).rows) == folded
+    expected = by_day(loaded)
+    for statement in (
+        "DROP VIEW sanjiang.activity_rules_mv",
+        "DROP VIEW sanjiang.activity_places_mv",
+        "DROP TABLE sanjiang.activity_rules",
+        "DROP TABLE sanjiang.activity_places",
+        "ALTER TABLE sanjiang.schema_migrations DELETE WHERE version = 16 "
+        "SETTINGS mutations_sync = 1",
+    ):
+        loaded.command(statement)
+    assert migrate(loaded).applied == ["0016_conflict_inputs"]
+    assert (loaded.query(RULES_KEPT).rows, loaded.query(PLACES_KEPT).rows) == folded
+    assert by_day(loaded) == expected
+    # every event stored a second time (the sink never does; a backfill racing it could)
+    loaded.insert_json_rows(
+        "sanjiang.events", encode_rows([event_row(e) for e in c.conflicting_day()])
+    )
+    assert (loaded.query(RULES_KEPT).rows, loaded.query(PLACES_KEPT).rows) == folded
+    assert {"activity_rules", "activity_places"} <= set(DATA_TABLES)  # rebuilt by a replay

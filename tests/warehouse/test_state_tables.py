@@ -127,12 +127,17 @@ def test_migrating_a_warehouse_with_history_gives_its_activities_their_rule(
     warehouse: ChdbWarehouse,
 ) -> None:
     """Events stored before 0015 (without the column, some written by the deciders' new
-    versions already) read the rule from their payload, and the state tables are fed it."""
+    versions already) read the rule from their payload, and the state tables are fed it (and
+    0016's, which came after, read it too)."""
     for statement in (
+        "DROP VIEW sanjiang.activity_rules_mv",
+        "DROP VIEW sanjiang.activity_places_mv",
+        "DROP TABLE sanjiang.activity_rules",
+        "DROP TABLE sanjiang.activity_places",
         "DROP VIEW sanjiang.activity_states_mv",
         "ALTER TABLE sanjiang.activity_states DROP COLUMN required_v",
         "ALTER TABLE sanjiang.events DROP COLUMN registration_required",
-        "ALTER TABLE sanjiang.schema_migrations DELETE WHERE version = 15 "
+        "ALTER TABLE sanjiang.schema_migrations DELETE WHERE version IN (15, 16) "
         "SETTINGS mutations_sync = 1",
     ):
         warehouse.command(statement)
@@ -140,7 +145,7 @@ def test_migrating_a_warehouse_with_history_gives_its_activities_their_rule(
     for row in rows:
         del row["registration_required"]
     warehouse.insert_json_rows("sanjiang.events", encode_rows(rows))
-    assert migrate(warehouse).applied == ["0015_registration_required"]
+    assert migrate(warehouse).applied == ["0015_registration_required", "0016_conflict_inputs"]
     stored = warehouse.query(
         "SELECT type, registration_required, count() FROM sanjiang.events "
         "WHERE type LIKE 'activity.%' GROUP BY 1, 2 ORDER BY 1, 2"
@@ -159,6 +164,11 @@ def test_migrating_a_warehouse_with_history_gives_its_activities_their_rule(
         "SELECT activity_id FROM sanjiang.activity_state WHERE registration_required"
     ).rows
     assert sorted(required) == [["A1"], ["A4"]]
+    ruled = warehouse.query(
+        "SELECT activity_id FROM sanjiang.activity_rules GROUP BY activity_id "
+        "HAVING max(required_v).3 ORDER BY activity_id"
+    ).rows
+    assert ruled == [["A1"], ["A4"]]
 
 
 def test_backfill_statement_feeds_the_target_through_the_views_select() -> None:
