@@ -359,3 +359,22 @@ def activity_titles(
         {"station": station_id, "ids": activity_ids[:MAX_ITEMS]},
     ).dicts()
     return {str(r["activity_id"]): str(r["title"]) for r in rows}
+
+
+def registrant(
+    warehouse: Warehouse, station_id: str, activity_id: str, registration_id: str
+) -> str | None:
+    """The pseudonym of the resident holding ``registration_id`` at the activity (placed or
+    waiting), or None: how the check-in desk checks in a registered resident who brought no
+    card, without anyone typing an identifier."""
+    state = _fold(
+        warehouse,
+        station_id,
+        "type IN {atypes:Array(String)} AND activity_id = {activity:String}",
+        {"atypes": list(ACTIVITY_TYPES), "activity": activity_id},
+    )
+    activity = state.activities.get(activity_id)
+    if activity is None:
+        return None
+    who = activity.registered.get(registration_id) or activity.waiting.get(registration_id)
+    return who.resident if who is not None and who.resident else None

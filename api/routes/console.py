@@ -14,23 +14,36 @@ from __future__ import annotations
 
 import asyncio
 import html
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from api.access.deps import CallerDep, require_station, session_caller
 from api.access.roles import Caller, Grant
 from api.deps import ServicesDep
 from api.errors import api_error
+from api.ingest import PartlyStoredError
+from api.keys import Principal
 from api.params import PROTECTED, bad
 from api.routes.pages import names_block, page_forbidden, to_login
 from api.schemas import ErrorResponse
 from api.services import Services
-from projections.console import activity_detail, booking_requests, demand_board, station_week
+from projections.console import (
+    activity_detail,
+    booking_requests,
+    demand_board,
+    registrant,
+    station_week,
+)
 from sanjiang.commands.access import ALLOWED
+from sanjiang.events import EVENT_TYPES
+from sanjiang.events.types import Ident
+from sanjiang.pseudonym import pseudonymizer_for
 
 router = APIRouter(tags=["console"], responses=PROTECTED)
 Id = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
@@ -204,3 +217,135 @@ async def console_activity(
             status.HTTP_404_NOT_FOUND, "not_found", f"no activity {activity_id} at {station_id}"
         )
     return found
+
+
+def _v7(value: UUID) -> UUID:
+    if value.version != 7:
+        raise ValueError("checkin_id must be a UUIDv7")
+    return value
+
+
+class DeskCheckin(BaseModel):
+    """A resident checked in at the desk: by their registration (no card needed) or by the
+    card or QR number staff type or scan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkin_id: Annotated[UUID, AfterValidator(_v7)] = Field(
+        description="The check-in's event id (a UUIDv7 made by the page): sending it again "
+        "records it once."
+    )
+    venue_id: Ident
+    activity_id: Ident | None = None
+    registration_id: Ident | None = Field(
+        default=None, description="A registration of `activity_id`: its resident is checked in."
+    )
+    identifier: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="A card or QR number; pseudonymized here and forgotten (never stored, "
+        "logged or sent on).",
+    )
+
+    @model_validator(mode="after")
+    def _one_resident(self) -> DeskCheckin:
+        if (self.registration_id is None) == (self.identifier is None):
+            raise ValueError("name the resident by registration_id or by identifier, not both")
+        if self.registration_id is not None and self.activity_id is None:
+            raise ValueError("a registration_id needs its activity_id")
+        return self
+
+
+class DeskAnswer(BaseModel):
+    status: Literal["accepted", "duplicate"]
+    event_id: str
+    visit_id: str
+
+
+@router.post(
+    "/v1/console/stations/{station_id}/checkins",
+    summary="The check-in desk: staff check a resident in",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeskAnswer,
+    description=(
+        "A `checkin.recorded` fact for the station, at the time the API receives it, with "
+        "`source` `console:<username>`: the same ingest, checks and deduplication as a "
+        "kiosk's (`POST /v1/events`), for a walk-in or a resident staff help (an elderly "
+        "resident without a card is found by their registration). Only staff who act for the "
+        "station (operators, managers, admins; from a page, with the session's CSRF token); "
+        "only a check-in, never a decision. **202** recorded (or a duplicate of the same "
+        "`checkin_id`); **404** no such registration; **400** the ingest refused it; **503** "
+        "not stored, send it again."
+    ),
+    responses={
+        **_RESPONSES,
+        400: {"model": ErrorResponse, "description": "The ingest refused it (the reason)."},
+    },
+)
+async def desk_checkin(
+    station_id: Id, body: DeskCheckin, request: Request, services: ServicesDep, caller: Staff
+) -> JSONResponse:
+    _station(services, caller, station_id)
+    if body.venue_id not in {v.id for v in services.network.by_id[station_id].venues}:
+        raise api_error(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "venue_unknown",
+            f"{body.venue_id} is not a venue of {station_id}",
+        )
+    principal = Principal(caller.name, "console", station_id)
+    wait = services.limiter.take(principal.source, 1)
+    if wait is not None:
+        raise api_error(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many check-ins from this account; wait a moment",
+            {"Retry-After": str(max(1, int(wait + 0.999)))},
+        )
+    if body.identifier is not None:
+        try:
+            resident = pseudonymizer_for(services.settings)(body.identifier)
+        except ValueError:
+            raise bad("bad_identifier", "the card or QR number is empty") from None
+    else:
+        assert body.activity_id is not None
+        assert body.registration_id is not None
+        found = await asyncio.to_thread(
+            registrant,
+            services.require_warehouse(),
+            station_id,
+            body.activity_id,
+            body.registration_id,
+        )
+        if found is None:
+            raise api_error(
+                status.HTTP_404_NOT_FOUND,
+                "not_found",
+                f"no registration {body.registration_id} of {body.activity_id} at {station_id}",
+            )
+        resident = found
+    visit_id = f"cv-{body.checkin_id.hex}"
+    payload: dict[str, Any] = {"visit_id": visit_id, "venue_id": body.venue_id}
+    if body.activity_id is not None:
+        payload["activity_id"] = body.activity_id
+    raw = {
+        "event_id": str(body.checkin_id),
+        "type": "checkin.recorded",
+        "schema_version": EVENT_TYPES["checkin.recorded"].VERSION,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "station_id": station_id,
+        "source": principal.source,
+        "resident": resident,
+        "payload": payload,
+    }
+    try:
+        [result] = await services.ingestor.ingest(principal, [raw])
+    except PartlyStoredError as exc:
+        raise api_error(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "kafka_unavailable",
+            f"not stored ({type(exc.error).__name__}); send it again",
+            {"Retry-After": "5"},
+        ) from exc
+    if result.status == "rejected":
+        raise api_error(400, result.reason or "rejected", result.detail or "")
+    answer = {"status": result.status, "event_id": result.event_id, "visit_id": visit_id}
+    return JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 import yaml
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -138,6 +139,19 @@ def texts(driver: WebDriver, selector: str) -> list[str]:
     return found
 
 
+def show_week_of(driver: WebDriver, day: str) -> None:
+    """Turn the calendar to the week holding ``day`` (tomorrow is next week on a Sunday)."""
+    monday = date.fromisoformat(day) - timedelta(days=date.fromisoformat(day).weekday())
+    label = driver.find_element(By.ID, "week-label")
+    if not label.text.startswith(monday.isoformat()):
+        driver.find_element(By.ID, "next-week").click()
+        WebDriverWait(driver, 30).until(lambda d: label.text.startswith(monday.isoformat()))
+
+
+def tomorrow() -> str:
+    return (datetime.now(TZ) + timedelta(days=1)).date().isoformat()
+
+
 def design(driver: WebDriver, title: str, day: str, start: str, end: str) -> None:
     for box in driver.find_elements(By.CSS_SELECTOR, "#design-answer p"):
         driver.execute_script("arguments[0].remove()", box)
@@ -162,7 +176,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
     assert "站点工作台" in browser.title
     assert browser.find_element(By.ID, "booking-panel").is_displayed()  # a manager's
 
-    day = (datetime.now(TZ) + timedelta(days=1)).date().isoformat()
+    day = tomorrow()
     design(browser, "剪纸课", day, "10:00", "11:00")
     wait.until(lambda d: answer(d, "design-answer"))
     status, text = answer(browser, "design-answer") or ("", "")
@@ -181,6 +195,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
     def in_the_week(driver: WebDriver, title: str) -> bool:
         return any(title in t for t in texts(driver, "#week .item"))
 
+    show_week_of(browser, day)
     wait.until(lambda d: in_the_week(d, "剪纸课") and in_the_week(d, "书法课"))
 
     # a resident asks for the room at the kiosk; the manager approves it in the console
@@ -206,6 +221,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
         return bool(driver.find_elements(By.CSS_SELECTOR, row))
 
     wait.until(listed)
+    show_week_of(browser, day)
     wait.until(lambda d: any("待审批" in t for t in texts(d, row)))
     browser.execute_script(  # found and clicked at one moment: the list is redrawn
         "document.querySelector(arguments[0]).click()", f"{row} button[data-approve]"
@@ -240,3 +256,143 @@ def test_what_a_role_may_not_do_is_not_offered(console: Console, browser: WebDri
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(browser, 30).until(lambda d: "无权" in d.find_element(By.TAG_NAME, "h1").text)
     assert "站点工作台" in browser.find_element(By.TAG_NAME, "body").text
+
+
+def click(driver: WebDriver, selector: str) -> None:
+    """Find and click at one moment (the panels are redrawn as the warehouse catches up)."""
+    driver.execute_script("document.querySelector(arguments[0]).click()", selector)
+
+
+def type_into(driver: WebDriver, selector: str, text: str) -> None:
+    """Type into a field of a panel that may be redrawn meanwhile (once the field has the
+    focus, the page leaves its panel alone)."""
+
+    def typed(d: WebDriver) -> bool:
+        try:
+            d.find_element(By.CSS_SELECTOR, selector).send_keys(text)
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    WebDriverWait(driver, 30).until(typed)
+
+
+def reloaded_until(driver: WebDriver, selector: str, drawn: str) -> bool:
+    """Whether ``selector`` finds something; if not, reload the page and wait until the panel
+    (``drawn``) is drawn again before looking once more."""
+    if texts(driver, selector):
+        return True
+    driver.refresh()
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, drawn))
+    return bool(texts(driver, selector))
+
+
+def test_the_desk_checks_residents_in_and_the_board_handles_a_demand(
+    console: Console, browser: WebDriver
+) -> None:
+    day = tomorrow()
+    activity, demand = f"a-{uuid.uuid4().hex[:6]}", f"d-{uuid.uuid4().hex[:6]}"
+    design = {
+        "kind": "activity.design",
+        "activity_id": activity,
+        "title": "太极拳",
+        "category": "handcraft",
+        "program": "qiaoshou_workshop",
+        "venue_id": ROOM,
+        "starts_at": f"{day}T17:00:00+08:00",
+        "ends_at": f"{day}T18:00:00+08:00",
+        "capacity": 1,
+        "target_groups": ["elderly"],
+    }
+    for command, who in (
+        (design, console.manager_token),
+        ({"kind": "activity.publish", "activity_id": activity}, console.manager_token),
+        (
+            {
+                "kind": "registration.register",
+                "registration_id": f"{activity}-r1",
+                "activity_id": activity,
+                "resident": "1" * 32,
+            },
+            console.kiosk,
+        ),
+        (
+            {
+                "kind": "registration.register",
+                "registration_id": f"{activity}-r2",
+                "activity_id": activity,
+                "resident": "2" * 32,
+            },
+            console.kiosk,
+        ),
+        (
+            {
+                "kind": "demand.submit",
+                "demand_id": demand,
+                "category": "handcraft",
+                "summary": "想学太极",
+                "resident": "3" * 32,
+            },
+            console.kiosk,
+        ),
+    ):
+        asked = console.ask(command, who)
+        assert asked.status_code == 200, asked.text
+
+    log_in(browser, console, console.manager)
+    wait = WebDriverWait(browser, 90)
+    show_week_of(browser, day)
+    item = f"#week .item[data-id='{activity}']"
+
+    def shown(driver: WebDriver) -> bool:
+        if texts(driver, item):
+            return True
+        driver.find_element(By.ID, "this-week").click()  # looks again
+        show_week_of(driver, day)
+        return bool(texts(driver, item))
+
+    wait.until(shown)
+    click(browser, item)
+    wait.until(lambda d: any("候补名单" in t for t in texts(d, "#detail")))
+    assert any(f"{activity}-r2" in t for t in texts(browser, "#detail ol li"))  # waiting, 1st
+
+    # the registered resident came without a card: staff check her in by her registration
+    click(browser, f"#detail button[data-checkin='{activity}-r1']")
+    wait.until(lambda d: answer(d, "week-answer"))
+    status, text = answer(browser, "week-answer") or ("", "")
+    assert status == "accepted" and "已签到" in text, text
+    row = f"#detail tr[data-id='{activity}-r1']"
+    wait.until(lambda d: any("已签到" in t for t in texts(d, row)))  # the warehouse has it
+
+    # a walk-in with a card
+    type_into(browser, "#walk-in input[name=identifier]", "310000000042")
+    browser.execute_script("document.querySelector('#week-answer').replaceChildren()")
+    click(browser, "#walk-in button[type=submit]")
+    wait.until(lambda d: answer(d, "week-answer"))
+    status, text = answer(browser, "week-answer") or ("", "")
+    assert status == "accepted" and "现场居民" in text, text
+    assert "310000000042" not in browser.page_source  # the number is not kept on the page
+
+    # the demand board: accept, then dispatch to a unit
+    demand_row = f"#demands tr[data-id='{demand}']"
+    wait.until(lambda d: reloaded_until(d, demand_row, "#demands *"))
+    assert any("已提交" in t and "想学太极" in t for t in texts(browser, demand_row))
+    browser.execute_script(
+        "[...document.querySelectorAll(arguments[0] + ' button')]"
+        ".find((b) => b.textContent === '受理').click()",
+        demand_row,
+    )
+    wait.until(lambda d: answer(d, "demand-answer"))
+    assert (answer(browser, "demand-answer") or ("", ""))[0] == "accepted"
+    wait.until(lambda d: any("已受理" in t for t in texts(d, demand_row)))
+    type_into(browser, f"{demand_row} input[placeholder='承办单位']", "街道文化站")
+    browser.execute_script(
+        "[...document.querySelectorAll(arguments[0] + ' button')]"
+        ".find((b) => b.textContent === '派单').click()",
+        demand_row,
+    )
+    wait.until(lambda d: any("已派单" in t and "街道文化站" in t for t in texts(d, demand_row)))
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "console-desk-and-demands.png"))
+    assert severe_console_messages(browser) == []
+    assert requested_hosts(browser) == {LOCAL}

@@ -130,6 +130,17 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
         {"station_id": "WS-R03", "activity_id": "a1"},
         "staff",
     ),
+    (
+        "POST",
+        "/v1/console/stations/{station_id}/checkins",
+        {
+            "station_id": "WS-R03",
+            "checkin_id": KIOSK_ID,
+            "venue_id": "WS-R03-ACT",
+            "identifier": "310000000001",
+        },
+        "staff",
+    ),
     ("GET", "/console", {}, "page"),
 ]
 CALLERS = (
@@ -188,6 +199,8 @@ class Api:
             return self.client.post(url, json=params, headers=headers)
         if method == "POST" and path.startswith("/v1/kiosk/"):
             return self.client.post(url, json=params, headers=headers)
+        if method == "POST" and path.startswith("/v1/console/"):
+            return self.client.post(url, json=query, headers=headers)
         if method == "POST" and path == "/kiosk/pair":
             return self.client.post(url, data=params, headers=headers, follow_redirects=False)
         if method == "POST" and path == "/v1/sql":

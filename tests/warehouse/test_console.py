@@ -11,6 +11,7 @@ from projections.console import (
     activity_detail,
     booking_requests,
     demand_board,
+    registrant,
     station_week,
 )
 from projections.warehouse import ChdbWarehouse
@@ -187,3 +188,13 @@ def test_requests_board_and_registrations(warehouse: ChdbWarehouse) -> None:
     assert [r["checked_in"] for r in detail["registrations"]] == [True, False]
     assert [(w["registration_id"], w["position"]) for w in detail["waitlist"]] == [("r3", 1)]
     assert activity_detail(warehouse, TZ, STATION, "B1") is None  # another station's
+
+
+def test_the_desk_finds_a_registered_resident(warehouse: ChdbWarehouse) -> None:
+    EventWriter(warehouse).write([Positioned(e) for e in events()])
+    placed = registrant(warehouse, STATION, "A1", "r1")
+    waiting = registrant(warehouse, STATION, "A1", "r3")
+    assert placed is not None and len(placed) == 32
+    assert waiting is not None and waiting != placed
+    assert registrant(warehouse, STATION, "A1", "nobody") is None
+    assert registrant(warehouse, "WS-R04", "A1", "r1") is None  # not that station's

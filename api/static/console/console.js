@@ -200,6 +200,8 @@ async function show(box, answer, kind, what) {
 
 // after a decision, the warehouse has it within a moment: look again a few times
 function refreshSoon() {
+  // the action is done: what was typed for it need not hold the panel still any longer
+  if (document.activeElement && document.activeElement.tagName === "INPUT") document.activeElement.blur();
   for (const ms of [400, 1200, 3000, 6000]) setTimeout(refreshAll, ms);
 }
 
@@ -275,7 +277,8 @@ async function design(form, publish) {
 async function loadWeek() {
   week = await getJson(`/v1/console/stations/${station}/week?start=${weekStart}`);
   drawWeek();
-  if (selected) showDetail(selected);
+  // the detail is drawn again unless staff are typing in it
+  if (selected && !document.getElementById("detail").contains(document.activeElement)) showDetail(selected);
 }
 
 function drawWeek() {
@@ -349,9 +352,28 @@ async function showDetail(activityId) {
   const close = el("button", {type: "button", class: "secondary", text: "关闭"});
   close.onclick = () => { selected = null; box.hidden = true; };
   actions.append(close);
+  const desk = a.status === "published" && MAY.has("activity.design");  // staff of the station
+  const deskAnswer = document.getElementById("week-answer");
   const regs = el("table", {}, el("tr", {}, el("th", {text: "报名号"}), el("th", {text: "居民（匿名编号）"}), el("th", {text: "签到"})));
   for (const r of a.registrations) {
-    regs.append(el("tr", {}, el("td", {text: r.registration_id}), el("td", {text: r.resident}), el("td", {text: r.checked_in ? "已签到" : "未签到"})));
+    const cell = el("td", {text: r.checked_in ? "已签到" : "未签到"});
+    if (desk && !r.checked_in) {
+      const b = el("button", {type: "button", class: "secondary", text: "代签到", "data-checkin": r.registration_id});
+      b.onclick = () => checkIn(a, {registration_id: r.registration_id}, deskAnswer, `报名号 ${r.registration_id}`);
+      cell.append(" ", b);
+    }
+    regs.append(el("tr", {"data-id": r.registration_id}, el("td", {text: r.registration_id}), el("td", {text: r.resident}), cell));
+  }
+  const walkIn = el("form", {class: "buttons", id: "walk-in"});
+  if (desk) {
+    const card = el("input", {name: "identifier", placeholder: "居民卡号或二维码号", maxLength: 64, autocomplete: "off"});
+    walkIn.append(el("b", {text: "签到台"}), card, el("button", {type: "submit", text: "现场签到"}));
+    walkIn.onsubmit = (e) => {
+      e.preventDefault();
+      const identifier = card.value.trim();
+      card.value = "";  // the number is not kept on the page
+      if (identifier) checkIn(a, {identifier}, deskAnswer, "现场居民");
+    };
   }
   const waits = el("ol", {});
   for (const w of a.waitlist) waits.append(el("li", {text: `${w.registration_id}（${w.resident}）`}));
@@ -359,10 +381,33 @@ async function showDetail(activityId) {
     el("h3", {text: `${a.title} · ${a.status_label}`}),
     el("p", {text: `${venueName(a.venue_id)} · ${dayOf(a.starts_at)} ${hhmm(a.starts_at)}–${hhmm(a.ends_at)} · ${categoryName(a.category)} · 名额 ${a.capacity} · 已报名 ${a.registered} · 候补 ${a.waiting} · 已签到 ${a.checked_in}${a.registration_required ? " · 仅限报名居民" : ""}`}),
     actions,
+    walkIn,
     el("h4", {text: "报名名单"}), a.registrations.length ? regs : el("p", {class: "empty", text: "暂无报名"}),
     el("h4", {text: "候补名单"}), a.waitlist.length ? waits : el("p", {class: "empty", text: "无人候补"}),
   );
   box.hidden = false;
+}
+
+// --- the check-in desk: staff check a resident in (a fact, recorded for the station) ----------
+async function checkIn(activity, who, box, label) {
+  let r;
+  try {
+    r = await fetch(`/v1/console/stations/${station}/checkins`, {
+      method: "POST",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": CSRF},
+      body: JSON.stringify({checkin_id: uuid7(), venue_id: activity.venue_id, activity_id: activity.activity_id, ...who}),
+    });
+  } catch (e) {
+    await show(box, {status: "error", text: "无法连接平台，请检查网络后重试"});
+    return;
+  }
+  const answer = await r.json().catch(() => ({}));
+  box.replaceChildren();
+  box.className = "answer " + (r.status === 202 ? "ok" : "bad");
+  box.append(el("p", r.status === 202
+    ? {text: `✔ 已签到：${label}（${activity.title}）`, "data-status": "accepted"}
+    : {text: `✘ 签到未记录：${ERRORS[answer.error] || (answer.error === "not_found" ? "找不到该报名" : `请求失败（${r.status}）`)}`, "data-status": "error"}));
+  if (r.status === 202) refreshSoon();
 }
 
 // --- booking requests -----------------------------------------------------------------------
@@ -454,8 +499,13 @@ async function loadDemands() {
 }
 
 // --- the page -------------------------------------------------------------------------------
+// a panel is drawn again unless staff are typing in it (a reason, a unit, an answer)
+const busy = (id) => document.getElementById(id).contains(document.activeElement) && document.activeElement.tagName === "INPUT";
 async function refreshAll() {
-  await Promise.all([loadWeek(), loadBookings(), loadDemands()].map((p) => p.catch(() => null)));
+  const loads = [loadWeek()];
+  if (!busy("bookings")) loads.push(loadBookings());
+  if (!busy("demands")) loads.push(loadDemands());
+  await Promise.all(loads.map((p) => p.catch(() => null)));
 }
 
 function chooseStation(id) {
