@@ -184,52 +184,51 @@ def evaluations_judged(by_day: bool) -> str:
     """WITH items judging the evaluations of the period and scope: ``judged_evaluations``
     (``rating``, ``came`` — whether the resident attended — and with ``by_day`` ``day`` and
     ``station_id``), one per (resident, activity) pair (per day and station with ``by_day``),
-    the latest. Computed once, as scalars: ``evaluated`` (resident, activity_id, rating[, day,
-    station_id]); ``named``, the pairs (as ``'resident activity'``) with a check-in naming the
-    activity; and only for the others (``unresolved``: usually none, kiosks name the activity),
-    ``held`` (activity_id, venue, starts, ends) and ``present``, the pairs with a check-in at
-    the venue during it. Without unresolved pairs nothing more is read."""
+    the latest (``evaluated``). ``unresolved``, a scalar, holds the pairs (with a resident) of
+    the period's evaluations in the stations (any venue: a superset of the scope's) without a
+    check-in naming the activity, found with an ``IN`` set of the pairs (as ``'resident
+    activity'``) that have one — usually none, kiosks name the activity. A pair attended when
+    it has a resident and is not unresolved, or is ``present``: an unresolved pair with a
+    check-in at the activity's venue during it, from ``held`` (activity_id, venue, starts,
+    ends). So no array of thousands of pairs is ever built, and without unresolved pairs
+    nothing more is read."""
     keys = "toDate(occurred_at, 'Asia/Shanghai') AS day, station_id, " if by_day else ""
     kept = "day, station_id, " if by_day else ""
-    row = (
-        "(resident, activity_id, rating, day, station_id)"
-        if by_day
-        else "(resident, activity_id, rating)"
-    )
-    columns = "e.4 AS day, e.5 AS station_id, " if by_day else ""
-    unresolved = _member("concat(e.1, ' ', e.2)", "named")
+    pair = "concat(resident, ' ', activity_id)"
+    named = f"""(
+            SELECT {pair} FROM {{firsts}}
+            WHERE activity_id IN (
+                    SELECT activity_id FROM {{db}}.events
+                    WHERE type = 'evaluation.submitted'
+                      AND occurred_at >= {{start}} AND occurred_at < {{end}}
+                      AND station_id IN {{stations}} AND {{admit}}))"""
     return f"""
+    evaluated AS (
+        SELECT {keys}resident, activity_id,
+               argMax(rating, (occurred_at, toString(event_id))) AS rating
+        FROM {{db}}.events
+        WHERE type = 'evaluation.submitted'
+          AND occurred_at >= {{start}} AND occurred_at < {{end}}
+          AND station_id IN {{stations}}
+          AND {{admit}}
+          AND ({{venue_scope}} = 0 OR activity_id IN (
+                SELECT activity_id FROM {{db}}.activity_state
+                WHERE activity_id IN (
+                        SELECT activity_id FROM {{db}}.events
+                        WHERE type = 'evaluation.submitted'
+                          AND occurred_at >= {{start}} AND occurred_at < {{end}}
+                          AND station_id IN {{stations}})
+                  AND venue_id IN {{venues}}))
+        GROUP BY {kept}resident, activity_id
+    ),
     (
-        SELECT groupArray({row})
-        FROM (
-            SELECT {keys}resident, activity_id,
-                   argMax(rating, (occurred_at, toString(event_id))) AS rating
-            FROM {{db}}.events
-            WHERE type = 'evaluation.submitted'
-              AND occurred_at >= {{start}} AND occurred_at < {{end}}
-              AND station_id IN {{stations}}
-              AND {{admit}}
-              AND ({{venue_scope}} = 0 OR activity_id IN (
-                    SELECT activity_id FROM {{db}}.activity_state
-                    WHERE activity_id IN (
-                            SELECT activity_id FROM {{db}}.events
-                            WHERE type = 'evaluation.submitted'
-                              AND occurred_at >= {{start}} AND occurred_at < {{end}}
-                              AND station_id IN {{stations}})
-                      AND venue_id IN {{venues}}))
-            GROUP BY {kept}resident, activity_id
-        )
-    ) AS evaluated,
-    -- the pairs with a check-in naming the activity (any time, any station)
-    (
-        SELECT groupUniqArray(concat(resident, ' ', activity_id))
-        FROM {{firsts}}
-        WHERE activity_id IN (SELECT arrayJoin(arrayMap(e -> e.2, evaluated)))
-    ) AS named,
-    (
-        SELECT groupArray(e) FROM (SELECT arrayJoin(evaluated) AS e)
-        WHERE e.1 != '' AND NOT {unresolved}
+        SELECT groupUniqArray((resident, activity_id)) FROM {{db}}.events
+        WHERE type = 'evaluation.submitted'
+          AND occurred_at >= {{start}} AND occurred_at < {{end}}
+          AND station_id IN {{stations}} AND {{admit}}
+          AND resident != '' AND {pair} NOT IN {named}
     ) AS unresolved,
+    arrayMap(e -> concat(e.1, ' ', e.2), unresolved) AS unresolved_pairs,
     arrayDistinct(arrayMap(e -> e.1, unresolved)) AS unresolved_residents,
     arrayDistinct(arrayMap(e -> e.2, unresolved)) AS unresolved_ids,
     -- where and when the activities of those were held, as decided (latest)
@@ -273,17 +272,11 @@ def evaluations_judged(by_day: bool) -> str:
         )
     ) AS present,
     judged_evaluations AS (
-        SELECT {columns}e.3 AS rating, {came("e")} AS came
-        FROM (SELECT arrayJoin(evaluated) AS e)
+        SELECT {kept}rating,
+               (resident != '' AND (NOT {_member(pair, "unresolved_pairs")}
+                                    OR {_member(pair, "present")})) AS came
+        FROM evaluated
     )"""
-
-
-def came(element: str) -> str:
-    """Whether the resident of ``element`` (an item of ``evaluated``) attended its activity:
-    its pair is ``named`` or ``present`` (two lookups: a constant made of the two, thousands of
-    pairs, cost more to build than the second lookup in a usually empty array)."""
-    pair = f"concat({element}.1, ' ', {element}.2)"
-    return f"({element}.1 != '' AND ({_member(pair, 'named')} OR {_member(pair, 'present')}))"
 
 
 #: Per local day and station: the check-ins of each kind of conflict (rows with some only).
