@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from projections.demands import STATUS_LABELS
+from projections.history import HEAT_HORIZON
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.commands.state import Activity, Booking, StationState, evolve
 from sanjiang.events import EventError, from_raw
+from sanjiang.heat import HEAT_TYPES, heat_sql_expression
 
 #: activities, bookings, closures or demands of one answer, at most
 MAX_ITEMS = 500
@@ -378,3 +380,43 @@ def registrant(
         return None
     who = activity.registered.get(registration_id) or activity.waiting.get(registration_id)
     return who.resident if who is not None and who.resident else None
+
+
+def station_heat(
+    warehouse: Warehouse, station_id: str, at: datetime, limit: int = 10
+) -> dict[str, Any]:
+    """The station's heat (热度) at ``at`` and its hottest activities with their titles, by
+    the one definition of heat (``sanjiang.heat``) the screen and the history use."""
+    db = warehouse.database
+    params = {
+        "types": list(HEAT_TYPES),
+        "since": ch_datetime(at - HEAT_HORIZON),
+        "at": ch_datetime(at),
+        "station": station_id,
+    }
+    window = (
+        "type IN {types:Array(String)} AND station_id = {station:String} "
+        "AND occurred_at > {since:DateTime64(3,'UTC')} AND occurred_at <= {at:DateTime64(3,'UTC')}"
+    )
+    total = warehouse.query(
+        f"SELECT round({heat_sql_expression()}, 3) AS heat FROM {db}.events WHERE {window}",
+        params,
+    ).dicts()
+    rows = warehouse.query(
+        f"SELECT activity_id, round({heat_sql_expression()}, 3) AS heat FROM {db}.events "
+        f"WHERE {window} AND activity_id != '' GROUP BY activity_id "
+        f"ORDER BY heat DESC, activity_id LIMIT {int(limit)}",
+        params,
+    ).dicts()
+    titles = activity_titles(warehouse, station_id, [str(r["activity_id"]) for r in rows])
+    return {
+        "station": float(total[0]["heat"] or 0) if total else 0.0,
+        "activities": [
+            {
+                "activity_id": r["activity_id"],
+                "title": titles.get(str(r["activity_id"]), r["activity_id"]),
+                "heat": float(r["heat"]),
+            }
+            for r in rows
+        ],
+    }

@@ -33,22 +33,27 @@ from api.params import PROTECTED, bad
 from api.routes.pages import names_block, page_forbidden, to_login
 from api.schemas import ErrorResponse
 from api.services import Services
+from projections.audit import audit_trail
 from projections.console import (
     activity_detail,
     booking_requests,
     demand_board,
     registrant,
+    station_heat,
     station_week,
 )
+from projections.kpi import Period, Scope, compute_kpis
 from sanjiang.commands.access import ALLOWED
 from sanjiang.events import EVENT_TYPES
 from sanjiang.events.types import Ident
 from sanjiang.pseudonym import pseudonymizer_for
+from sanjiang.targets import KPI_TARGETS, YELLOW_FROM
 
 router = APIRouter(tags=["console"], responses=PROTECTED)
 Id = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 #: the roles the console is for: those that act for stations
 CONSOLE_ROLES = ("operator", "manager", "admin")
+KPIS = ("venue_utilization", "project_precision", "resident_participation", "service_satisfaction")
 
 
 def _acts(caller: Caller) -> bool:
@@ -349,3 +354,85 @@ async def desk_checkin(
         raise api_error(400, result.reason or "rejected", result.detail or "")
     answer = {"status": result.status, "event_id": result.event_id, "visit_id": visit_id}
     return JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)
+
+
+def _kpis(services: Services, station_id: str, start: date, end: date) -> dict[str, Any]:
+    tz = services.network.tz
+    period = Period(
+        datetime.combine(start, datetime.min.time(), tz),
+        datetime.combine(end, datetime.min.time(), tz),
+    )
+    report = compute_kpis(
+        services.require_warehouse(), services.network, period, Scope("station", station_id)
+    )
+    values = report.as_dict()
+    return {k: values.get(k) for k in (*KPIS, "fill_rate")}
+
+
+def _overview(services: Services, station_id: str) -> dict[str, Any]:
+    now = datetime.now(services.network.tz)
+    today = now.date()
+    return {
+        "station_id": station_id,
+        "day": today.isoformat(),
+        "targets": {k: KPI_TARGETS[k] for k in (*KPIS, "fill_rate")},
+        "yellow_from": YELLOW_FROM,
+        "kpis": {
+            "today": _kpis(services, station_id, today, today + timedelta(days=1)),
+            "last_7_days": _kpis(services, station_id, today - timedelta(days=7), today),
+        },
+        "heat": station_heat(services.require_warehouse(), station_id, now),
+    }
+
+
+@router.get(
+    "/v1/console/stations/{station_id}/overview",
+    summary="A station's KPIs and heat",
+    description=(
+        "The station's four KPIs (and the fill rate) of today so far and of the 7 days "
+        "before, from the warehouse, with their targets (green at the target, yellow from "
+        "`yellow_from` × target, red below); its heat (热度) now and its ten hottest "
+        "activities with their titles."
+    ),
+    responses=_RESPONSES,
+)
+async def console_overview(station_id: Id, services: ServicesDep, caller: Staff) -> dict[str, Any]:
+    _station(services, caller, station_id)
+    return await asyncio.to_thread(_overview, services, station_id)
+
+
+@router.get(
+    "/v1/console/stations/{station_id}/audit",
+    summary="A station's audit trail of commands (managers)",
+    description=(
+        "Every command answered for the station in the last `days` days (at most 31), newest "
+        "first, at most `limit` (500): when, kind, who asked (actor, role), accepted or the "
+        "rejection's reason, and the subject, in the row shape of `GET /v1/audit`. For the "
+        "station's managers and for admins (who also read `GET /v1/audit` for the network)."
+    ),
+    responses=_RESPONSES,
+)
+async def console_audit(
+    station_id: Id,
+    services: ServicesDep,
+    caller: Staff,
+    days: Annotated[int, Query(ge=1, le=31)] = 7,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[dict[str, Any]]:
+    _station(services, caller, station_id)
+    if caller.role not in ("manager", "admin"):
+        raise api_error(
+            status.HTTP_403_FORBIDDEN,
+            "forbidden",
+            f"{caller.describe()} may not read the audit trail (managers and admins do)",
+        )
+    now = datetime.now(services.network.tz)
+    period = Period(now - timedelta(days=days), now + timedelta(minutes=1))
+    return await asyncio.to_thread(
+        audit_trail,
+        services.require_warehouse(),
+        period,
+        what="command",
+        station=station_id,
+        limit=limit,
+    )

@@ -139,6 +139,14 @@ def texts(driver: WebDriver, selector: str) -> list[str]:
     return found
 
 
+def echarts_drawn(driver: WebDriver, element: str) -> bool:
+    return bool(
+        driver.execute_script(
+            "return !!echarts.getInstanceByDom(document.getElementById(arguments[0]))", element
+        )
+    )
+
+
 def show_week_of(driver: WebDriver, day: str) -> None:
     """Turn the calendar to the week holding ``day`` (tomorrow is next week on a Sunday)."""
     monday = date.fromisoformat(day) - timedelta(days=date.fromisoformat(day).weekday())
@@ -232,7 +240,16 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, row))  # no longer pending
     confirmed = f"#week .item[data-id='{booking['booking_id']}']"
     wait.until(lambda d: any("已确认" in t for t in texts(d, confirmed)))
+    # the station's KPIs against their targets, its heat; the manager's audit trail names
+    # the rejected publication with its reason
+    wait.until(lambda d: len(texts(d, "#kpis .kpi")) == 4)
+    assert echarts_drawn(browser, "heat")
+    wait.until(
+        lambda d: any("发布活动" in t and "场地已被占用" in t for t in texts(d, "#audit tr"))
+    )
     ARTIFACTS.mkdir(exist_ok=True)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1440, min(int(height) + 120, 4000))  # the whole page in one picture
     browser.save_screenshot(str(ARTIFACTS / "console.png"))
 
     # the rejection is a 409 the browser logs; nothing else may have failed
@@ -246,6 +263,7 @@ def test_what_a_role_may_not_do_is_not_offered(console: Console, browser: WebDri
     WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "design-panel").is_displayed())
     assert not browser.find_element(By.ID, "booking-panel").is_displayed()  # managers approve
     assert not browser.find_element(By.CSS_SELECTOR, "nav a[href='#booking-panel']").is_displayed()
+    assert not browser.find_element(By.ID, "audit-panel").is_displayed()  # managers read it
 
     # a viewer reads, but does not run a station: the console says so
     browser.delete_all_cookies()

@@ -141,6 +141,8 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
         },
         "staff",
     ),
+    ("GET", "/v1/console/stations/{station_id}/overview", {"station_id": "WS-R03"}, "staff"),
+    ("GET", "/v1/console/stations/{station_id}/audit", {"station_id": "WS-R03"}, "manager"),
     ("GET", "/console", {}, "page"),
 ]
 CALLERS = (
@@ -173,6 +175,7 @@ MAY: dict[str, set[str]] = {
     },
     "admin": {"admin"},
     "staff": {"operator", "manager", "admin"},
+    "manager": {"manager", "admin"},
     "kiosk": {"kiosk"},  # the kiosk page's routes: residents at the screen
     "page": set(),  # pages take a session cookie, never a bearer credential
 }

@@ -498,6 +498,65 @@ async function loadDemands() {
   box.replaceChildren(table);
 }
 
+// --- KPIs and heat of the station -----------------------------------------------------------
+const KPI_LABELS = {venue_utilization: "场馆使用率", project_precision: "项目精准率",
+  resident_participation: "居民参与率", service_satisfaction: "服务满意率"};
+const pct = (x) => (x === null || x === undefined ? "—" : (100 * x).toFixed(1) + "%");
+const FONT = '"Noto Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif';
+let heatChart = null;
+
+async function loadOverview() {
+  const o = await getJson(`/v1/console/stations/${station}/overview`);
+  const light = (k, v) => (v === null || v === undefined ? "" : v >= o.targets[k] ? "green" : v >= o.targets[k] * o.yellow_from ? "yellow" : "red");
+  document.getElementById("kpis").replaceChildren(...Object.entries(KPI_LABELS).map(([k, label]) => {
+    const today = o.kpis.today[k], week = o.kpis.last_7_days[k];
+    return el("div", {class: `kpi ${light(k, today)}`, "data-kpi": k},
+      el("span", {class: "name", text: label}),
+      el("span", {class: "value", text: pct(today)}),
+      el("span", {class: "sub", text: `近7日 ${pct(week)} · 目标 ${pct(o.targets[k])}`}));
+  }));
+  document.getElementById("station-heat").textContent = o.heat.station.toFixed(1);
+  if (!heatChart) heatChart = echarts.init(document.getElementById("heat"));
+  const rows = [...o.heat.activities].reverse();
+  heatChart.setOption({
+    textStyle: {fontFamily: FONT},
+    title: {text: rows.length ? "" : "暂无热度数据", left: "center", top: "middle", textStyle: {color: "#6b7785", fontSize: 14, fontFamily: FONT}},
+    grid: {left: 8, right: 30, top: 10, bottom: 10, containLabel: true},
+    xAxis: {type: "value", name: "热度"},
+    yAxis: {type: "category", data: rows.map((a) => a.title)},
+    series: [{type: "bar", data: rows.map((a) => a.heat), itemStyle: {color: "#c8102e"}, label: {show: true, position: "right"}}],
+  }, true);
+}
+
+// --- the audit trail (managers) ---------------------------------------------------------------
+const MANAGER = NAMES.role === "manager" || NAMES.role === "admin";
+const KIND_LABELS = {
+  "activity.design": "设计活动", "activity.design_series": "设计系列活动", "activity.update": "修改活动",
+  "activity.publish": "发布活动", "activity.cancel": "取消活动", "activity.release_no_shows": "释放未到名额",
+  "registration.register": "报名", "registration.cancel": "取消报名", "booking.request": "申请预约",
+  "booking.approve": "批准预约", "booking.reject": "驳回预约", "booking.cancel": "取消预约",
+  "booking.check_in": "预约入场", "booking.mark_no_show": "预约未到", "venue.close": "闭馆",
+  "venue.lift_closure": "解除闭馆", "demand.submit": "提交需求", "demand.vote": "附议需求",
+  "demand.accept": "受理需求", "demand.dispatch": "需求派单", "demand.answer": "答复需求",
+  "demand.link": "关联活动", "demand.close": "办结需求", "demand.mark_overdue": "标记逾期",
+};
+async function loadAudit() {
+  if (!MANAGER) return;
+  const rows = await getJson(`/v1/console/stations/${station}/audit?days=7&limit=200`);
+  const box = document.getElementById("audit");
+  if (!rows.length) { box.replaceChildren(el("p", {class: "empty", text: "近7日暂无指令"})); return; }
+  const table = el("table", {}, el("tr", {}, ...["时间", "指令", "操作人", "角色", "结果", "原因"].map((t) => el("th", {text: t}))));
+  for (const r of rows) {
+    table.append(el("tr", {},
+      el("td", {text: (r.at || "").slice(0, 19).replace("T", " ")}),
+      el("td", {text: KIND_LABELS[r.kind] || r.kind}),
+      el("td", {text: r.actor}), el("td", {text: r.role || "—"}),
+      el("td", {class: r.accepted ? "" : "no", text: r.accepted ? "通过" : "未通过"}),
+      el("td", {text: r.accepted ? "—" : (REASONS[r.reason] || r.reason || "—")})));
+  }
+  box.replaceChildren(table);
+}
+
 // --- the page -------------------------------------------------------------------------------
 // a panel is drawn again unless staff are typing in it (a reason, a unit, an answer)
 const busy = (id) => document.getElementById(id).contains(document.activeElement) && document.activeElement.tagName === "INPUT";
@@ -505,6 +564,7 @@ async function refreshAll() {
   const loads = [loadWeek()];
   if (!busy("bookings")) loads.push(loadBookings());
   if (!busy("demands")) loads.push(loadDemands());
+  loads.push(loadAudit());
   await Promise.all(loads.map((p) => p.catch(() => null)));
 }
 
@@ -516,10 +576,14 @@ function chooseStation(id) {
   fillVenues(venue);
   fillVenues(document.getElementById("design-form").elements.venue_id);
   refreshAll();
+  loadOverview().catch(() => null);
 }
 
 function start() {
   for (const node of document.querySelectorAll("[data-may]")) node.hidden = !MAY.has(node.dataset.may);
+  for (const node of document.querySelectorAll("[data-managers]")) node.hidden = !MANAGER;
+  window.addEventListener("resize", () => heatChart && heatChart.resize());
+  document.fonts.ready.then(() => heatChart && heatChart.resize());
   const select = document.getElementById("station");
   select.replaceChildren(...NAMES.mine.map((id) => el("option", {value: id, text: NAMES.stations[id] || id})));
   select.onchange = () => chooseStation(select.value);
@@ -534,6 +598,7 @@ function start() {
   setInterval(tick, 10000);
   chooseStation(station);
   setInterval(refreshAll, 15000);
+  setInterval(() => loadOverview().catch(() => null), 60000);  // KPIs move slowly
 }
 
 start();
