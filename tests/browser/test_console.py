@@ -160,7 +160,7 @@ def tomorrow() -> str:
     return (datetime.now(TZ) + timedelta(days=1)).date().isoformat()
 
 
-def design(driver: WebDriver, title: str, day: str, start: str, end: str) -> None:
+def design(driver: WebDriver, title: str, day: str, start: str, end: str, weeks: int = 1) -> None:
     for box in driver.find_elements(By.CSS_SELECTOR, "#design-answer p"):
         driver.execute_script("arguments[0].remove()", box)
     field = driver.find_element(By.CSS_SELECTOR, "#design-form [name=title]")
@@ -172,6 +172,7 @@ def design(driver: WebDriver, title: str, day: str, start: str, end: str) -> Non
     fill(driver, "day", day)
     fill(driver, "start", start)
     fill(driver, "end", end)
+    fill(driver, "weeks", str(weeks))
     driver.find_element(By.ID, "publish").click()
 
 
@@ -413,4 +414,56 @@ def test_the_desk_checks_residents_in_and_the_board_handles_a_demand(
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "console-desk-and-demands.png"))
     assert severe_console_messages(browser) == []
+    assert requested_hosts(browser) == {LOCAL}
+
+
+def test_a_closure_turns_an_activity_away_and_a_series_is_cancelled_whole(
+    console: Console, browser: WebDriver
+) -> None:
+    day = tomorrow()
+    log_in(browser, console, console.manager)
+    wait = WebDriverWait(browser, 90)
+    Select(browser.find_element(By.ID, "venue")).select_by_value(ROOM)
+    browser.execute_script(
+        "const f = document.getElementById('closure-form').elements;"
+        "f.from.value = f.to.value = arguments[0]; f.start.value = '19:00';"
+        "f.end.value = '20:00'; f.reason.value = '设备检修';",
+        day,
+    )
+    click(browser, "#closure-form button[type=submit]")
+    wait.until(lambda d: answer(d, "week-answer"))
+    status, text = answer(browser, "week-answer") or ("", "")
+    assert status == "accepted" and "已登记闭馆" in text, text
+
+    design(browser, "夜校", day, "19:00", "19:30")
+    wait.until(lambda d: answer(d, "design-answer"))
+    status, text = answer(browser, "design-answer") or ("", "")
+    assert status == "rejected" and "场地不开放" in text and "设备检修" in text, text
+
+    # a weekly series of two sessions, published, then cancelled whole from one session
+    design(browser, "太极晨练", day, "07:00", "08:00", weeks=2)
+    wait.until(lambda d: answer(d, "design-answer"))
+    status, text = answer(browser, "design-answer") or ("", "")
+    assert status == "accepted" and "共 2 周" in text, text
+    show_week_of(browser, day)
+    found: list[str] = []
+
+    def session(driver: WebDriver) -> bool:
+        found[:] = driver.execute_script(
+            "return [...document.querySelectorAll('#week .item.activity')]"
+            ".filter((e) => e.textContent.includes('太极晨练')).map((e) => e.dataset.id);"
+        )
+        return bool(found)
+
+    wait.until(session)
+    click(browser, f"#week .item[data-id='{found[0]}']")
+    wait.until(lambda d: d.find_elements(By.ID, "detail-cancel-series"))
+    browser.execute_script("document.querySelector('#week-answer').replaceChildren()")
+    click(browser, "#detail-cancel-series")
+    wait.until(lambda d: answer(d, "week-answer"))
+    status, text = answer(browser, "week-answer") or ("", "")
+    assert status == "accepted" and "系列 2 场" in text, text
+    wait.until(lambda d: any("已取消" in t for t in texts(d, f"#week .item[data-id='{found[0]}']")))
+    rejected = "/v1/commands - Failed to load resource: the server responded with a status of"
+    assert [m for m in severe_console_messages(browser) if rejected not in m] == []
     assert requested_hosts(browser) == {LOCAL}

@@ -47,6 +47,7 @@ const ACCEPTED = {
   "activity.design_series": "系列活动草稿已保存",
   "activity.publish": "活动已发布",
   "activity.cancel": "活动已取消",
+  "venue.close": "已登记闭馆",
   "booking.approve": "预约已批准",
   "booking.reject": "预约已驳回",
   "demand.accept": "需求已受理",
@@ -156,6 +157,9 @@ async function lookUpCause(cause) {
       week.activities.push(a);
       return;
     } catch (e) { /* not an activity, or not there yet */ }
+    // a booking or a closure: the week has it once the warehouse does
+    try { await loadWeek(); } catch (e) { /* the next try */ }
+    if (known(week.bookings, "booking_id") || known(week.closures, "closure_id")) return;
   }
 }
 
@@ -348,6 +352,11 @@ async function showDetail(activityId) {
       refreshSoon();
     };
     actions.append(reason, b);
+    if (a.series_id) {
+      const all = el("button", {type: "button", class: "danger", text: "取消整个系列（未开始的场次）", id: "detail-cancel-series"});
+      all.onclick = () => cancelSeries(a.series_id, reason.value.trim(), a.title);
+      actions.append(all);
+    }
   }
   const close = el("button", {type: "button", class: "secondary", text: "关闭"});
   close.onclick = () => { selected = null; box.hidden = true; };
@@ -386,6 +395,43 @@ async function showDetail(activityId) {
     el("h4", {text: "候补名单"}), a.waitlist.length ? waits : el("p", {class: "empty", text: "无人候补"}),
   );
   box.hidden = false;
+}
+
+// a series' sessions are <series>-w1, -w2, …: each not yet started is cancelled, in order,
+// until one does not exist
+async function cancelSeries(seriesId, reason, title) {
+  const box = document.getElementById("week-answer");
+  let cancelled = 0, skipped = 0;
+  for (let k = 1; k <= 26; k++) {
+    const answer = await ask({kind: "activity.cancel", activity_id: `${seriesId}-w${k}`, reason});
+    if (answer.status === "accepted") cancelled++;
+    else if (answer.reason === "not_found") break;
+    else if (answer.reason === "activity_started" || answer.reason === "activity_cancelled") skipped++;
+    else { await show(box, answer, "activity.cancel"); refreshSoon(); return; }
+  }
+  await show(box, {status: "accepted"}, "activity.cancel", `「${title}」系列 ${cancelled} 场${skipped ? `（${skipped} 场已开始或已取消，未变）` : ""}`);
+  refreshSoon();
+}
+
+// --- closures (managers) -------------------------------------------------------------------
+function closureForm() {
+  const form = document.getElementById("closure-form");
+  const f = form.elements;
+  f.from.value = f.from.value || addDays(today(), 1);
+  f.to.value = f.to.value || addDays(today(), 1);
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const venue = document.getElementById("venue").value;
+    const command = {
+      kind: "venue.close", closure_id: newId("cls"), venue_id: venue,
+      starts_at: `${f.from.value}T${f.start.value || "00:00"}:00${TZ_OFFSET}`,
+      ends_at: `${f.to.value}T${f.end.value || "23:59"}:00${TZ_OFFSET}`,
+      reason: f.reason.value.trim(),
+    };
+    const answer = await ask(command);
+    await show(document.getElementById("week-answer"), answer, "venue.close", `${venueName(venue)} ${f.from.value} ${f.start.value || "00:00"} 至 ${f.to.value} ${f.end.value || "23:59"}（${command.reason}）`);
+    refreshSoon();
+  };
 }
 
 // --- the check-in desk: staff check a resident in (a fact, recorded for the station) ----------
@@ -592,6 +638,7 @@ function start() {
   document.getElementById("next-week").onclick = () => { weekStart = addDays(weekStart, 7); loadWeek(); };
   document.getElementById("this-week").onclick = () => { weekStart = monday(today()); loadWeek(); };
   fillDesignForm();
+  closureForm();
   const clock = document.getElementById("clock");
   const tick = () => { clock.textContent = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 16).replace("T", " "); };
   tick();
