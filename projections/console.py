@@ -28,6 +28,11 @@ from sanjiang.heat import HEAT_TYPES, heat_sql_expression
 MAX_ITEMS = 500
 #: events folded for one answer, at most (an activity's registrations and check-ins included)
 MAX_EVENTS = 100_000
+#: how long before a week the events about its activities, bookings and closures can occur:
+#: a series is designed at most 26 weeks ahead, a booking 30 days, and what follows a design
+#: (publication, registrations, check-ins) comes after it. Reads are bounded by it, so the
+#: engine skips older months.
+LOOKBACK = timedelta(days=200)
 
 ACTIVITY_TYPES = (
     "activity.designed",
@@ -71,7 +76,7 @@ BOOKING_STATUS = {
 
 _EVENT_COLUMNS = """
     toString(event_id) AS event_id, type, schema_version,
-    formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS occurred_at,
+    formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS at_text,
     station_id, source, resident, payload
 """
 
@@ -81,14 +86,24 @@ def _local(at: datetime | None, tz: ZoneInfo) -> str | None:
 
 
 def _fold(
-    warehouse: Warehouse, station_id: str, where: str, params: dict[str, Any]
+    warehouse: Warehouse,
+    station_id: str,
+    where: str,
+    params: dict[str, Any],
+    since: datetime | None = None,
 ) -> StationState:
-    """The station's state after the events selected by ``where`` (in the log's order)."""
+    """The station's state after the events selected by ``where`` (in the log's order),
+    those that occurred from ``since`` on if given (so the engine reads only those months)."""
+    bound = "" if since is None else "AND occurred_at >= {since:DateTime64(3,'UTC')} "
     rows = warehouse.query(
         f"SELECT {_EVENT_COLUMNS} FROM {warehouse.database}.events "
-        f"WHERE station_id = {{station:String}} AND ({where}) "
+        f"WHERE station_id = {{station:String}} {bound}AND ({where}) "
         f"ORDER BY occurred_at, toString(event_id) LIMIT {MAX_EVENTS}",
-        {"station": station_id, **params},
+        {
+            "station": station_id,
+            **params,
+            **({} if since is None else {"since": ch_datetime(since)}),
+        },
     ).dicts()
     state = StationState(station_id)
     for row in rows:
@@ -98,7 +113,7 @@ def _fold(
                     "event_id": row["event_id"],
                     "type": row["type"],
                     "schema_version": int(row["schema_version"]),
-                    "occurred_at": row["occurred_at"],
+                    "occurred_at": row["at_text"],
                     "station_id": row["station_id"],
                     "source": row["source"],
                     "resident": row["resident"] or None,
@@ -194,7 +209,9 @@ def station_week(
     lo = datetime.combine(start, time(), tz)
     hi = datetime.combine(start + timedelta(days=7), time(), tz)
     window, params = _window(lo, hi)
+    window += " AND occurred_at >= {since:DateTime64(3,'UTC')}"
     params["station"] = station_id
+    params["since"] = ch_datetime(lo - LOOKBACK)
     activities = _ids(
         warehouse,
         "activity_id",
@@ -230,6 +247,7 @@ def station_week(
             "ctypes": list(CLOSURE_TYPES),
             "closures": closures,
         },
+        since=lo - LOOKBACK,
     )
     return {
         "station_id": station_id,
@@ -267,14 +285,15 @@ def booking_requests(
         warehouse,
         "booking_id",
         ("booking.requested",),
-        "ends_at > {now:DateTime64(3,'UTC')}",
-        {"station": station_id, "now": ch_datetime(now)},
+        "ends_at > {now:DateTime64(3,'UTC')} AND occurred_at >= {since:DateTime64(3,'UTC')}",
+        {"station": station_id, "now": ch_datetime(now), "since": ch_datetime(now - LOOKBACK)},
     )
     state = _fold(
         warehouse,
         station_id,
         "type IN {btypes:Array(String)} AND booking_id IN {bookings:Array(String)}",
         {"btypes": list(BOOKING_TYPES), "bookings": ids},
+        since=now - LOOKBACK,
     )
     pending = [b for b in state.bookings.values() if b.status == "pending"]
     return [booking_view(b, tz) for b in sorted(pending, key=lambda b: (b.starts_at, b.booking_id))]
@@ -311,6 +330,7 @@ def demand_board(
         station_id,
         "type IN {dtypes:Array(String)} AND demand_id IN {demands:Array(String)}",
         {"dtypes": list(DEMAND_TYPES), "demands": ids},
+        since=now - timedelta(days=days),
     )
     linked = sorted({a for d in state.demands.values() for a in d.activity_ids})
     titles = activity_titles(warehouse, station_id, linked)
