@@ -467,3 +467,40 @@ def test_a_closure_turns_an_activity_away_and_a_series_is_cancelled_whole(
     rejected = "/v1/commands - Failed to load resource: the server responded with a status of"
     assert [m for m in severe_console_messages(browser) if rejected not in m] == []
     assert requested_hosts(browser) == {LOCAL}
+
+
+def test_the_desk_records_one_check_in_per_id_and_only_what_it_names(console: Console) -> None:
+    """Without a browser: the desk's route records a check-in once per ``checkin_id``, for a
+    venue of the station, names a registration that exists, and takes no station's staff but
+    its own."""
+    url = f"{console.base}/v1/console/stations/{STATION}/checkins"
+    headers = bearer(console.manager_token)
+    body = {"checkin_id": str(uuid7()), "venue_id": ROOM, "identifier": "310000000077"}
+    first = httpx.post(url, json=body, headers=headers, timeout=60)
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "accepted"
+    again = httpx.post(url, json=body, headers=headers, timeout=60)
+    assert again.status_code == 202 and again.json()["status"] == "duplicate"
+
+    elsewhere = {**body, "checkin_id": str(uuid7()), "venue_id": "WS-R03-ACT"}
+    refused = httpx.post(url, json=elsewhere, headers=headers, timeout=60)
+    assert refused.status_code == 422 and refused.json()["error"] == "venue_unknown"
+
+    nobody = {
+        "checkin_id": str(uuid7()),
+        "venue_id": ROOM,
+        "activity_id": "a-none",
+        "registration_id": "r-none",
+    }
+    missing = httpx.post(url, json=nobody, headers=headers, timeout=60)
+    assert missing.status_code == 404, missing.text
+
+    both = {**nobody, "identifier": "310000000077"}
+    invalid = httpx.post(url, json=both, headers=headers, timeout=60)
+    assert invalid.status_code == 422 and "310000000077" not in invalid.text
+
+    other = staff_token(console.settings, "manager", ["WS-R03"])
+    scoped = httpx.post(
+        url, json={**body, "checkin_id": str(uuid7())}, headers=bearer(other), timeout=60
+    )
+    assert scoped.status_code == 403 and scoped.json()["error"] == "forbidden_scope"
