@@ -241,6 +241,26 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, row))  # no longer pending
     confirmed = f"#week .item[data-id='{booking['booking_id']}']"
     wait.until(lambda d: any("已确认" in t for t in texts(d, confirmed)))
+    # another request: the manager rejects it, saying why
+    other = {
+        **booking,
+        "booking_id": f"b-{uuid.uuid4().hex[:8]}",
+        "resident": "b" * 32,
+        "starts_at": f"{day}T12:00:00+08:00",
+        "ends_at": f"{day}T13:00:00+08:00",
+    }
+    asked = console.ask(other, console.kiosk)
+    assert asked.status_code == 200 and asked.json()["outcome"] == "pending", asked.text
+    row = f"#bookings tr[data-id='{other['booking_id']}']"
+    wait.until(lambda d: reloaded_until(d, row, "#bookings *"))
+    browser.execute_script("document.querySelector('#booking-answer').replaceChildren()")
+    type_into(browser, f"{row} input", "场地另有安排")
+    click(browser, f"{row} button[data-reject]")
+    wait.until(lambda d: answer(d, "booking-answer"))
+    status, text = answer(browser, "booking-answer") or ("", "")
+    assert status == "accepted" and "预约已驳回" in text, text
+    wait.until(lambda d: not texts(d, row))
+
     # the station's KPIs against their targets, its heat; the manager's audit trail names
     # the rejected publication with its reason
     wait.until(lambda d: len(texts(d, "#kpis .kpi")) == 4)
