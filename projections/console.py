@@ -11,7 +11,7 @@ in the window (at most ``MAX_ITEMS`` of each kind), then the events of those ids
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,8 @@ MAX_EVENTS = 100_000
 #: (publication, registrations, check-ins) comes after it. Reads are bounded by it, so the
 #: engine skips older months.
 LOOKBACK = timedelta(days=200)
+
+NEVER_FORGET = datetime(9999, 1, 1, tzinfo=UTC)
 
 ACTIVITY_TYPES = (
     "activity.designed",
@@ -106,6 +108,10 @@ def _fold(
         },
     ).dicts()
     state = StationState(station_id)
+    # the deciders forget what is done 30 days after it to stay bounded; the console shows
+    # history (a demand answered months ago is still on the board), and each of its folds is
+    # bounded by what it asks about: a forgetting time far ahead keeps ``evolve`` from it
+    state.forgotten_at = NEVER_FORGET
     for row in rows:
         try:
             event = from_raw(

@@ -198,3 +198,28 @@ def test_the_desk_finds_a_registered_resident(warehouse: ChdbWarehouse) -> None:
     assert waiting is not None and waiting != placed
     assert registrant(warehouse, STATION, "A1", "nobody") is None
     assert registrant(warehouse, "WS-R04", "A1", "r1") is None  # not that station's
+
+
+def test_the_board_keeps_what_the_deciders_forget(warehouse: ChdbWarehouse) -> None:
+    """A demand answered 100 days ago stays on the board beside today's (the deciders drop
+    what is done after 30 days; the console shows history)."""
+    long_ago = TUESDAY - timedelta(days=100)
+    EventWriter(warehouse).write(
+        [
+            Positioned(e)
+            for e in (
+                ev(
+                    p.DemandSubmitted(demand_id="old", category="handcraft"),
+                    at(9, day=long_ago),
+                    "ann",
+                ),
+                ev(p.DemandAnswered(demand_id="old", answer="已办"), at(10, day=long_ago)),
+                ev(p.DemandSubmitted(demand_id="new", category="handcraft"), at(9), "bob"),
+            )
+        ]
+    )
+    board = demand_board(warehouse, TZ, STATION, at(12))
+    assert [(d["demand_id"], d["status_label"]) for d in board] == [
+        ("new", "已提交"),
+        ("old", "已答复"),
+    ]
