@@ -460,6 +460,17 @@ def test_a_closure_turns_an_activity_away_and_a_series_is_cancelled_whole(
     status, text = answer(browser, "design-answer") or ("", "")
     assert status == "rejected" and "场地不开放" in text and "设备检修" in text, text
 
+    # the closure is lifted from the calendar
+    show_week_of(browser, day)
+    lift = "#week .item.closure button[data-lift]"
+    wait.until(lambda d: texts(d, lift))
+    browser.execute_script("document.querySelector('#week-answer').replaceChildren()")
+    click(browser, lift)
+    wait.until(lambda d: answer(d, "week-answer"))
+    status, text = answer(browser, "week-answer") or ("", "")
+    assert status == "accepted" and "已解除闭馆" in text, text
+    wait.until(lambda d: not texts(d, "#week .item.closure"))
+
     # a weekly series of two sessions, published, then cancelled whole from one session
     design(browser, "太极晨练", day, "07:00", "08:00", weeks=2)
     wait.until(lambda d: answer(d, "design-answer"))

@@ -48,6 +48,7 @@ const ACCEPTED = {
   "activity.publish": "活动已发布",
   "activity.cancel": "活动已取消",
   "venue.close": "已登记闭馆",
+  "venue.lift_closure": "已解除闭馆",
   "booking.approve": "预约已批准",
   "booking.reject": "预约已驳回",
   "demand.accept": "需求已受理",
@@ -305,8 +306,18 @@ function drawWeek() {
     }
     for (const c of week.closures) {
       if (c.venue_id === venue && dayOf(c.starts_at) <= day && day <= dayOf(c.ends_at)) {
-        items.push([c.starts_at, el("div", {class: "item closure", "data-id": c.closure_id},
-          el("b", {text: `${hhmm(c.starts_at)}–${hhmm(c.ends_at)}`}), ` 闭馆：${c.reason}`)]);
+        const item = el("div", {class: "item closure", "data-id": c.closure_id},
+          el("b", {text: `${hhmm(c.starts_at)}–${hhmm(c.ends_at)}`}), ` 闭馆：${c.reason}`);
+        if (MAY.has("venue.lift_closure")) {
+          const lift = el("button", {type: "button", class: "secondary", text: "解除", "data-lift": c.closure_id});
+          lift.onclick = async () => {
+            const answer = await ask({kind: "venue.lift_closure", closure_id: c.closure_id});
+            await show(document.getElementById("week-answer"), answer, "venue.lift_closure", `${venueName(c.venue_id)}（${c.reason}）`);
+            refreshSoon();
+          };
+          item.append(" ", lift);
+        }
+        items.push([c.starts_at, item]);
       }
     }
     items.sort((x, y) => (x[0] < y[0] ? -1 : 1));
