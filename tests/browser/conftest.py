@@ -65,6 +65,7 @@ def browser(request: pytest.FixtureRequest) -> Iterator[WebDriver]:
         "--disable-gpu",
         "--window-size=1366,900",
         "--no-first-run",
+        "--lang=zh-CN",  # as the stations' browsers: dates and times in the Chinese form
         "--disable-background-networking",  # no update checks, no safe-browsing lists
         "--disable-component-update",
         "--disable-sync",
