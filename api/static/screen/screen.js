@@ -33,16 +33,18 @@ function light(kpi, value) {
   return value >= target ? "green" : value >= target * summary.yellow_from ? "yellow" : "red";
 }
 function renderKpis() {
-  const liveKpis = live.network.kpis || null;  // the live fold's, when it has them
+  // today's from the live fold (each {value, provisional}); the warehouse's until it has them
+  const liveKpis = live.network.kpis || null;
   const rows = Object.entries(KPI_LABELS).map(([k, label]) => {
-    const fromLive = liveKpis && k in liveKpis;
-    const today = fromLive ? liveKpis[k] : summary?.kpis.today[k];
+    const fromLive = Boolean(liveKpis && liveKpis[k]);
+    const today = fromLive ? liveKpis[k].value : summary?.kpis.today[k];
+    const provisional = fromLive ? liveKpis[k].provisional : true;  // today is still open
     const week = summary?.kpis.last_7_days[k];
     const target = summary?.targets[k];
-    const source = fromLive ? "实时" : "数仓";
-    return `<div class="kpi ${light(k, today)}" data-kpi="${k}"><span class="name">${label}<span class="provisional" title="今日尚在迟到宽限期内，数值可能变化">暂定</span></span>`
+    const mark = provisional ? `<span class="provisional" title="当日尚在迟到宽限期内，数值可能变化">暂定</span>` : "";
+    return `<div class="kpi ${light(k, today)}" data-kpi="${k}"><span class="name">${label}${mark}</span>`
       + `<span class="value">${pct(today)}</span>`
-      + `<span class="sub">近7日 <b class="${light(k, week)}">${pct(week)}</b> · 目标 ${target === undefined ? "—" : pct(target)} · 今日来源：${source}</span></div>`;
+      + `<span class="sub">近7日 <b class="${light(k, week)}">${pct(week)}</b> · 目标 ${target === undefined ? "—" : pct(target)} · 今日：${fromLive ? "实时" : "数仓"}</span></div>`;
   });
   $("kpis").innerHTML = rows.join("");
 }
