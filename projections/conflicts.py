@@ -33,9 +33,12 @@ the live fold.
 
 from __future__ import annotations
 
-#: Reconciliation: events that reached the platform within their own day's window.
+#: Reconciliation: events that reached the platform within their own day's window, which
+#: closes at the day's end plus the grace (an arrival at that instant is too late live;
+#: ``received_at`` keeps milliseconds, so ``<`` here is the live fold's test to the
+#: microsecond).
 ADMIT_IN_WINDOW = (
-    "received_at <= toStartOfDay(occurred_at, 'Asia/Shanghai') + INTERVAL 1 DAY"
+    "received_at < toStartOfDay(occurred_at, 'Asia/Shanghai') + INTERVAL 1 DAY"
     " + toIntervalSecond({grace_s:UInt32})"
 )
 #: Reconciliation: check-ins naming an activity, among the admitted events.

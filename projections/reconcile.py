@@ -55,7 +55,7 @@ SELECT
     countIf(type IN ('demand.submitted', 'demand.voted')) AS demands
 FROM {db}.events
 WHERE occurred_at >= {start:DateTime64(3,'UTC')} AND occurred_at < {end:DateTime64(3,'UTC')}
-  AND received_at <= {closes:DateTime64(3,'UTC')}
+  AND received_at < {closes:DateTime64(3,'UTC')}
 GROUP BY station_id
 """
 

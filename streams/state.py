@@ -364,7 +364,7 @@ class LiveState:
         closes = self._window_ends.get(day)
         if closes is None:
             closes = self._window_end(day)
-        if arrived > closes:
+        if arrived >= closes:
             self.too_late += 1  # judged by arrival, not by reading order
             return False
         event_id, seen = event.event_id, self.seen
@@ -469,14 +469,16 @@ class LiveState:
         self._day_numbers = {n: d for n, d in self._day_numbers.items() if d >= before}
 
     def window_closed(self, day: date, now: datetime) -> bool:
-        """True once ``day``'s window no longer takes events (its end plus the grace)."""
+        """True once ``day``'s window no longer takes events: from its end plus the grace on
+        (an event that arrived at that instant or after is too late; the warehouse, which keeps
+        arrivals to the millisecond, admits what arrived before it: ``projections.conflicts``)."""
         closes = self._window_ends.get(day)
         if closes is None:
             closes = self._window_end(day)
-        return now > closes
+        return now >= closes
 
     def _window_end(self, day: date) -> datetime:
-        """The instant after which ``day``'s window is closed (cached in ``_window_ends``), in
+        """The instant from which ``day``'s window is closed (cached in ``_window_ends``), in
         UTC as the events' instants are: comparing instants of different zones costs
         microseconds, of the same ``tzinfo`` object a few nanoseconds."""
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz)

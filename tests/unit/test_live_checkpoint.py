@@ -80,7 +80,9 @@ def test_pruning_forgets_closed_days_and_changes_no_number() -> None:
     ids = len(state.seen)
     # every record still unread arrives after the second day's window closed (+ the margin)
     closes = datetime.combine(last_day + timedelta(days=1), time(), NETWORK.tz) + state.grace
-    state.prune(closes + PRUNE_MARGIN)  # exactly at the margin: only the first day goes
+    # just before the margin: only the first day goes (the second's window closes at
+    # ``closes``, an arrival at that instant being too late)
+    state.prune(closes + PRUNE_MARGIN - timedelta(microseconds=1))
     assert set(state.seen.values()) == {last_day}
     assert views(state, occupancy=False) == before
     remaining = len(state.seen)
