@@ -19,19 +19,21 @@ judge reads little more than before.
   end of its own local day's window (the day plus the grace, ``{grace_s:UInt32}`` seconds),
   which is what the live fold saw — facts and decisions alike, so a closed day is judged from
   the same events live and in the warehouse.
-- ``{firsts}``: rows ``(activity_id, resident, first_v)`` with ``first_v`` = (occurred_at,
-  event_id as text) of check-ins naming an activity: ``activity_checkins`` for the KPIs,
+- ``{firsts}``: rows ``(activity_id, resident, first_v)`` with ``first_v`` = ``VERSION``
+  of check-ins naming an activity: ``activity_checkins`` for the KPIs,
   ``FIRSTS_ADMITTED`` (the admitted check-ins themselves) for reconciliation.
 
 Two relations come out: ``judged_checkins`` (``day``, ``station_id``, ``kind`` — ``''`` for
 none — for every check-in of the period and scope, one kind each, the first that applies) and
 ``judged_evaluations`` (``rating`` and ``came`` per (resident, activity) pair of the period and
 scope, or per (day, station, resident, activity) with ``by_day``: the latest evaluation's
-rating, and whether the resident attended). Orders are (occurred_at, event_id as text), as in
-the live fold.
+rating, and whether the resident attended). Orders are ``projections.order.VERSION``
+(occurred_at to the microsecond, event_id as text), as in the live fold.
 """
 
 from __future__ import annotations
+
+from projections.order import VERSION
 
 #: Reconciliation: events that reached the platform within their own day's window, which
 #: closes at the day's end plus the grace (an arrival at that instant is too late live;
@@ -42,11 +44,15 @@ ADMIT_IN_WINDOW = (
     " + toIntervalSecond({grace_s:UInt32})"
 )
 #: Reconciliation: check-ins naming an activity, among the admitted events.
-FIRSTS_ADMITTED = """(
-            SELECT activity_id, resident, (occurred_at, toString(event_id)) AS first_v
+FIRSTS_ADMITTED = (
+    """(
+            SELECT activity_id, resident, """
+    + VERSION
+    + """ AS first_v
             FROM {db}.events
             WHERE type = 'checkin.recorded' AND activity_id != '' AND resident != ''
               AND {admit})"""
+)
 #: The KPIs: the stored first check-ins (every event).
 FIRSTS_STORED = "{db}.activity_checkins"
 
@@ -73,7 +79,7 @@ CHECKINS_JUDGED = f"""
         SELECT groupArray((activity_id, published, places))
         FROM (
             SELECT activity_id, max(type = 'activity.published') AS published,
-                   argMaxIf(capacity, (occurred_at, toString(event_id)), capacity > 0) AS places
+                   argMaxIf(capacity, {VERSION}, capacity > 0) AS places
             FROM {{db}}.events
             WHERE type IN ('activity.published', 'activity.updated')
               AND activity_id IN (
@@ -145,7 +151,7 @@ def evaluations_judged(by_day: bool) -> str:
         SELECT groupArray({row})
         FROM (
             SELECT {keys}resident, activity_id,
-                   argMax(rating, (occurred_at, toString(event_id))) AS rating
+                   argMax(rating, {VERSION}) AS rating
             FROM {{db}}.events
             WHERE type = 'evaluation.submitted'
               AND occurred_at >= {{start}} AND occurred_at < {{end}}
@@ -179,11 +185,11 @@ def evaluations_judged(by_day: bool) -> str:
         SELECT groupArray((activity_id, venue, starts, ends))
         FROM (
             SELECT activity_id,
-                   argMaxIf(venue_id, (occurred_at, toString(event_id)), venue_id != '')
+                   argMaxIf(venue_id, {VERSION}, venue_id != '')
                        AS venue,
-                   argMaxIf(assumeNotNull(starts_at), (occurred_at, toString(event_id)),
+                   argMaxIf(assumeNotNull(starts_at), {VERSION},
                             starts_at IS NOT NULL) AS starts,
-                   argMaxIf(assumeNotNull(ends_at), (occurred_at, toString(event_id)),
+                   argMaxIf(assumeNotNull(ends_at), {VERSION},
                             ends_at IS NOT NULL) AS ends
             FROM {{db}}.events
             WHERE length(unresolved_ids) > 0

@@ -19,7 +19,7 @@ and a scope (the network, a station, or a venue). A KPI whose denominator is zer
   scope at a venue the network knows ÷ the residents the scope serves (a venue takes its
   station's population).
 - 服务满意率 service satisfaction: of the evaluations occurring in the period in the scope, one
-  per (resident, activity) — the latest by (occurred_at, event_id) — from a resident who
+  per (resident, activity) — the latest by ``projections.order.VERSION`` — from a resident who
   attended (a check-in naming the activity, or one at its venue during it), the share rated 4
   or 5.
 - Conflicts beside them (``sanjiang.conflicts``, judged by ``projections.conflicts``): the

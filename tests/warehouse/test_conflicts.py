@@ -12,6 +12,7 @@ import pytest
 
 from projections.conflicts import CONFLICTS_BY_DAY
 from projections.kpi import KpiReport, KpiSql, Period, Scope, compute_kpis
+from projections.order import VERSION
 from projections.reconcile import reconcile, warehouse_counts
 from projections.replay import DATA_TABLES
 from projections.warehouse import ChdbWarehouse, ch_datetime
@@ -141,7 +142,7 @@ def test_first_check_ins_are_kept_per_activity_and_resident(loaded: ChdbWarehous
         "GROUP BY activity_id, resident ORDER BY activity_id, resident"
     ).rows
     folded = loaded.query(
-        "SELECT activity_id, resident, min((occurred_at, toString(event_id))) AS first "
+        f"SELECT activity_id, resident, min({VERSION}) AS first "
         "FROM sanjiang.events WHERE type = 'checkin.recorded' AND activity_id != '' "
         "GROUP BY activity_id, resident ORDER BY activity_id, resident"
     ).rows
