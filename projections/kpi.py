@@ -13,7 +13,9 @@ and a scope (the network, a station, or a venue). A KPI whose denominator is zer
   (``demand.submitted`` + ``demand.voted`` occurring in the period in the scope) and s_c its share
   of the capacity of published, not cancelled activities starting in the period in the scope.
   Categories of the venue-booking family are left out of both: that demand is answered by
-  bookable venue hours and measured by utilization (DESIGN.md, "Categories").
+  bookable venue hours and measured by utilization (DESIGN.md, "Categories"). Computed as
+  Σ_c min(d_c·S, s_c·D) / (D·S) with D the demand events and S the capacity: integers, divided
+  once, so the live fold's value (``streams.kpis``, ``sanjiang.kpis``) is the same double.
   Fill rate beside it: registrations not cancelled ÷ capacity of those same activities.
 - 居民参与率 resident participation: distinct residents with a check-in in the period in the
   scope at a venue the network knows ÷ the residents the scope serves (a venue takes its
@@ -45,18 +47,25 @@ activities held there (evaluations, registrations, capacity).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache
 from typing import Any, Literal
 
-from projections.conflicts import CHECKINS_JUDGED, FIRSTS_STORED, evaluations_judged
+from projections.conflicts import (
+    ADMIT_IN_WINDOW,
+    CHECKINS_JUDGED,
+    FIRSTS_ADMITTED,
+    FIRSTS_STORED,
+    evaluations_judged,
+)
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.conflicts import CHECKIN_KINDS, NOT_ATTENDED
+from sanjiang.kpis import EXCLUDED_FAMILIES
 from sanjiang.network import Network
 
 ScopeKind = Literal["network", "station", "venue"]
-EXCLUDED_FAMILIES = frozenset({"venue_booking"})
+__all__ = ["EXCLUDED_FAMILIES", "KpiReport", "Period", "Scope", "compute_kpis"]
 
 
 @dataclass(frozen=True)
@@ -315,6 +324,7 @@ WITH
               AND occurred_at >= {{start}} AND occurred_at < {{end}}
               AND station_id IN {{stations}}
               AND category NOT IN {_EXCLUDED}
+              AND {{admit}}
             GROUP BY category
         )
     ),
@@ -338,20 +348,24 @@ WITH
             WHERE activity_id IN (SELECT arrayJoin(supplied_ids))
         )
     ),
+    -- Σ_c min(d_c / D, s_c / S) = Σ_c min(d_c·S, s_c·D) / (D·S): integers summed, divided
+    -- once (sanjiang/kpis.py: the live fold's very arithmetic, equal to the last bit)
     counted AS (
         SELECT
             toUInt64(demand.total) AS demand_events,
             toUInt64(supply.total) AS supplied_capacity,
             arraySum(arrayMap(
                 (c, n) -> if(has(supply.categories, c),
-                             least(n / demand.total,
-                                   supply.capacities[indexOf(supply.categories, c)] / supply.total),
+                             least(n * supply.total,
+                                   supply.capacities[indexOf(supply.categories, c)]
+                                   * demand.total),
                              0),
                 demand.categories, demand.counts)) AS overlap,
             registered.n AS registrations
         FROM demand CROSS JOIN supply CROSS JOIN registered
     )
-SELECT if(demand_events = 0 OR supplied_capacity = 0, NULL, overlap) AS project_precision,
+SELECT if(demand_events = 0 OR supplied_capacity = 0, NULL,
+          overlap / (demand_events * supplied_capacity)) AS project_precision,
        demand_events, supplied_capacity,
        if(supplied_capacity = 0, NULL, registrations / supplied_capacity) AS fill_rate,
        registrations
@@ -402,8 +416,20 @@ def _statement_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(len(KPI_STATEMENTS), thread_name_prefix="kpi-statement")
 
 
-def compute_kpis(warehouse: Warehouse, network: Network, period: Period, scope: Scope) -> KpiReport:
+def compute_kpis(
+    warehouse: Warehouse,
+    network: Network,
+    period: Period,
+    scope: Scope,
+    admitted_within: timedelta | None = None,
+) -> KpiReport:
     """All KPIs for one period and scope, from the warehouse (every ratio computed in SQL).
+
+    ``admitted_within`` (reconciliation, ``projections.reconcile``): count only the events the
+    live fold saw, those that reached the platform before their own local day's window closed
+    (the day plus this grace; ``projections.conflicts.ADMIT_IN_WINDOW``). Decisions (the
+    activities and bookings utilization and precision read from the state tables) are stamped
+    received when they are made, so they are always admitted.
 
     The four statements are independent and run at once, each from a thread of its own: a
     statement spends much of its time in steps ClickHouse runs on one core (building the sets
@@ -416,6 +442,9 @@ def compute_kpis(warehouse: Warehouse, network: Network, period: Period, scope: 
         "stations": scope.stations(network),
         "venues": scope.venues(network),
     }
+    if admitted_within is not None:
+        sql = replace(sql, admit=ADMIT_IN_WINDOW, firsts=FIRSTS_ADMITTED)
+        params["grace_s"] = int(admitted_within.total_seconds())
 
     def run(template: str) -> dict[str, Any]:
         text = sql.render(template)
