@@ -122,14 +122,19 @@ def test_reconciliation_judges_with_what_the_live_fold_saw(loaded: ChdbWarehouse
     r03 = stored["WS-R03"]
     assert {k: r03[f"conflicts.{k}"] for k in c.LIVE_TUESDAY_R03} == c.LIVE_TUESDAY_R03
     assert (r03["evaluations"], r03["satisfied_evaluations"], r03["residents"]) == (4, 3, 13)
-    checked, differences = reconcile(loaded, NETWORK, views, [TUESDAY, WEDNESDAY], GRACE)
-    assert checked == 3 and differences == []  # WS-R03 and WS-R04 on Tuesday, WS-R03 Wednesday
-    # a forged fact the log never had: one more conflict in the warehouse than live
+    result = reconcile(loaded, NETWORK, views, [TUESDAY, WEDNESDAY], GRACE)
+    # every station of the network and the network itself, on both days: counters and KPIs
+    assert result.windows == 2 * (len(NETWORK.stations) + 1)
+    assert result.differences == [] and result.ok
+    # a forged fact the log never had: one more conflict in the warehouse than live, beside
+    # participation at the station and in the network
     write(loaded, [c.checkin("z", c.at(16), venue="WS-NOWHERE")])
-    _, differences = reconcile(loaded, NETWORK, views, [TUESDAY], GRACE)
-    assert {(d.station_id, d.counter, d.live, d.warehouse) for d in differences} == {
+    result = reconcile(loaded, NETWORK, views, [TUESDAY], GRACE)
+    assert {(d.station_id, d.counter, d.live, d.warehouse) for d in result.differences} == {
         ("WS-R03", "checkins", 15, 16),
         ("WS-R03", "conflicts.unknown_venue", 1, 2),
+        ("WS-R03", "kpi.resident_participation.conflicts", 5, 6),
+        ("network", "kpi.resident_participation.conflicts", 6, 7),
     }
 
 

@@ -19,7 +19,7 @@ import pytest
 from dashboards.boards import all_dashboards
 from projections.kpi import KpiReport, Period, Scope, compute_kpis
 from projections.order import VERSION
-from projections.reconcile import warehouse_counts
+from projections.reconcile import reconcile, warehouse_counts
 from projections.warehouse import ChdbWarehouse
 from projections.writer import EventWriter, Positioned
 from sanjiang.events import Event
@@ -28,6 +28,7 @@ from sanjiang.events.codec import new_event, stamp_received
 from sanjiang.ids import uuid7_from_rng
 from sanjiang.network import load_network
 from streams.state import LiveState
+from streams.views import live_views
 from tests.warehouse.test_kpis import TUESDAY, VENUE, at, checkin, published
 
 NETWORK = load_network()
@@ -154,6 +155,10 @@ def test_the_latest_of_one_millisecond_is_decided_alike(loaded: ChdbWarehouse) -
     assert (int(row[0]), row[1]) == (5, VENUE)
     day = warehouse_counts(loaded, NETWORK, TUESDAY.date(), GRACE)["WS-R03"]
     assert (day["satisfied_evaluations"], day["evaluations"]) == (1, 2)
+    # and the live views' KPIs of the closed day reconcile, station by station
+    views = live_views(state, TUESDAY + timedelta(days=1) + GRACE)
+    result = reconcile(loaded, NETWORK, views, [TUESDAY.date()], GRACE)
+    assert result.ok and result.windows == len(NETWORK.stations) + 1
     # ClickHouse's own orders would have decided otherwise: as UUIDs EARLY is the latest, and
     # at milliseconds r2's two evaluations tie and the larger id (5 stars) wins
     wrong = loaded.query(
