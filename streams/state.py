@@ -369,6 +369,7 @@ class LiveState:
         self._occupancy = Occupancy(self._venue_station)
         self._tz = self.network.tz
         self.left_out = excluded_categories(self.taxonomy or load_taxonomy())
+        self._kept_from = None  # (compiled, an init=False field's default is not set)
 
     # --- the fold -----------------------------------------------------------------------
 

@@ -136,3 +136,18 @@ def _published(activity: str) -> dict[str, Any]:
         "capacity": 10,
         "target_groups": ["all"],
     }
+
+
+def test_decisions_after_a_prune_still_render_the_days_they_take() -> None:
+    """After a prune (the worker's checkpoints), a decision only bumps the days still kept."""
+    state = LiveState(NETWORK, grace=GRACE, days_kept=8)
+    state.prune(TUESDAY + timedelta(days=1) + GRACE + timedelta(hours=2))
+    monday = TUESDAY - timedelta(days=1)
+    state.apply(ev(p.ActivityPublished(**_published("A8")), monday))
+    state.apply(ev(p.RegistrationSubmitted(registration_id="R8", activity_id="A8"), monday, "r8"))
+    found = kpis(state)
+    assert found["project_precision"]["registrations"] == 1
+    assert state.revision(DAY, "WS-R03") > 0
+    long_ago = TUESDAY - timedelta(days=30)
+    state.apply(booking("B0", long_ago, long_ago + timedelta(hours=1)))
+    assert (long_ago.date(), "WS-R03") not in state.days  # forgotten already: not made again
