@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from api.access.roles import Caller
+from api.routes.live import visible
 from sanjiang.events import payloads as p
 from sanjiang.network import load_network
 from streams.kpis import KpiReader
@@ -136,6 +138,15 @@ def _published(activity: str) -> dict[str, Any]:
         "capacity": 10,
         "target_groups": ["all"],
     }
+
+
+def test_a_station_s_days_are_seen_by_who_sees_the_station() -> None:
+    operator = Caller.staff("o", "operator", ["WS-R03"], "token")
+    viewer = Caller.staff("v", "viewer", None, "token")
+    day = DAY.isoformat()
+    assert visible(operator, f"day:{day}:WS-R03") and visible(operator, "station:WS-R03")
+    assert not visible(operator, f"day:{day}:WS-R04") and not visible(operator, f"day:{day}")
+    assert visible(viewer, f"day:{day}") and visible(viewer, f"day:{day}:WS-R04")
 
 
 def test_decisions_after_a_prune_still_render_the_days_they_take() -> None:
