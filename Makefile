@@ -7,6 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JARS   := infra/kafka/target/dependency/.complete
+WEB    := api/static/vendor/MANIFEST.json
 
 .PHONY: setup up test lint browser bench clean
 
@@ -24,7 +25,13 @@ $(JARS): infra/kafka/pom.xml
 	mvn -q -B -f infra/kafka/pom.xml dependency:copy-dependencies
 	@touch $@
 
-setup: $(STAMP) $(JARS)
+# The pages' ECharts and webfont, from the npm registry (versions pinned in web/package-lock.json)
+$(WEB): web/package.json web/package-lock.json web/vendor.py
+	@command -v npm >/dev/null || (echo "Node.js and npm are required to fetch the pages' assets" >&2; exit 1)
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	$(PYTHON) web/vendor.py
+
+setup: $(STAMP) $(JARS) $(WEB)
 	@$(BIN)/sanjiang build-fold
 
 up: setup
@@ -56,4 +63,4 @@ bench: setup
 
 clean:
 	-$(BIN)/sanjiang kafka stop
-	rm -rf var .venv infra/kafka/target .pytest_cache .mypy_cache .ruff_cache streams/_compiled
+	rm -rf var .venv infra/kafka/target web/node_modules api/static/vendor .pytest_cache .mypy_cache .ruff_cache streams/_compiled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -19,14 +20,17 @@ from api.routes import (
     audit,
     auth,
     commands,
+    console,
     demands,
     health,
     history,
     ingest,
+    kiosk,
     kpis,
     live,
     pages,
     reconcile,
+    screen,
     sql,
 )
 from api.schemas import ErrorResponse
@@ -66,6 +70,10 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
         services = Services.build(settings, network, taxonomy)
         await services.start()
         app.state.services = services
+        # What exists now (modules, the app, its schemas, the services) lives as long as the
+        # process: keep it out of every full collection, else each one walks it all and
+        # stalls every request in flight (0.1-0.3 s measured under the commands benchmark).
+        gc.freeze()
         try:
             yield
         finally:
@@ -110,7 +118,10 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     app.include_router(sql.router)
     app.include_router(live.router)
     app.include_router(reconcile.router)
+    app.include_router(screen.router)
     app.include_router(pages.router)
+    app.include_router(kiosk.router)
+    app.include_router(console.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from api.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """The app's services (``async``: FastAPI runs a plain ``def`` dependency in a thread)."""
     services = request.app.state.services
     assert isinstance(services, Services)
     return services

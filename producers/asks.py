@@ -188,6 +188,7 @@ class Asks:
                     capacity=payload.capacity,
                     target_groups=payload.target_groups,
                     demand_ids=draft.demand_ids[:20] if draft is not None else [],
+                    registration_required=payload.registration_required,
                 )
                 publish = m.PublishActivity(activity_id=payload.activity_id)
                 return [("operator", design), ("operator", publish)]

@@ -18,5 +18,10 @@ or first row uses it (``tests/warehouse/test_order.py`` checks the SQL and the a
 
 from __future__ import annotations
 
+#: The elements of ``VERSION``, for tuples that carry a value after them
+VERSION_ITEMS = "occurred_at_us, toString(event_id)"
 #: (occurred_at to the microsecond, event_id as canonical text): "latest" is its max
-VERSION = "(occurred_at_us, toString(event_id))"
+VERSION = f"({VERSION_ITEMS})"
+#: What an event that does not set a value contributes in place of ``VERSION_ITEMS``: smaller
+#: than any real event's (the state tables' "nothing yet")
+NO_VERSION_ITEMS = "toDateTime64('1900-01-01', 6, 'UTC'), ''"

@@ -30,6 +30,8 @@ from projections.conflicts import (
     CHECKIN_CONFLICTS_BY_DAY,
     EVALUATIONS_BY_DAY,
     FIRSTS_ADMITTED,
+    PLACES_ADMITTED,
+    RULES_ADMITTED,
 )
 from projections.kpi import KpiReport, KpiSql, Period, Scope, compute_kpis
 from projections.warehouse import Warehouse, ch_datetime
@@ -79,6 +81,8 @@ _JUDGED = KpiSql(
     venue_scope="0",
     admit=ADMIT_IN_WINDOW,
     firsts=FIRSTS_ADMITTED,
+    rules=RULES_ADMITTED,
+    places=PLACES_ADMITTED,
 )
 WAREHOUSE_CHECKIN_CONFLICTS = _JUDGED.render(CHECKIN_CONFLICTS_BY_DAY)
 WAREHOUSE_EVALUATIONS = _JUDGED.render(EVALUATIONS_BY_DAY)

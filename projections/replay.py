@@ -35,6 +35,8 @@ DATA_TABLES = (
     "registration_states",
     "activity_registrations",
     "activity_checkins",
+    "activity_rules",
+    "activity_places",
     "sink_progress",
 )
 

@@ -69,6 +69,8 @@ def _row(
         "late": envelope["late"],
         "rating": fields.get("rating") or 0,
         "capacity": fields.get("capacity") or 0,
+        # an activity's rule (None: the event does not set it; see migration 0015)
+        "registration_required": fields.get("registration_required"),
         "starts_at": _ts(fields.get("starts_at")),
         "ends_at": _ts(fields.get("ends_at")),
         "minor": bool(fields.get("minor", False)),

@@ -13,6 +13,9 @@ code                        label               the fact
 ``venue_of_other_station``  非本站场馆          a check-in at a venue of another station than
                                                 the one that recorded it (``station_id``)
 ``unknown_activity``        活动不存在或未发布  a check-in naming an activity never published
+``no_registration``         需报名无名额        a resident's first check-in at a published
+                                                activity that requires registration, when that
+                                                resident holds no place in it (see below)
 ``over_capacity``           超出活动容量        a resident's first check-in at a published
                                                 activity when that resident comes after the
                                                 first ``capacity`` residents (see below)
@@ -21,30 +24,44 @@ code                        label               the fact
                                                 activity's venue during it
 ==========================  ==================  ============================================
 
+- **Registration** (for ``no_registration``): an activity requires registration when its
+  latest ``registration_required`` (from ``activity.published`` and ``activity.updated``, by
+  ``Version``; an event of a version before the field counts as false) is true and it was
+  never cancelled (``activity.cancelled`` released its registrations: a check-in at a
+  cancelled activity is judged as if it required none). A resident *holds a place* in it when a
+  ``registration.submitted`` naming the activity names that resident, and no
+  ``registration.cancelled`` naming the activity has its ``registration_id``: a registration
+  only waitlisted (``registration.waitlisted``), cancelled, or released as a no-show holds
+  none. The registrations count whatever their time, as the capacity counts its latest value:
+  a place given after the check-in (a waitlisted resident promoted, even after the start)
+  clears it, and one released after it (the decider did not know of the check-in yet: an
+  offline kiosk) leaves the resident without one — the platform gave the place away. Like
+  capacity, it judges residents, by their first check-in naming the activity: later ones are
+  not conflicts again.
 - **Capacity** counts distinct residents: the residents with a check-in naming the activity
   (any station, any venue, any time) are ranked by their first such check-in, the earliest by
   (``occurred_at``, ``event_id`` as text); the first check-in of each resident ranked past the
   activity's capacity (its latest, after updates) is ``over_capacity``. A resident's later
-  check-ins at it are not conflicts again.
+  check-ins at it are not conflicts again. When the activity requires registration its places
+  are the registrations': only residents holding a place are ranked, so one holding a place is
+  never pushed past the capacity by residents holding none (those are ``no_registration``,
+  which comes first), and one is ``over_capacity`` only if more residents hold places than the
+  capacity (which the deciders never allow).
 - **Attendance** (for ``not_attended``): the evaluation's resident has a check-in naming the
   activity, or a check-in at the activity's venue in ``[starts_at, ends_at)`` of its latest
   state (whatever those check-ins' own kinds); at any time, before or after the evaluation. An
   evaluation is judged by its (resident, activity) pair, and counted once per pair, as
   satisfaction counts evaluations. (Both facts carry a resident: the catalog requires it.)
-- Not kinds: a check-in without a registration when the activity requires one — activities
-  have no "requires registration" attribute (registering is how a place is held, not a
-  condition to come in), so nothing says when a check-in lacks one; adding it takes a new
-  version of ``activity.designed``/``activity.published`` and a decider rule. A check-in at a
-  cancelled activity, and an evaluation of an activity never published, are not kinds either:
-  the latter is ``not_attended`` unless its resident has a check-in naming it, which is
-  itself ``unknown_activity``.
+- Not kinds: a check-in at a cancelled activity, and an evaluation of an activity never
+  published: the latter is ``not_attended`` unless its resident has a check-in naming it,
+  which is itself ``unknown_activity``.
 
 **The KPIs** leave out what DESIGN.md says they leave out, and show the conflicts beside them:
 participation counts check-ins at venues the network knows (only ``unknown_venue`` check-ins
-are left out: a check-in at another station's venue, at an activity never published or beyond
-capacity still shows a resident who came); satisfaction counts the evaluations whose resident
-attended (``not_attended`` ones are left out). Utilization and precision are computed from
-decisions only: no fact, no conflict.
+are left out: a check-in at another station's venue, at an activity never published, without a
+place at one that requires registration, or beyond capacity still shows a resident who came);
+satisfaction counts the evaluations whose resident attended (``not_attended`` ones are left
+out). Utilization and precision are computed from decisions only: no fact, no conflict.
 
 **Late facts and order.** A fact's kind depends on other events — decisions, and other facts
 (check-ins that rank residents, or prove attendance) — so it is a function of the *set* of
@@ -54,8 +71,10 @@ events known, never of the order they arrived in:
   later). Until that check-in is known the evaluation is ``not_attended``: the live view shows it
   as a conflict and leaves it out of satisfaction; once the check-in arrives the conflict is
   gone and the rating counts, on the evaluation's own day. Likewise a check-in known before its
-  activity's publication is ``unknown_activity`` until the publication arrives, and a late
-  check-in with an earlier time can push another resident past the capacity. So a day's
+  activity's publication is ``unknown_activity`` until the publication arrives, a late
+  check-in with an earlier time can push another resident past the capacity, and a check-in
+  known before its resident's registration is ``no_registration`` until the registration
+  arrives (and becomes one again if a cancellation of that registration arrives). So a day's
   conflicts keep changing while facts can still arrive for it, and for the days they depend on
   (even after its own window closed: the live fold then renders that day again).
 - The live fold (``streams.state``) sees the events that reached the platform within their own
@@ -76,6 +95,7 @@ their tests compare them with.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -85,11 +105,18 @@ from zoneinfo import ZoneInfo
 UNKNOWN_VENUE: Final = "unknown_venue"
 VENUE_OF_OTHER_STATION: Final = "venue_of_other_station"
 UNKNOWN_ACTIVITY: Final = "unknown_activity"
+NO_REGISTRATION: Final = "no_registration"
 OVER_CAPACITY: Final = "over_capacity"
 NOT_ATTENDED: Final = "not_attended"
 
 #: The kinds a check-in may have, in the order they are judged (the first that applies).
-CHECKIN_KINDS: Final = (UNKNOWN_VENUE, VENUE_OF_OTHER_STATION, UNKNOWN_ACTIVITY, OVER_CAPACITY)
+CHECKIN_KINDS: Final = (
+    UNKNOWN_VENUE,
+    VENUE_OF_OTHER_STATION,
+    UNKNOWN_ACTIVITY,
+    NO_REGISTRATION,
+    OVER_CAPACITY,
+)
 #: The kinds an evaluation may have.
 EVALUATION_KINDS: Final = (NOT_ATTENDED,)
 #: Every kind: its code is what machines read (API, views, SQL), its label what people read.
@@ -98,6 +125,7 @@ LABELS: Final[Mapping[str, str]] = {
     UNKNOWN_VENUE: "场馆不存在",
     VENUE_OF_OTHER_STATION: "非本站场馆",
     UNKNOWN_ACTIVITY: "活动不存在或未发布",
+    NO_REGISTRATION: "需报名无名额",
     OVER_CAPACITY: "超出活动容量",
     NOT_ATTENDED: "评价者未签到",
 }
@@ -129,10 +157,15 @@ Version = tuple[datetime, str]  #: (occurred_at, event_id as text): "latest" and
 
 @dataclass
 class _Activity:
-    """An activity as its decisions left it (latest value of each field by ``Version``)."""
+    """An activity as its decisions left it (latest value of each field by ``Version``), and
+    its registrations: (registration id, resident) of each ``registration.submitted`` naming
+    it, and the registration ids a ``registration.cancelled`` naming it cancelled."""
 
     published: bool = False
+    cancelled: bool = False
     fields: dict[str, tuple[Version, Any]] = field(default_factory=dict)
+    submitted: set[tuple[str, str]] = field(default_factory=set)
+    withdrawn: set[str] = field(default_factory=set)
 
     def set(self, name: str, version: Version, value: Any) -> None:
         if value is None or (name == "venue_id" and value == ""):
@@ -144,6 +177,14 @@ class _Activity:
     def get(self, name: str) -> Any:
         value = self.fields.get(name)
         return None if value is None else value[1]
+
+    def needs_place(self) -> bool:
+        """Published, not cancelled, and its latest state requires registration."""
+        return self.published and not self.cancelled and bool(self.get("registration_required"))
+
+    def placed(self) -> builtins.set[str]:
+        """The residents holding a place: a registration submitted and never cancelled."""
+        return {r for rid, r in self.submitted if rid not in self.withdrawn}
 
 
 @dataclass(frozen=True)
@@ -169,8 +210,16 @@ def classify(events: Iterable[Any], venue_station: Mapping[str, str]) -> Judgeme
             decided = activities.setdefault(payload.activity_id, _Activity())
             version = (event.occurred_at, str(event.event_id))
             decided.published |= kind == "activity.published"
-            for name in ("venue_id", "starts_at", "ends_at", "capacity"):
+            for name in ("venue_id", "starts_at", "ends_at", "capacity", "registration_required"):
                 decided.set(name, version, getattr(payload, name, None))
+        elif kind == "activity.cancelled":
+            activities.setdefault(event.payload.activity_id, _Activity()).cancelled = True
+        elif kind == "registration.submitted":
+            registered = activities.setdefault(event.payload.activity_id, _Activity())
+            registered.submitted.add((event.payload.registration_id, event.resident or ""))
+        elif kind == "registration.cancelled":
+            registered = activities.setdefault(event.payload.activity_id, _Activity())
+            registered.withdrawn.add(event.payload.registration_id)
         elif kind == "checkin.recorded":
             checkins.append(event)
         elif kind == "evaluation.submitted":
@@ -185,12 +234,22 @@ def classify(events: Iterable[Any], venue_station: Mapping[str, str]) -> Judgeme
             mine = firsts.setdefault(activity_id, {})
             if resident not in mine or version < mine[resident]:
                 mine[resident] = version
+    # ... the residents without a place at one that requires registration, and the ranking
+    # for capacity: every resident, or those holding a place when it requires registration
+    unplaced: set[str] = set()
     beyond: set[str] = set()
     for activity_id, residents in firsts.items():
         activity = activities.get(activity_id)
-        capacity = activity.get("capacity") if activity is not None else None
-        if activity is not None and activity.published and capacity:
-            beyond.update(v[1] for v in sorted(residents.values())[capacity:])
+        if activity is None or not activity.published:
+            continue
+        ranked = list(residents.values())
+        if activity.needs_place():
+            placed = activity.placed()
+            unplaced.update(v[1] for r, v in residents.items() if r not in placed)
+            ranked = [v for r, v in residents.items() if r in placed]
+        capacity = activity.get("capacity")
+        if capacity:
+            beyond.update(v[1] for v in sorted(ranked)[capacity:])
 
     kinds: dict[str, str] = {}
     for event in checkins:
@@ -200,6 +259,8 @@ def classify(events: Iterable[Any], venue_station: Mapping[str, str]) -> Judgeme
             activity = activities.get(payload.activity_id)
             if activity is None or not activity.published:
                 kind = UNKNOWN_ACTIVITY
+            elif str(event.event_id) in unplaced:
+                kind = NO_REGISTRATION
             elif str(event.event_id) in beyond:
                 kind = OVER_CAPACITY
         kinds[str(event.event_id)] = kind

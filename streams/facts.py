@@ -59,6 +59,7 @@ class ActivityPayload(FactPayload, kw_only=True):
     venue_id: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    registration_required: bool | None = None
 
 
 class PublishedPayload(ActivityPayload, kw_only=True):

@@ -35,9 +35,10 @@ from streams.state import ActivityLive, BookingLive, DayCounters, LiveState
 from streams.visit import Visit
 
 #: 2: event ids as text (they were 16-byte UUIDs); 3: visits in their own part; 4: what the
-#: judgement of conflicts reads (named activities, first check-ins, presence at venues); 5: the
-#: bookings utilization reads
-MAGIC, VERSION = b"SJLS", 5
+#: judgement of conflicts reads (named activities, first check-ins, presence at venues); 5: and
+#: whether an activity requires registration, and who holds its places; 6: the bookings
+#: utilization reads
+MAGIC, VERSION = b"SJLS", 6
 _ID = 36  #: characters of an event id (a UUID's canonical text)
 _HEADER = struct.Struct(">4sBII")
 _VISITS = msgspec.json.Decoder(dict[str, Visit])
@@ -216,8 +217,10 @@ def _activity(a: ActivityLive) -> dict[str, Any]:
         "ends_at": a.ends_at,
         "published": a.published,
         "cancelled": a.cancelled,
+        "registration_required": a.registration_required,
         "registrations": sorted(a.registrations),
         "cancelled_registrations": sorted(a.cancelled_registrations),
+        "holders": sorted(a.holders),
         "firsts": [
             [resident, *_version(version), day.isoformat(), station, venue_kind]
             for resident, (version, day, station, venue_kind) in a.firsts.items()
@@ -247,8 +250,10 @@ def _activity_from(raw: dict[str, Any]) -> ActivityLive:
         ends_at=_dt(raw["ends_at"]),
         published=raw["published"],
         cancelled=raw["cancelled"],
+        registration_required=raw["registration_required"],
         registrations=set(raw["registrations"]),
         cancelled_registrations=set(raw["cancelled_registrations"]),
+        holders={(rid, resident) for rid, resident in raw["holders"]},
         firsts={
             resident: (_version_from([at, event_id]), date.fromisoformat(day), station, kind)
             for resident, at, event_id, day, station, kind in raw["firsts"]

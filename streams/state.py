@@ -30,12 +30,14 @@ and with any duplicates (within the grace period).
 - Conflicts (``sanjiang.conflicts``, the definition and how order and late facts are handled):
   facts are counted as they arrive and judged when read. A check-in's venue kinds need only the
   network and are counted as it is folded; whether a check-in names a published activity, comes
-  past its capacity, or an evaluation's resident attended, depends on other events, so each day's
-  counters keep what those judgements need (the activities named, the evaluations) and each
-  activity what they need of it (its residents' first check-ins, who was at its venue during
-  it, and the (day, station) counters that depend on it, whose revisions an event changing the
-  judgement bumps). What the live view shows at any moment is the judgement of the events
-  folded so far: an evaluation whose check-in has not arrived yet is a conflict until it does.
+  without a place to one that requires registration or past its capacity, or an evaluation's
+  resident attended, depends on other events, so each day's counters keep what those
+  judgements need (the activities named, the evaluations) and each activity what they need of
+  it (whether it requires registration, who holds a place, its residents' first check-ins, who
+  was at its venue during it, and the (day, station) counters that depend on it, whose
+  revisions an event changing the judgement bumps). What the live view shows at any moment is
+  the judgement of the events folded so far: an evaluation whose check-in has not arrived yet
+  is a conflict until it does.
 - Heat uses ``sanjiang.heat``: Σ weight × 2^(−age / half-life), kept as a sum scaled to a fixed
   reference time so it does not depend on the order events arrive in.
 - Kiosks are offline when they sent no heartbeat for ``offline_after`` while their station was
@@ -44,6 +46,7 @@ and with any duplicates (within the grace period).
 
 from __future__ import annotations
 
+import builtins
 import heapq
 import math
 from collections import defaultdict
@@ -54,6 +57,7 @@ from typing import Any
 
 from sanjiang.conflicts import (
     KINDS,
+    NO_REGISTRATION,
     NOT_ATTENDED,
     OVER_CAPACITY,
     UNKNOWN_ACTIVITY,
@@ -241,8 +245,12 @@ class ActivityLive:
     ends_at: datetime | None = None
     published: bool = False
     cancelled: bool = False
+    #: its latest state requires registration (``sanjiang.conflicts``: ``no_registration``)
+    registration_required: bool = False
     registrations: set[str] = field(default_factory=set)
     cancelled_registrations: set[str] = field(default_factory=set)
+    #: (registration id, resident) of every ``registration.submitted`` naming it
+    holders: set[tuple[str, str]] = field(default_factory=set)
     #: resident -> their first check-in naming it (the residents who came, ranked for capacity)
     firsts: dict[str, FirstCheckin] = field(default_factory=dict)
     #: residents with a check-in at its venue during it
@@ -265,17 +273,42 @@ class ActivityLive:
         """Whether ``resident`` came: a check-in naming it, or one at its venue during it."""
         return bool(resident) and (resident in self.firsts or resident in self.present)
 
-    def beyond(self, day: date, station: str | None) -> int:
-        """First check-ins past its capacity, without a venue conflict, counted on ``day`` (at
-        ``station``, or any); 0 unless it is published with a capacity."""
-        if not self.published or self.capacity <= 0 or len(self.firsts) <= self.capacity:
-            return 0
-        ranked = sorted(self.firsts.values())
-        n = 0
-        for _, on, at, venue_kind in ranked[self.capacity :]:
-            if on == day and (station is None or at == station) and not venue_kind:
-                n += 1
-        return n
+    def needs_place(self) -> bool:
+        """Published, not cancelled, and its latest state requires registration."""
+        return self.published and not self.cancelled and self.registration_required
+
+    def placed(self) -> builtins.set[str]:
+        """The residents holding a place: a registration submitted and never cancelled."""
+        cancelled = self.cancelled_registrations
+        return {resident for rid, resident in self.holders if rid not in cancelled}
+
+    def judged(self, day: date, station: str | None) -> tuple[int, int]:
+        """First check-ins without a venue conflict counted on ``day`` (at ``station``, or
+        any) that come without a place when it requires registration, and past its capacity
+        (the residents holding a place ranked, when it requires registration; else all); (0,
+        0) unless it is published."""
+        if not self.published:
+            return 0, 0
+        unplaced = 0
+        ranked: list[FirstCheckin] = []
+        if self.needs_place():
+            placed = self.placed()
+            for resident, first in self.firsts.items():
+                if resident in placed:
+                    ranked.append(first)
+                elif first[1] == day and (station is None or first[2] == station) and not first[3]:
+                    unplaced += 1
+        elif self.capacity <= 0 or len(self.firsts) <= self.capacity:
+            return 0, 0
+        else:
+            ranked = list(self.firsts.values())
+        beyond = 0
+        if 0 < self.capacity < len(ranked):
+            ranked.sort()
+            for _, on, at, venue_kind in ranked[self.capacity :]:
+                if on == day and (station is None or at == station) and not venue_kind:
+                    beyond += 1
+        return unplaced, beyond
 
     def summary(self) -> dict[str, Any]:
         registered = len(self.registrations - self.cancelled_registrations)
@@ -677,6 +710,9 @@ class LiveState:
         self._counters(day, event.station_id).registrations += 1
         activity = self._activity(p.activity_id, day)
         activity.registrations.add(p.registration_id)
+        activity.holders.add((p.registration_id, event.resident or ""))
+        if activity.firsts and activity.needs_place():
+            self._judge_again(activity)  # a resident who came may hold a place now
         self._fill_changed(activity)
 
     def _on_registration_cancelled(self, event: Fact, day: date, stamp: float) -> None:
@@ -684,6 +720,8 @@ class LiveState:
         self._counters(day, event.station_id).registration_cancellations += 1
         activity = self._activity(p.activity_id, day)
         activity.cancelled_registrations.add(p.registration_id)
+        if activity.firsts and activity.needs_place():
+            self._judge_again(activity)  # a resident who came may hold no place now
         self._fill_changed(activity)
 
     def _on_demand_submitted(self, event: Fact, day: date, stamp: float) -> None:
@@ -713,28 +751,33 @@ class LiveState:
         version = (event.occurred_at, event.event_id)
         for name in ("capacity", "venue_id", "category", "starts_at", "ends_at"):
             activity.set(name, version, getattr(p, name))
+        activity.set("registration_required", version, p.registration_required)
         activity.set("station_id", version, event.station_id)
         activity.published = True
         self._placed(p.activity_id, activity, before)
         self._supply_changed(activity, before)
-        self._judge_again(activity)  # published, and maybe a new capacity
+        self._judge_again(activity)  # published, and maybe a new capacity or rule
 
     def _on_activity_updated(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         activity = self._activity(p.activity_id, day)
         before = (activity.venue_id, activity.starts_at, activity.ends_at)
         version = (event.occurred_at, event.event_id)
-        for name in ("capacity", "venue_id", "starts_at", "ends_at"):
+        for name in ("capacity", "venue_id", "starts_at", "ends_at", "registration_required"):
             activity.set(name, version, getattr(p, name))
         self._placed(p.activity_id, activity, before)
         self._supply_changed(activity, before)
-        self._judge_again(activity)  # maybe a new capacity
+        self._judge_again(activity)  # maybe a new capacity or rule
 
     def _on_activity_cancelled(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
         activity = self._activity(p.activity_id, day)
-        activity.cancelled = True
-        self._supply_changed(activity, (activity.venue_id, activity.starts_at, activity.ends_at))
+        if not activity.cancelled:
+            activity.cancelled = True
+            self._judge_again(activity)  # it requires no registration any more
+            self._supply_changed(
+                activity, (activity.venue_id, activity.starts_at, activity.ends_at)
+            )
 
     def _on_kiosk_heartbeat(self, event: Fact, day: date, stamp: float) -> None:
         kiosk_id: str = event.payload.kiosk_id  # type: ignore[attr-defined]
@@ -913,7 +956,9 @@ class LiveState:
             if activity is None or not activity.published:
                 conflicts[UNKNOWN_ACTIVITY] += n
             else:
-                conflicts[OVER_CAPACITY] += activity.beyond(day, station)
+                unplaced, beyond = activity.judged(day, station)
+                conflicts[NO_REGISTRATION] += unplaced
+                conflicts[OVER_CAPACITY] += beyond
         evaluations = satisfied = 0
         for (resident, activity_id), (_, rating) in counters.evaluations.items():
             activity = activities.get(activity_id)

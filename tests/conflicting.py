@@ -20,11 +20,25 @@ Evaluations: a C1 5, k C1 3 (was there during it), l C1 2 (came after it), m C2 
 (never came: one pair), n C2 5 (came after evaluating), g GHOST 4 (its check-in names it), s C1
 4 (attended in the warehouse, not in the live view); Wednesday: p C1 4 (came on Tuesday), q C1
 1 (never came).
+
+Registration (Wednesday, at the same room): C3 (09:00-10:30, 4 places) was published without
+the rule and updated on Tuesday to require registration; C4 (13:30-15:00) requires it and was
+cancelled on Tuesday. Places in C3: t; u (a first registration cancelled, a second one
+holds); y (waitlisted on Monday, promoted at 08:52, after checking in at 08:50); z (registered
+on Monday, the event uploaded on Wednesday: past Monday's grace, so the live view never sees
+it). No place: v (waitlisted only), x (released as a no-show at 09:15: the kiosk that checked
+x in at 09:05 uploaded it at 11:00), w (never registered; checked in first, at 08:40, and
+again at 09:30). Check-ins naming C3: w 08:40, y 08:50, t 08:55, u 09:00, v 09:02, x 09:05, z
+09:10, w 09:30. So w, v, x — and z in the live view — come without a place; w, first of all,
+pushes nobody holding a place past the capacity: only those holding one are ranked (t, u, y,
+z: four for four places). aa registered for C4, released by its cancellation, and came at
+13:40: C4 requires no registration any more, so that is no conflict.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -85,18 +99,26 @@ def evaluation(
     return fact(p.EvaluationSubmitted(activity_id=activity, rating=rating), when, who, station)
 
 
-def decided(payload: p.Payload, when: datetime) -> Event:
+def decided(
+    payload: p.Payload,
+    when: datetime,
+    who: str | None = None,
+    arrived: datetime | None = None,
+) -> Event:
     event = new_event(
         payload,
         station_id="WS-R03",
         source="console:WS-R03-deciders",
         occurred_at=when,
+        resident=None if who is None else person(who),
         event_id=uuid7_from_rng(int(when.timestamp() * 1000), next(_seq)),
     )
-    return stamp_received(event, when, timedelta(minutes=5))
+    return stamp_received(event, arrived or when, timedelta(minutes=5))
 
 
-def publish(activity: str, start: datetime, end: datetime, capacity: int) -> Event:
+def publish(
+    activity: str, start: datetime, end: datetime, capacity: int, required: bool = False
+) -> Event:
     payload = p.ActivityPublished(
         activity_id=activity,
         title=activity,
@@ -107,8 +129,34 @@ def publish(activity: str, start: datetime, end: datetime, capacity: int) -> Eve
         ends_at=end,
         capacity=capacity,
         target_groups=["all"],
+        registration_required=required,
     )
     return decided(payload, at(7) - timedelta(days=2))
+
+
+def registered(
+    who: str, activity: str, registration: str, when: datetime, arrived: datetime | None = None
+) -> Event:
+    """``registration.submitted``: ``who`` holds a place (unless it is cancelled)."""
+    payload = p.RegistrationSubmitted(registration_id=registration, activity_id=activity)
+    return decided(payload, when, who, arrived)
+
+
+def waitlisted(who: str, activity: str, registration: str, when: datetime) -> Event:
+    payload = p.RegistrationWaitlisted(
+        registration_id=registration, activity_id=activity, position=1
+    )
+    return decided(payload, when, who)
+
+
+def withdrawn(
+    who: str, activity: str, registration: str, when: datetime, reason: str = ""
+) -> Event:
+    """``registration.cancelled`` (by the resident, or released: ``reason``)."""
+    payload = p.RegistrationCancelled(
+        registration_id=registration, activity_id=activity, reason=reason
+    )
+    return decided(payload, when, who)
 
 
 def conflicting_day() -> list[Event]:
@@ -149,6 +197,46 @@ def conflicting_day() -> list[Event]:
         evaluation("s", "C1", 4, at(11, 8)),
         evaluation("p", "C1", 4, at(10, day=WEDNESDAY)),
         evaluation("q", "C1", 1, at(10, 5, day=WEDNESDAY)),
+        *registration_day(),
+    ]
+
+
+def registration_day() -> list[Event]:
+    """Wednesday's activities that require registration (see the module's docstring)."""
+    monday, wednesday = TUESDAY - timedelta(days=1), WEDNESDAY
+
+    def on(day: datetime, hh: int, mm: int = 0) -> datetime:
+        return at(hh, mm, day=day)
+
+    return [
+        publish("C3", on(wednesday, 9), on(wednesday, 10, 30), 4),
+        decided(p.ActivityUpdated(activity_id="C3", registration_required=True), at(8)),
+        decided(p.ActivityUpdated(activity_id="C3", title="C3 手工"), at(8, 30)),  # rule kept
+        publish("C4", on(wednesday, 13, 30), on(wednesday, 15), 5, required=True),
+        decided(p.ActivityCancelled(activity_id="C4", reason="讲师临时有事"), at(9)),
+        # C3's registrations
+        registered("t", "C3", "R-t", on(monday, 10)),
+        registered("u", "C3", "R-u1", on(monday, 10, 5)),
+        withdrawn("u", "C3", "R-u1", on(monday, 12)),
+        registered("u", "C3", "R-u2", at(10)),
+        waitlisted("v", "C3", "R-v", at(11)),
+        registered("x", "C3", "R-x", on(monday, 11)),
+        withdrawn("x", "C3", "R-x", on(wednesday, 9, 15), reason="no_show_released"),
+        waitlisted("y", "C3", "R-y", on(monday, 11, 30)),
+        registered("y", "C3", "R-y", on(wednesday, 8, 52)),
+        registered("z", "C3", "R-z", on(monday, 13), arrived=on(wednesday, 12)),  # past grace
+        registered("aa", "C4", "R-aa", on(monday, 14)),
+        withdrawn("aa", "C4", "R-aa", at(9), reason="活动取消"),
+        # C3's check-ins, and one at C4
+        checkin("w", on(wednesday, 8, 40), "C3"),
+        checkin("y", on(wednesday, 8, 50), "C3"),
+        checkin("t", on(wednesday, 8, 55), "C3"),
+        checkin("u", on(wednesday, 9), "C3"),
+        checkin("v", on(wednesday, 9, 2), "C3"),
+        checkin("x", on(wednesday, 9, 5), "C3", arrived=on(wednesday, 11)),
+        checkin("z", on(wednesday, 9, 10), "C3"),
+        checkin("w", on(wednesday, 9, 30), "C3"),
+        checkin("aa", on(wednesday, 13, 40), "C4"),
     ]
 
 
@@ -165,6 +253,72 @@ KPI_TUESDAY_R03 = {
 #: The same day as the live fold and reconciliation judge it (r and s's check-ins came too late):
 #: participants 13; evaluations a 5, k 3, n 5, g 4 -> 3 of 4 satisfied.
 LIVE_TUESDAY_R03 = {**KPI_TUESDAY_R03, "over_capacity": 2, "not_attended": 3}
-#: WS-R04's kiosk checked o in at WS-R03's room; Wednesday q never came (p did, on Tuesday).
+#: WS-R04's kiosk checked o in at WS-R03's room; Wednesday q never came (p did, on Tuesday),
+#: and w, v and x came to C3 without a place (in the live view z too: its registration came
+#: too late for it).
 TUESDAY_R04 = {"venue_of_other_station": 1}
-WEDNESDAY_R03 = {"not_attended": 1}
+WEDNESDAY_R03 = {"not_attended": 1, "no_registration": 3}
+LIVE_WEDNESDAY_R03 = {"not_attended": 1, "no_registration": 4}
+
+
+def random_registrations(rng: random.Random, prefix: str = "") -> list[Event]:
+    """A random Wednesday around activities that may require registration, for the tests that
+    compare the definition, the live fold and the warehouse: C5 and C6 at the room (their ids
+    after ``prefix``), the rule set when published or flipped by updates (in any order of their
+    times), capacities, maybe a cancellation; residents registering, waitlisted, cancelling,
+    promoted, released, before or after checking in, once or twice; some events uploaded past
+    their day's grace."""
+    monday, wednesday = TUESDAY - timedelta(days=1), WEDNESDAY
+    events: list[Event] = []
+
+    def moment(day: datetime) -> datetime:
+        return day.replace(hour=rng.randint(8, 10), minute=rng.randint(0, 59))
+
+    def arrival(when: datetime) -> datetime | None:
+        return when + timedelta(days=2) if rng.random() < 0.08 else None
+
+    for activity, start in ((f"{prefix}C5", 9), (f"{prefix}C6", 10)):
+        capacity = rng.randint(1, 4)
+        events.append(
+            publish(
+                activity,
+                at(start, day=wednesday),
+                at(start + 1, day=wednesday),
+                capacity,
+                required=rng.random() < 0.7,
+            )
+        )
+        for _ in range(rng.randint(0, 2)):
+            change: dict[str, object] = {"activity_id": activity}
+            if rng.random() < 0.7:
+                change["registration_required"] = rng.random() < 0.6
+            if rng.random() < 0.5 or len(change) == 1:
+                change["capacity"] = rng.randint(1, 4)
+            when = moment(TUESDAY)
+            events.append(
+                decided(p.ActivityUpdated.model_validate(change), when, None, arrival(when))
+            )
+        if rng.random() < 0.15:
+            events.append(decided(p.ActivityCancelled(activity_id=activity), moment(TUESDAY)))
+        for i, who in enumerate(rng.sample("abcdefghijkl", rng.randint(2, 9))):
+            registration = f"R-{activity}-{who}-{i}"
+            roll = rng.random()
+            when = moment(rng.choice((monday, TUESDAY, wednesday)))
+            if roll < 0.15:
+                events.append(waitlisted(who, activity, registration, when))
+            elif roll < 0.85:
+                events.append(registered(who, activity, registration, when, arrival(when)))
+                if rng.random() < 0.25:
+                    later = when + timedelta(minutes=rng.randint(1, 600))
+                    reason = rng.choice(("", "no_show_released"))
+                    events.append(withdrawn(who, activity, registration, later, reason))
+                    if rng.random() < 0.4:
+                        again = later + timedelta(minutes=rng.randint(1, 60))
+                        events.append(registered(who, activity, registration + "b", again))
+            for _ in range(rng.choice((0, 1, 1, 1, 2))):
+                arrived = moment(wednesday)
+                venue = ROOM if rng.random() < 0.9 else "WS-R04-ACT"
+                events.append(
+                    checkin(who, arrived, activity, venue=venue, arrived=arrival(arrived))
+                )
+    return events

@@ -53,7 +53,10 @@ def _merge(*parts: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[
 def activity_update(draw: st.DrawFn) -> dict[str, Any]:
     data: dict[str, Any] = {"activity_id": draw(idents)}
     options = draw(
-        st.sets(st.sampled_from(["title", "venue_id", "interval", "capacity"]), min_size=1)
+        st.sets(
+            st.sampled_from(["title", "venue_id", "interval", "capacity", "registration_required"]),
+            min_size=1,
+        )
     )
     if "title" in options:
         data["title"] = draw(titles)
@@ -63,6 +66,8 @@ def activity_update(draw: st.DrawFn) -> dict[str, Any]:
         data.update(draw(interval()))
     if "capacity" in options:
         data["capacity"] = draw(capacities)
+    if "registration_required" in options:
+        data["registration_required"] = draw(st.booleans())
     return data
 
 
@@ -83,6 +88,7 @@ PAYLOAD_DATA: dict[type[p.Payload], st.SearchStrategy[dict[str, Any]]] = {
             venue_id=st.none() | idents,
             series_id=st.none() | idents,
             release_after_min=st.integers(0, 240),
+            registration_required=st.booleans(),
         ),
         st.just({}) | interval(),
     ),
@@ -95,6 +101,7 @@ PAYLOAD_DATA: dict[type[p.Payload], st.SearchStrategy[dict[str, Any]]] = {
             venue_id=idents,
             capacity=capacities,
             target_groups=target_groups,
+            registration_required=st.booleans(),
         ),
         interval(),
     ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from functools import cache
 from importlib import resources
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -27,9 +28,9 @@ def _template(name: str) -> str:
     return resources.files("api").joinpath(f"pages/{name}").read_text("utf-8")
 
 
-def _names(network: Network, taxonomy: Taxonomy) -> str:
-    """Station, venue and category labels for the page (the live views carry ids only), as a
-    JSON data block (``</`` escaped so the text cannot end its element)."""
+def names_block(network: Network, taxonomy: Taxonomy, extra: dict[str, Any] | None = None) -> str:
+    """Station, venue and category labels for a page (the live views carry ids only), and
+    ``extra``, as a JSON data block (``</`` escaped so the text cannot end its element)."""
     return (
         orjson.dumps(
             {
@@ -40,6 +41,7 @@ def _names(network: Network, taxonomy: Taxonomy) -> str:
                     for s in network.stations
                     for v in s.venues
                 },
+                **(extra or {}),
             }
         )
         .replace(b"</", b"<\\/")
@@ -47,7 +49,7 @@ def _names(network: Network, taxonomy: Taxonomy) -> str:
     )
 
 
-def _forbidden(caller: Caller, what: str) -> HTMLResponse:
+def page_forbidden(caller: Caller, what: str) -> HTMLResponse:
     body = (
         _template("forbidden.html")
         .replace("__WHO__", html.escape(caller.describe()))
@@ -56,7 +58,7 @@ def _forbidden(caller: Caller, what: str) -> HTMLResponse:
     return HTMLResponse(body, status_code=status.HTTP_403_FORBIDDEN)
 
 
-def _to_login(request: Request) -> RedirectResponse:
+def to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(
         "/login?next=" + quote(request.url.path), status_code=status.HTTP_303_SEE_OTHER
     )
@@ -66,12 +68,12 @@ def _to_login(request: Request) -> RedirectResponse:
 async def live_page(request: Request, services: ServicesDep) -> Response:
     caller = session_caller(request, services)
     if caller is None:
-        return _to_login(request)
+        return to_login(request)
     if not caller.can(Grant.READ) or not caller.sees_network:
-        return _forbidden(caller, "全网实时态势")
+        return page_forbidden(caller, "全网实时态势")
     page = (
         _template("live.html")
-        .replace("__NAMES__", _names(services.network, services.taxonomy))
+        .replace("__NAMES__", names_block(services.network, services.taxonomy))
         .replace("__USER__", html.escape(f"{caller.name}（{caller.role}）"))
         .replace("__CSRF__", html.escape(getattr(request.state, "csrf", "") or "", quote=True))
     )
@@ -80,7 +82,7 @@ async def live_page(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/", include_in_schema=False)
 async def home() -> RedirectResponse:
-    return RedirectResponse("/live")
+    return RedirectResponse("/screen")
 
 
 @router.get("/docs", include_in_schema=False)

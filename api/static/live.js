@@ -72,16 +72,12 @@ const render = {
   },
 };
 
-function connect() {
-  const source = new EventSource("/v1/live/stream");
-  source.onopen = () => { $("status").textContent = "实时"; $("status").className = "live"; };
-  source.onerror = () => { $("status").textContent = "重连中…"; $("status").className = "down"; };
-  for (const view of Object.keys(render)) {
-    source.addEventListener(view, (e) => {
-      const doc = JSON.parse(e.data);
-      render[view](doc);
-      if (doc.as_of) $("asof").textContent = "更新于 " + new Date(doc.as_of).toLocaleTimeString("zh-CN");
-    });
-  }
-}
-connect();
+const STATES = {live: ["实时", "live"], reconnecting: ["重连中…", "down"], down: ["连接中断，重连中…", "down"]};
+followLive((view, doc) => {
+  render[view](doc);
+  if (doc.as_of) $("asof").textContent = "更新于 " + new Date(doc.as_of).toLocaleTimeString("zh-CN", {timeZone: "Asia/Shanghai"});
+}, (state) => {
+  const [text, cls] = STATES[state];
+  $("status").textContent = text;
+  $("status").className = cls;
+}, {views: Object.keys(render)});

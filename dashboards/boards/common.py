@@ -12,16 +12,7 @@ from dashboards.sql import (
     live_view,
     station_filter,
 )
-
-#: Default targets drawn beside each KPI. The source article names the KPIs but no numbers;
-#: these are the project's starting points — operators set their own here.
-KPI_TARGETS: dict[str, float] = {
-    "venue_utilization": 0.60,
-    "project_precision": 0.80,
-    "fill_rate": 0.80,
-    "resident_participation": 0.30,
-    "service_satisfaction": 0.90,
-}
+from sanjiang.targets import KPI_TARGETS, yellow_floor
 
 #: (statement, result column, title, what it means) for the KPI row.
 KPI_PANELS: tuple[tuple[str, str, str, str], ...] = (
@@ -106,10 +97,10 @@ def heat_bars(
 
 
 def kpi_thresholds(column: str) -> tuple[Threshold, ...]:
-    target = KPI_TARGETS[column]
+    target = KPI_TARGETS[column]  # red below the yellow floor (sanjiang.targets)
     return (
         Threshold(None, "red"),
-        Threshold(round(target * 0.85, 4), "yellow"),
+        Threshold(yellow_floor(column), "yellow"),
         Threshold(target, "green"),
     )
 

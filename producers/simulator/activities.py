@@ -17,6 +17,9 @@ Figures (sample assumptions):
   mornings, children 15:30-17:00 on weekdays, young talent evenings and weekends), on the
   half hour, wholly inside one opening interval of a venue that is free at publishing time;
   a design with no such slot is shelved (never published).
+- Small classes require registration: a design with at most ``REGISTRATION_REQUIRED_UP_TO``
+  (20) places — every cooking class, about half the handicraft and calligraphy workshops —
+  takes only residents who hold a place (see ``participation`` for who comes anyway).
 - ``activity_update_rate`` of activities get changed in office hours (55% moved on the same
   day and venue, otherwise capacity raised when nearly full or lowered to no less than the
   registrations); ``activity_cancel_rate`` are cancelled at least 2 h before the start.
@@ -58,6 +61,8 @@ OFFICE_HOURS = (time(9, 0), time(17, 0))
 #: Activities published at the start of a run only get the registrations of the part of their
 #: registration window inside the run (typical window: 3.5 days).
 TYPICAL_WINDOW = timedelta(days=3.5)
+#: Designs with at most this many places require registration (small classes).
+REGISTRATION_REQUIRED_UP_TO = 20
 
 
 def _rate(world: World, kind: StationKind) -> float:
@@ -149,6 +154,7 @@ def design(world: World, station_id: str, at: datetime, *, day: date | None = No
         capacity=capacity,
         duration=timedelta(minutes=rng.choice(prof.durations)),
         day=day,
+        registration_required=capacity <= REGISTRATION_REQUIRED_UP_TO,
     )
     payload = ActivityDesigned(
         activity_id=draft.activity_id,
@@ -158,6 +164,7 @@ def design(world: World, station_id: str, at: datetime, *, day: date | None = No
         target_groups=draft.target_groups,
         planned_capacity=capacity,
         demand_ids=[d.demand_id for d in demands],
+        registration_required=draft.registration_required,
     )
     world.emitter.console(payload, station_id=station_id, staff_id=draft.staff_id, at=at)
     return draft
@@ -250,6 +257,7 @@ def publish(world: World, draft: Draft, at: datetime) -> None:
         ends_at=end,
         capacity=capacity,
         target_groups=draft.target_groups,
+        registration_required=draft.registration_required,
     )
     world.emitter.console(payload, station_id=draft.station_id, staff_id=draft.staff_id, at=at)
     share = 1.0 if draft.day is None else min(1.0, (start - at) / TYPICAL_WINDOW)

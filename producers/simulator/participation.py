@@ -9,7 +9,9 @@ Figures (sample assumptions):
   open, between publishing and 45 min before the start; attempts beyond capacity fail (the
   activity is full). ``registration_cancel_rate`` are cancelled up to 1 h before the start.
 - Attendance: registrants come with ``show_up_rate`` (elderly x1.06 … new-employment x0.88),
-  checking in 15 min before to 8 min after the start; 15% of the free places go to walk-ins.
+  checking in 15 min before to 8 min after the start; 15% of the free places go to walk-ins,
+  but only 3% at an activity that requires registration: residents register first, and the
+  few who come without a place check in anyway (a conflict the platform flags, never refuses).
   Attendees check out around the end (``checkout_rate``), never after the venue closes.
 - Evaluations: ``evaluation_rate`` of attendees rate the activity (5: 55%, 4: 31%, 3: 9%,
   2: 3%, 1: 2%, so 86% satisfied), 65% at a kiosk right after, the others within 2 days;
@@ -44,6 +46,8 @@ REGISTRATION_CLOSES = timedelta(minutes=45)
 REGISTRATION_CANCEL_CLOSES = timedelta(hours=1)
 HOLD_LEAD = timedelta(minutes=30)
 WALK_IN_SHARE = 0.15
+#: ... of the free places of an activity that requires registration: who comes without a place
+UNREGISTERED_SHARE = 0.03
 QUICK_EVALUATION = 0.65
 
 
@@ -145,7 +149,8 @@ def _hold(world: World, activity: Activity, version: int) -> None:
         if rng.random() < min(0.99, config.show_up_rate * SHOW_FACTOR[r.group])
     ]
     taken = {r.raw_id for r in activity.registrations.values()}
-    for _ in range(binomial(rng, max(0, activity.capacity - len(attendees)), WALK_IN_SHARE)):
+    share = UNREGISTERED_SHARE if activity.draft.registration_required else WALK_IN_SHARE
+    for _ in range(binomial(rng, max(0, activity.capacity - len(attendees)), share)):
         walk_in = _registrant(world, activity, taken)
         if walk_in is not None:
             attendees.append(walk_in)

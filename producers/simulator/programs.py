@@ -155,6 +155,8 @@ class Draft:
     duration: timedelta
     #: Fixed day (activities published at the start of a run), else chosen when publishing.
     day: date | None
+    #: Only residents holding a place may come (small classes, see ``activities``).
+    registration_required: bool = False
 
 
 @dataclass(slots=True)

@@ -15,11 +15,11 @@ ALTER TABLE {db}.events
     ADD COLUMN IF NOT EXISTS occurred_at_us DateTime64(6, 'UTC') DEFAULT occurred_at
     AFTER occurred_at;
 
--- The state tables of 0006 and 0014 keep versions as tuples whose first two elements are that
--- order: rebuilt with (DateTime64(6), String, …) instead of (DateTime64(3), UUID, …), from the
--- events stored (migrate backfills a materialized view's table), and their views with them.
--- "Nothing yet" is the empty id: an event that does not carry the field contributes
--- (1900-01-01, '', defaults), which any real event beats.
+-- The state tables of 0006, 0014, 0015 and 0016 keep versions as tuples whose first two
+-- elements are that order: rebuilt with (DateTime64(6), String, …) instead of (DateTime64(3),
+-- UUID or String, …), from the events stored (migrate backfills a materialized view's table),
+-- and their views with them. "Nothing yet" is the empty id: an event that does not carry the
+-- field contributes (1900-01-01, '', defaults), which any real event beats.
 DROP VIEW IF EXISTS {db}.activity_state;
 DROP VIEW IF EXISTS {db}.booking_state;
 DROP VIEW IF EXISTS {db}.registration_state;
@@ -27,10 +27,12 @@ DROP VIEW IF EXISTS {db}.activity_states_mv;
 DROP VIEW IF EXISTS {db}.booking_states_mv;
 DROP VIEW IF EXISTS {db}.registration_states_mv;
 DROP VIEW IF EXISTS {db}.activity_checkins_mv;
+DROP VIEW IF EXISTS {db}.activity_rules_mv;
 DROP TABLE IF EXISTS {db}.activity_states;
 DROP TABLE IF EXISTS {db}.booking_states;
 DROP TABLE IF EXISTS {db}.registration_states;
 DROP TABLE IF EXISTS {db}.activity_checkins;
+DROP TABLE IF EXISTS {db}.activity_rules;
 
 CREATE TABLE {db}.activity_states
 (
@@ -44,6 +46,8 @@ CREATE TABLE {db}.activity_states
     ends_v        SimpleAggregateFunction(max,
                       Tuple(DateTime64(6, 'UTC'), String, DateTime64(3, 'UTC'))),
     capacity_v    SimpleAggregateFunction(max, Tuple(DateTime64(6, 'UTC'), String, UInt32)),
+    -- whether it requires registration (0015)
+    required_v    SimpleAggregateFunction(max, Tuple(DateTime64(6, 'UTC'), String, Bool)),
     published     SimpleAggregateFunction(max, UInt8),
     cancelled     SimpleAggregateFunction(max, UInt8),
     designed_at   SimpleAggregateFunction(min, Nullable(DateTime64(3, 'UTC'))),
@@ -72,6 +76,10 @@ SELECT
     max(if(type IN ('activity.published', 'activity.updated') AND capacity > 0,
            (occurred_at_us, toString(event_id), capacity),
            (toDateTime64('1900-01-01', 6, 'UTC'), '', toUInt32(0)))) AS capacity_v,
+    max(if(type IN ('activity.published', 'activity.updated')
+               AND registration_required IS NOT NULL,
+           (occurred_at_us, toString(event_id), assumeNotNull(registration_required)),
+           (toDateTime64('1900-01-01', 6, 'UTC'), '', false))) AS required_v,
     max(type = 'activity.published') AS published,
     max(type = 'activity.cancelled') AS cancelled,
     min(if(type = 'activity.designed', occurred_at, NULL)) AS designed_at,
@@ -168,7 +176,35 @@ FROM {db}.events
 WHERE type = 'checkin.recorded' AND activity_id != '' AND resident != ''
 GROUP BY activity_id, resident;
 
--- The views of 0006, same names, columns and answers, over the rebuilt tables.
+-- What judging check-ins reads of the decisions (see 0016), latest by the same order.
+CREATE TABLE {db}.activity_rules
+(
+    activity_id  String,
+    published    SimpleAggregateFunction(max, UInt8),
+    cancelled    SimpleAggregateFunction(max, UInt8),
+    capacity_v   SimpleAggregateFunction(max, Tuple(DateTime64(6, 'UTC'), String, UInt32)),
+    required_v   SimpleAggregateFunction(max, Tuple(DateTime64(6, 'UTC'), String, Bool))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY activity_id
+SETTINGS index_granularity = 256;
+
+CREATE MATERIALIZED VIEW {db}.activity_rules_mv TO {db}.activity_rules AS
+SELECT
+    activity_id,
+    max(type = 'activity.published') AS published,
+    max(type = 'activity.cancelled') AS cancelled,
+    max(if(capacity > 0,
+           (occurred_at_us, toString(event_id), capacity),
+           (toDateTime64('1900-01-01', 6, 'UTC'), '', toUInt32(0)))) AS capacity_v,
+    max(if(registration_required IS NOT NULL,
+           (occurred_at_us, toString(event_id), assumeNotNull(registration_required)),
+           (toDateTime64('1900-01-01', 6, 'UTC'), '', false))) AS required_v
+FROM {db}.events
+WHERE type IN ('activity.published', 'activity.updated', 'activity.cancelled')
+GROUP BY activity_id;
+
+-- The views of 0006 (and 0015), same names, columns and answers, over the rebuilt tables.
 CREATE VIEW {db}.activity_state AS
 SELECT
     activity_id,
@@ -184,7 +220,8 @@ SELECT
     toUInt8(max(published)) AS published,
     toUInt8(max(cancelled)) AS cancelled,
     ifNull(min(designed_at), toDateTime64(0, 3, 'UTC')) AS designed_at,
-    ifNull(min(published_at), toDateTime64(0, 3, 'UTC')) AS published_at
+    ifNull(min(published_at), toDateTime64(0, 3, 'UTC')) AS published_at,
+    toUInt8(max(required_v).3) AS registration_required
 FROM {db}.activity_states
 GROUP BY activity_id;
 

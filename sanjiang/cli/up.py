@@ -65,6 +65,7 @@ def _banner(
     lines = [
         "",
         "[bold]三江驿 Sanjiang is up.[/bold]",
+        f"  command-center screen (指挥中心大屏)  {base}/screen",
         f"  live page (实时态势)  {base}/live",
         *_login_hint(settings, new_password),
         f"  API docs (OpenAPI)   {base}/docs",

@@ -80,6 +80,7 @@ def _designed(d: Decide, c: DesignActivity, activity_id: str, week: int) -> p.Ac
         ends_at=ends_at,
         series_id=c.activity_id if isinstance(c, DesignSeries) else None,
         release_after_min=c.release_after_min,
+        registration_required=c.registration_required,
     )
 
 
@@ -164,6 +165,7 @@ def publish(d: Decide, c: PublishActivity) -> Accepted:
             ends_at=activity.ends_at,
             capacity=activity.capacity,
             target_groups=activity.target_groups,
+            registration_required=activity.registration_required,
         )
     )
     return Accepted(tuple(d.events), version=activity.version + 1)

@@ -75,6 +75,8 @@ class DesignActivity(_Interval):
     target_groups: TargetGroups
     demand_ids: Annotated[list[Ident], Field(max_length=20)] = []
     release_after_min: Annotated[StrictInt, Field(ge=0, le=240)] = 15
+    #: only residents holding a place may come: a check-in of anyone else is a conflict
+    registration_required: Flag = False
 
 
 class DesignSeries(DesignActivity):
@@ -95,6 +97,7 @@ class UpdateActivity(Body):
     starts_at: Instant | None = None
     ends_at: Instant | None = None
     capacity: Capacity | None = None
+    registration_required: Flag | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:

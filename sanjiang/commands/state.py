@@ -56,6 +56,8 @@ class Activity:
     #: residents checked in (kiosk facts naming this activity)
     checked_in: set[str] = field(default_factory=set)
     no_shows_released: bool = False
+    #: only residents holding a place may come (a check-in of anyone else is a conflict)
+    registration_required: bool = False
 
     def active_registration_of(self, resident: str) -> str | None:
         """The resident's registration, placed or waiting, if any."""
@@ -207,6 +209,7 @@ def _designed(state: StationState, event: Event) -> None:
         series_id=d.series_id,
         demand_ids=list(d.demand_ids),
         version=1,
+        registration_required=d.registration_required,
     )
 
 
@@ -229,6 +232,7 @@ def _published(state: StationState, event: Event) -> None:
         )
     activity.title, activity.venue_id = d.title, d.venue_id
     activity.starts_at, activity.ends_at, activity.capacity = d.starts_at, d.ends_at, d.capacity
+    activity.registration_required = d.registration_required
     activity.status = "published"
     activity.version += 1
 
@@ -247,6 +251,8 @@ def _updated(state: StationState, event: Event) -> None:
         activity.starts_at, activity.ends_at = d.starts_at, d.ends_at
     if d.capacity is not None:
         activity.capacity = d.capacity
+    if d.registration_required is not None:
+        activity.registration_required = d.registration_required
     activity.version += 1
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -248,6 +249,7 @@ class Deciders:
         if generation == self.generation:
             self.states.update(states)
             self.through[partition] = held
+        gc.freeze()  # the rebuilt states are long-lived (as after a snapshot)
         log.info(
             "partition %s: %s stations rebuilt from their snapshots and %s records of the log"
             " (offsets %s..%s; %s events applied, %s missing) in %.2f s",
@@ -440,6 +442,9 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
         async with deciders.mutex:
             deciders.drop_stale()
             written = deciders.snapshot()
+            # the states are long-lived: keep what exists now out of every later full
+            # collection, else each one walks them all (0.1-0.3 s stalls of the deciding)
+            gc.freeze()
         if written:
             log.debug("%s station snapshots written", written)
 

@@ -29,28 +29,33 @@ class DemandVotedEvent(Event):
 
 
 class ActivityDesignedEvent(Event):
-    """Version 2 adds the planned venue and times, the series and the release delay."""
+    """Version 2 adds the planned venue and times, the series and the release delay; version 3
+    whether it requires registration."""
 
     TYPE = "activity.designed"
-    VERSION = 2
+    VERSION = 3
     type: Literal["activity.designed"] = "activity.designed"
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     payload: p.ActivityDesigned
 
 
 class ActivityPublishedEvent(Event):
+    """Version 2 adds whether it requires registration."""
+
     TYPE = "activity.published"
-    VERSION = 1
+    VERSION = 2
     type: Literal["activity.published"] = "activity.published"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: p.ActivityPublished
 
 
 class ActivityUpdatedEvent(Event):
+    """Version 2 may change whether it requires registration."""
+
     TYPE = "activity.updated"
-    VERSION = 1
+    VERSION = 2
     type: Literal["activity.updated"] = "activity.updated"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: p.ActivityUpdated
 
 

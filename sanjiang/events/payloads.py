@@ -71,7 +71,8 @@ class DemandVoted(ResidentFacts):
 
 class ActivityDesigned(Payload):
     """A draft. Version 2 adds where and when it is planned (optional: a draft may leave them
-    open), the weekly series it belongs to, and when unclaimed places go to the waitlist."""
+    open), the weekly series it belongs to, and when unclaimed places go to the waitlist;
+    version 3 whether coming takes a registration (``registration_required``)."""
 
     activity_id: Ident
     title: Title
@@ -87,6 +88,9 @@ class ActivityDesigned(Payload):
     #: minutes after the start at which places of registered residents not checked in are
     #: released to the waitlist
     release_after_min: Annotated[StrictInt, Field(ge=0, le=240)] = 15
+    #: only residents who hold a place (a registration, not waitlisted nor cancelled) may come:
+    #: a check-in of anyone else is a conflict (``sanjiang.conflicts``, ``no_registration``)
+    registration_required: Flag = False
 
     @model_validator(mode="after")
     def _valid_interval(self) -> Self:
@@ -98,6 +102,9 @@ class ActivityDesigned(Payload):
 
 
 class ActivityPublished(Payload):
+    """The activity as published. Version 2 adds ``registration_required`` (a version 1
+    event reads as not requiring one: there was no such rule then)."""
+
     activity_id: Ident
     title: Title
     category: TaxonomyId
@@ -107,6 +114,7 @@ class ActivityPublished(Payload):
     ends_at: Instant
     capacity: Capacity
     target_groups: TargetGroups
+    registration_required: Flag = False
 
     @model_validator(mode="after")
     def _valid_interval(self) -> Self:
@@ -115,7 +123,8 @@ class ActivityPublished(Payload):
 
 
 class ActivityUpdated(Payload):
-    """A change to a published activity; only the fields given change."""
+    """A change to a draft or a published activity; only the fields given change. Version 2
+    may change ``registration_required``."""
 
     activity_id: Ident
     title: Title | None = None
@@ -123,6 +132,7 @@ class ActivityUpdated(Payload):
     starts_at: Instant | None = None
     ends_at: Instant | None = None
     capacity: Capacity | None = None
+    registration_required: Flag | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:

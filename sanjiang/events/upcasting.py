@@ -73,3 +73,13 @@ def _evaluation_score_to_rating(raw: RawEvent) -> RawEvent:
 def _design_gains_plan(raw: RawEvent) -> RawEvent:
     """v2 only adds optional fields (venue, times, series, release delay): v1 reads as is."""
     return raw
+
+
+@upcaster("activity.designed", 2)
+@upcaster("activity.published", 1)
+@upcaster("activity.updated", 1)
+def _registration_rule(raw: RawEvent) -> RawEvent:
+    """The next versions only add ``registration_required``, optional: an event written before
+    reads as is (a design or publication without the rule requires no registration, an update
+    leaves it as it was)."""
+    return raw

@@ -1,7 +1,8 @@
 """A chDB warehouse loaded the way production fills it: a simulated week through the sink's
 writer, plus the ops tables from the same events (live views folded by the real stream fold,
 alerts from the real rules, heartbeats, dead letters and offset samples). The simulated kiosks
-never contradict the deciders, so a few kiosk facts in conflict are added (``CONFLICTING``)."""
+contradict the deciders only by the few residents who come to a small class without a place
+(``no_registration``), so a few kiosk facts of other kinds are added (``CONFLICTING``)."""
 
 from __future__ import annotations
 

@@ -42,11 +42,22 @@ OPEN = {
     ("GET", "/docs/redoc.js"),  # ReDoc's bundle, its logo served from here
     ("GET", "/openapi.json"),
     ("GET", "/"),  # a redirect to /live
+    ("GET", "/kiosk"),  # the kiosk page: the same for every kiosk, no data (the API gives it)
+    ("GET", "/kiosk/sw.js"),  # its service worker
 }
 #: One request for each protected route, and who may make it: "network" = callers that see the
 #: whole network with the read grant; "station" = readers that see WS-R03; "sql", "ingest",
 #: "any" = any valid credential.
 DAY = {"from": "2026-11-24", "to": "2026-11-24"}
+#: the kiosk page's routes take a kiosk's key (its cookie, or as a bearer token)
+KIOSK_ID = "01939f3c-7a1b-7c2d-8e3f-0123456789ab"
+KIOSK_HEARTBEAT = {
+    "event_id": KIOSK_ID,
+    "type": "kiosk.heartbeat",
+    "occurred_at": "2026-11-24T08:00:00+08:00",
+    "payload": {"app_version": "t1"},
+}
+KIOSK_DEMAND = {"kind": "demand.submit", "demand_id": "d1", "category": "handcraft"}
 PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/v1/auth/me", {}, "any"),
     ("GET", "/v1/kpis", DAY, "network"),
@@ -94,7 +105,48 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
         {"station_id": "WS-R07", "demand_id": "d1"},
         "network",
     ),
+    ("GET", "/v1/screen/summary", {}, "network"),
+    ("GET", "/v1/screen/stations/{station_id}", {"station_id": "WS-R03"}, "station"),
+    ("GET", "/v1/screen/stations/{station_id}", {"station_id": "WS-R07"}, "network"),
+    ("GET", "/v1/kiosk/config", {}, "kiosk"),
+    ("POST", "/v1/kiosk/events", KIOSK_HEARTBEAT, "kiosk"),
+    ("POST", "/v1/kiosk/commands", {"command_id": KIOSK_ID, "command": KIOSK_DEMAND}, "kiosk"),
+    (
+        "POST",
+        "/v1/kiosk/lookup",
+        {"lookup_id": KIOSK_ID, "resident_sealed": "0" * 16 + ".A"},
+        "kiosk",
+    ),
+    ("GET", "/v1/kiosk/demands/{demand_id}", {"demand_id": "d1"}, "kiosk"),
+    ("GET", "/kiosk/pair", {}, "page"),
+    ("POST", "/kiosk/pair", {}, "page"),
     ("GET", "/live", {}, "page"),
+    ("GET", "/screen", {}, "page"),
+    # the staff console: staff who act for the station (operators, managers, admins)
+    ("GET", "/v1/console/stations/{station_id}/week", {"station_id": "WS-R03"}, "staff"),
+    ("GET", "/v1/console/stations/{station_id}/week", {"station_id": "WS-R07"}, "admin"),
+    ("GET", "/v1/console/stations/{station_id}/bookings", {"station_id": "WS-R03"}, "staff"),
+    ("GET", "/v1/console/stations/{station_id}/demands", {"station_id": "WS-R03"}, "staff"),
+    (
+        "GET",
+        "/v1/console/stations/{station_id}/activities/{activity_id}",
+        {"station_id": "WS-R03", "activity_id": "a1"},
+        "staff",
+    ),
+    (
+        "POST",
+        "/v1/console/stations/{station_id}/checkins",
+        {
+            "station_id": "WS-R03",
+            "checkin_id": KIOSK_ID,
+            "venue_id": "WS-R03-ACT",
+            "identifier": "310000000001",
+        },
+        "staff",
+    ),
+    ("GET", "/v1/console/stations/{station_id}/overview", {"station_id": "WS-R03"}, "staff"),
+    ("GET", "/v1/console/stations/{station_id}/audit", {"station_id": "WS-R03"}, "manager"),
+    ("GET", "/console", {}, "page"),
 ]
 CALLERS = (
     "kiosk",
@@ -125,6 +177,9 @@ MAY: dict[str, set[str]] = {
         "admin",
     },
     "admin": {"admin"},
+    "staff": {"operator", "manager", "admin"},
+    "manager": {"manager", "admin"},
+    "kiosk": {"kiosk"},  # the kiosk page's routes: residents at the screen
     "page": set(),  # pages take a session cookie, never a bearer credential
 }
 
@@ -148,6 +203,12 @@ class Api:
                 return response
         if method == "POST" and path == "/v1/commands":
             return self.client.post(url, json=params, headers=headers)
+        if method == "POST" and path.startswith("/v1/kiosk/"):
+            return self.client.post(url, json=params, headers=headers)
+        if method == "POST" and path.startswith("/v1/console/"):
+            return self.client.post(url, json=query, headers=headers)
+        if method == "POST" and path == "/kiosk/pair":
+            return self.client.post(url, data=params, headers=headers, follow_redirects=False)
         if method == "POST" and path == "/v1/sql":
             return self.client.post(url, json=query, headers=headers)
         if method == "POST" and path == "/v1/events":
@@ -209,9 +270,9 @@ def every_route(routes: list[Any]) -> Iterator[Any]:
 
 
 def test_each_route_without_a_credential_is_refused(api: Api) -> None:
-    for method, path, params, _ in PROTECTED:
+    for method, path, params, rule in PROTECTED:
         answer = api.call(method, path, params, None)
-        if path == "/live":  # a page sends the browser to the login page
+        if rule == "page":  # a page sends the browser to the login page
             assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
             continue
         assert answer.status_code == 401, (method, path, answer.status_code)

@@ -186,6 +186,7 @@ def test_the_management_loop_closes_through_the_front_door(loop: Loop) -> None:
         "target_groups": ["elderly"],
         "demand_ids": ["d-loop"],
         "release_after_min": 0,
+        "registration_required": True,
     }
     assert loop.ask(design)["status"] == "accepted"
     assert loop.ask({"kind": "activity.publish", "activity_id": "a-loop"})["status"] == "accepted"
@@ -216,6 +217,8 @@ def test_the_management_loop_closes_through_the_front_door(loop: Loop) -> None:
         loop.fact(
             p.CheckinRecorded(visit_id=f"v{i}", venue_id=ROOM, activity_id="a-loop"), RESIDENTS[i]
         )
+    # ... and resident 5, who never registered: kept, and flagged (registration is required)
+    loop.fact(p.CheckinRecorded(visit_id="v5", venue_id=ROOM, activity_id="a-loop"), RESIDENTS[5])
 
     def released() -> list[Event] | None:
         events = loop.events()
@@ -249,10 +252,12 @@ def test_the_management_loop_closes_through_the_front_door(loop: Loop) -> None:
     def kpis() -> dict[str, Any] | None:
         scope = {"from": day, "to": day, "station": STATION}
         report: dict[str, Any] = loop.get("/v1/kpis", scope)
-        return report if report["evaluations"] >= 1 and report["participants"] >= 2 else None
+        return report if report["evaluations"] >= 1 and report["participants"] >= 3 else None
 
     report = _until(kpis, "KPIs with the evaluation and the check-ins")
     assert report["service_satisfaction"] == 1.0
+    # resident 5 came without a place: a participant, and a conflict beside the KPIs
+    assert report["conflicts"]["no_registration"] == report["participation_conflicts"] == 1
     assert report["registrations"] >= 3 and report["fill_rate"] is not None
     assert report["demand_events"] >= 2  # the demand and its vote
     heat = _until(

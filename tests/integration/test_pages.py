@@ -31,14 +31,16 @@ def test_live_page(kafka_settings: Settings, topics: Topics, tmp_path: Path) -> 
     name = add_user(settings, "viewer")
     with TestClient(create_app(settings)) as client:
         home = client.get("/", follow_redirects=False)
-        assert home.status_code == 307 and home.headers["location"] == "/live"
+        assert home.status_code == 307 and home.headers["location"] == "/screen"
         assert client.get("/live", follow_redirects=False).status_code == 303
         client.post("/login", data={"username": name, "password": PASSWORD})
         page = client.get("/live")
         script = client.get("/static/live.js")
+        reader = client.get("/static/stream.js")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     assert "<title>三江驿 · 实时态势</title>" in html
+    assert '<script src="/static/stream.js"></script>' in html  # the one live-view reader
     assert '<script src="/static/live.js"></script>' in html
     assert not re.search(r"<script>|<script(?![^>]*(src=|application/json))", html)
     assert "style=" not in html and "<style" not in html
@@ -46,8 +48,9 @@ def test_live_page(kafka_settings: Settings, topics: Topics, tmp_path: Path) -> 
     network = load_network()
     assert names["stations"]["WS-C"] == network.station("WS-C").name
     assert len(names["venues"]) == len(network.venues)
-    assert script.status_code == 200
-    assert 'new EventSource("/v1/live/stream")' in script.text
+    assert script.status_code == 200 and reader.status_code == 200
+    assert 'new EventSource("/v1/live/stream")' in reader.text
+    assert "followLive(" in script.text
     rendered = set(re.findall(r"^  (\w+)\(d\) \{", script.text, re.MULTILINE))
     assert rendered and rendered <= set(VIEWS)  # the page listens for views the API publishes
 

@@ -82,6 +82,54 @@ def test_the_definition_on_the_hand_built_day() -> None:
     assert kinds[(c.person("h"), "C2", c.at(14))] == ""  # capacity raised to 3 by the update
     assert (c.person("g"), "GHOST") in judgement.attended  # its own check-in names it
     assert (c.person("p"), "C1") in judgement.attended  # in the room during C1, the day before
+    # C3 requires registration (since its update): who holds a place, whatever the times
+    wednesday = {
+        (who, activity, (hh, mm)): kinds[(c.person(who), activity, c.at(hh, mm, c.WEDNESDAY))]
+        for who, activity, hh, mm in [
+            ("w", "C3", 8, 40),
+            ("y", "C3", 8, 50),
+            ("t", "C3", 8, 55),
+            ("u", "C3", 9, 0),
+            ("v", "C3", 9, 2),
+            ("x", "C3", 9, 5),
+            ("z", "C3", 9, 10),
+            ("w", "C3", 9, 30),
+            ("aa", "C4", 13, 40),
+        ]
+    }
+    assert {key: kind for key, kind in wednesday.items() if kind} == {
+        ("w", "C3", (8, 40)): "no_registration",  # never registered; no rank taken from others
+        ("v", "C3", (9, 2)): "no_registration",  # waitlisted only
+        ("x", "C3", (9, 5)): "no_registration",  # released as a no-show after coming
+    }  # y promoted after checking in, u's second registration, z's: places; C4 cancelled
+    live = counts_by_day(admitted(events), NETWORK.venue_station, NETWORK.tz)
+    assert live[(WEDNESDAY, "WS-R03")] == {**no_conflicts(), **c.LIVE_WEDNESDAY_R03}
+
+
+def test_registration_is_the_latest_rule_of_an_activity_not_cancelled() -> None:
+    events = c.conflicting_day()
+    rule = next(e for e in events if getattr(e.payload, "registration_required", None))
+    cancelled = next(e for e in events if e.type == "activity.cancelled")
+
+    def wednesday(kept: list[Event]) -> dict[str, int]:
+        counts = counts_by_day(kept, NETWORK.venue_station, NETWORK.tz)
+        return counts.get((WEDNESDAY, "WS-R03"), no_conflicts())
+
+    assert wednesday(events)["no_registration"] == 3
+    # without the update C3 requires none: w, v and x are just residents who came
+    assert wednesday([e for e in events if e is not rule])["no_registration"] == 0
+    # C4 not cancelled: it requires registration, and aa's place was released
+    assert wednesday([e for e in events if e is not cancelled])["no_registration"] == 4
+    # C3 with two places: the first two holding one by their first check-in, y and t, keep
+    # them; u and z come past the capacity (w, v, x still without a place, not ranked)
+    two = [
+        e.model_copy(update={"payload": e.payload.model_copy(update={"capacity": 2})})
+        if e.type == "activity.published" and e.payload.activity_id == "C3"  # type: ignore[attr-defined]
+        else e
+        for e in events
+    ]
+    found = wednesday(two)
+    assert (found["no_registration"], found["over_capacity"]) == (3, 2)
 
 
 def test_capacity_is_the_latest_one() -> None:
@@ -147,10 +195,34 @@ def test_the_live_fold_judges_as_the_definition_in_any_order(seed: int) -> None:
     assert network["conflicts"] == {
         k: c.LIVE_TUESDAY_R03.get(k, 0) + c.TUESDAY_R04.get(k, 0) for k in KINDS
     }
+    wednesday = state.summary(WEDNESDAY, "WS-R03")["conflicts"]
+    assert wednesday == {**no_conflicts(), **c.LIVE_WEDNESDAY_R03}
+    assert state.today(c.at(23, day=c.WEDNESDAY))["conflicts"] == wednesday
     assert state.conflicts_by_station(c.at(23)) == {
         "WS-R03": r03["conflicts"],
         "WS-R04": {**no_conflicts(), **c.TUESDAY_R04},
     }
+
+
+def test_random_registrations_fold_as_the_definition_in_any_order() -> None:
+    """The random days of ``conflicting.random_registrations``: rules set and flipped, places
+    given, waitlisted, cancelled, released, before and after the check-ins, some uploaded past
+    the grace; shuffled, with duplicates, the live fold judges each as the definition does."""
+    seen: dict[str, int] = dict.fromkeys(KINDS, 0)
+    for seed in range(40):
+        rng = random.Random(seed)
+        events = c.random_registrations(rng)
+        expected = expected_live(admitted(events))
+        events += rng.sample(events, len(events) // 4)
+        rng.shuffle(events)
+        state = folded(events)
+        assert live_of(state, expected) == expected, seed
+        restored = snapshot.load(snapshot.dump(state, {}), lambda: LiveState(NETWORK, grace=GRACE))
+        assert restored is not None and live_of(restored.state, expected) == expected, seed
+        for found in expected.values():
+            for kind, n in found["conflicts"].items():  # type: ignore[attr-defined]
+                seen[kind] += n
+    assert seen["no_registration"] > 20 and seen["over_capacity"] > 5  # both exercised
 
 
 def test_an_evaluation_is_a_conflict_until_its_check_in_arrives() -> None:
@@ -167,6 +239,28 @@ def test_an_evaluation_is_a_conflict_until_its_check_in_arrives() -> None:
     state.apply(events[("checkin.recorded", c.person("p"), c.at(9, 20))])
     again = renderer.render(state, thursday)[name]  # Wednesday's judgement changed
     assert again["conflicts"]["not_attended"] == 0 and again["evaluations"] == 1
+
+
+def test_a_check_in_is_without_a_place_until_the_registration_arrives() -> None:
+    """y checked in before being given a place: a conflict until that registration is known,
+    and again once a cancellation of it is; each change renders Wednesday again."""
+    events = c.conflicting_day()
+    place = next(
+        e for e in events if e.type == "registration.submitted" and e.resident == c.person("y")
+    )
+    state = folded(admitted([e for e in events if e is not place]))
+    renderer = ViewRenderer()
+    thursday = c.WEDNESDAY + timedelta(days=1, hours=7)  # Wednesday's window has closed
+    name = f"day:{WEDNESDAY}:WS-R03"
+    assert renderer.render(state, thursday)[name]["conflicts"]["no_registration"] == 5
+    assert name not in renderer.render(state, thursday)
+    state.apply(place)  # decided on Wednesday: within its window
+    assert renderer.render(state, thursday)[name]["conflicts"]["no_registration"] == 4
+    released = c.withdrawn("y", "C3", "R-y", c.at(9, 16, day=c.WEDNESDAY))
+    state.apply(released)
+    assert renderer.render(state, thursday)[name]["conflicts"]["no_registration"] == 5
+    judged = counts_by_day([*admitted(events), released], NETWORK.venue_station, NETWORK.tz)
+    assert judged[(WEDNESDAY, "WS-R03")]["no_registration"] == 5
 
 
 def test_a_check_in_is_unknown_activity_until_the_publication_arrives() -> None:

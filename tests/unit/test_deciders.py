@@ -160,6 +160,72 @@ def test_a_draft_is_designed_with_its_plan() -> None:
     assert desk.state.activities["a1"].status == "draft"
 
 
+def test_an_activity_requires_registration_from_its_design_to_its_publication() -> None:
+    desk = Desk()
+    (designed,) = desk.events_of(accepted(desk.ask(design())))
+    assert designed.payload.registration_required is False  # type: ignore[attr-defined]
+    assert designed.schema_version == 3
+    answer = accepted(desk.ask(design("a2", registration_required=True)))
+    (designed,) = desk.events_of(answer)
+    assert designed.payload.registration_required is True  # type: ignore[attr-defined]
+    assert desk.state.activities["a2"].registration_required is True
+    (published_event,) = desk.events_of(
+        accepted(desk.ask({"kind": "activity.publish", "activity_id": "a2"}))
+    )
+    assert isinstance(published_event.payload, p.ActivityPublished)
+    assert published_event.payload.registration_required is True
+    assert published_event.schema_version == 2
+    # the rule may change alone, on a published activity, until it starts; an update of
+    # something else leaves it as it was
+    (updated,) = desk.events_of(
+        accepted(
+            desk.ask(
+                {"kind": "activity.update", "activity_id": "a2", "registration_required": False}
+            )
+        )
+    )
+    assert isinstance(updated.payload, p.ActivityUpdated)
+    assert updated.payload.registration_required is False and updated.payload.capacity is None
+    assert desk.state.activities["a2"].registration_required is False
+    accepted(desk.ask({"kind": "activity.update", "activity_id": "a2", "title": "新标题"}))
+    assert desk.state.activities["a2"].registration_required is False
+    # a draft's rule changed before publishing is the one published
+    accepted(desk.ask(design("a3", starts_at=at(2, 14).isoformat(), ends_at=at(2, 16).isoformat())))
+    accepted(
+        desk.ask({"kind": "activity.update", "activity_id": "a3", "registration_required": True})
+    )
+    (published_event,) = desk.events_of(
+        accepted(desk.ask({"kind": "activity.publish", "activity_id": "a3"}))
+    )
+    assert published_event.payload.registration_required is True
+    desk.now = at(2, 14, 5)
+    rejected(
+        desk.ask({"kind": "activity.update", "activity_id": "a3", "registration_required": False}),
+        Reason.ACTIVITY_STARTED,
+    )
+    # replaying the log gives the same rules
+    assert _replayed(desk.log) == desk.state
+
+
+def test_every_session_of_a_series_requires_registration_if_the_series_does() -> None:
+    desk = Desk()
+    body = design("s1", registration_required=True) | {"kind": "activity.design_series"}
+    answer = accepted(desk.ask(body | {"weeks": 3}))
+    assert [e.payload.registration_required for e in desk.events_of(answer)] == [True] * 3  # type: ignore[attr-defined]
+    assert all(desk.state.activities[f"s1-w{k}"].registration_required for k in (1, 2, 3))
+
+
+def test_the_rule_survives_the_station_record() -> None:
+    from sanjiang.commands.records import read_record, station_record
+    from sanjiang.commands.replay import Through
+
+    desk = Desk()
+    published(desk, registration_required=True)
+    state, _ = read_record(STATION, station_record(desk.state, Through()))
+    assert state.activities["a1"].registration_required is True
+    assert state == desk.state
+
+
 @pytest.mark.parametrize(
     ("over", "reason", "cause"),
     [
@@ -661,7 +727,7 @@ def test_every_command_kind_has_a_rule_and_an_access_entry() -> None:
     assert granted == set(BODY_TYPES)
 
 
-def test_a_v1_activity_design_reads_as_v2() -> None:
+def test_a_v1_activity_design_reads_as_the_current_version() -> None:
     raw = {
         "event_id": str(uuid7()),
         "type": "activity.designed",
@@ -681,9 +747,10 @@ def test_a_v1_activity_design_reads_as_v2() -> None:
     import orjson
 
     event = decode_event(orjson.dumps(raw))
-    assert event.schema_version == 2
+    assert event.schema_version == 3
     assert isinstance(event.payload, p.ActivityDesigned)
     assert event.payload.venue_id is None
+    assert event.payload.registration_required is False
 
 
 def _busy_desk() -> Desk:

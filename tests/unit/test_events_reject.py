@@ -151,7 +151,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "future version",
         lambda r: r.update(schema_version=9),
         "unknown_version",
-        "activity.published v9 is newer than this platform knows (v1)",
+        "activity.published v9 is newer than this platform knows (v2)",
     ),
     (
         "version zero",

@@ -29,6 +29,7 @@ DAY = TUESDAY.date()
 def kpis(state: LiveState, station: str | None = "WS-R03", hour: int = 23) -> dict[str, Any]:
     now = at(hour)
     reader = KpiReader()
+    found: dict[str, Any] | None
     if station is None:
         found = reader.network(state, DAY, state.network_summary(DAY), now)
     else:

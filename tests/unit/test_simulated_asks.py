@@ -108,3 +108,30 @@ def test_the_history_is_decided_by_the_deciders() -> None:
         if isinstance(event.payload, p.RegistrationCancelled):
             cancelled[event.payload.activity_id] += 1
     assert all(placed[a] - cancelled[a] <= capacity.get(a, 0) for a in placed)
+
+
+def test_the_deciders_publish_the_simulated_rule_and_few_come_without_a_place() -> None:
+    """Small classes require registration as the simulated staff designed them; judged on what
+    the deciders wrote (their releases of no-shows included), few check-ins come without a
+    place."""
+    from sanjiang.conflicts import classify
+    from sanjiang.network import load_network
+
+    emissions = simulated.emissions(DAY, days=2, seed=5)
+    wanted = {
+        e.event.payload.activity_id: e.event.payload.registration_required
+        for e in emissions
+        if isinstance(e.event.payload, p.ActivityPublished)
+    }
+    events = [e.event for e in Decided(emissions)]
+    published = {
+        e.payload.activity_id: e.payload.registration_required
+        for e in events
+        if isinstance(e.payload, p.ActivityPublished)
+    }
+    assert published and all(published[a] == wanted[a] for a in published)
+    assert 0 < sum(published.values()) < len(published)
+    kinds = classify(events, load_network().venue_station).kinds
+    checkins = [e for e in events if e.type == "checkin.recorded"]
+    unplaced = sum(kinds[str(e.event_id)] == "no_registration" for e in checkins)
+    assert 0 < unplaced < 0.01 * len(checkins)

@@ -434,6 +434,33 @@ def test_checkins_follow_registrations_and_bookings(
     assert len(run.of("booking.no_show")) > 0
 
 
+def test_small_classes_require_registration_and_few_come_without_a_place(run: Run) -> None:
+    """Designs of at most 20 places require registration; residents register before coming to
+    them, and a few come without a place: conflicts (``no_registration``) at a low rate."""
+    from sanjiang.conflicts import classify
+
+    published = [payload(e, p.ActivityPublished) for e in run.of("activity.published")]
+    designed = {
+        d.activity_id: d
+        for d in (payload(e, p.ActivityDesigned) for e in run.of("activity.designed"))
+    }
+    required = {a.activity_id for a in published if a.registration_required}
+    assert 0.1 < len(required) / len(published) < 0.5
+    for activity in published:  # the rule is the design's: small classes
+        design = designed[activity.activity_id]
+        assert activity.registration_required == design.registration_required
+        assert design.registration_required == (design.planned_capacity <= 20)
+    kinds = classify(run.events, NETWORK.venue_station).kinds
+    at_required = [
+        e
+        for e in run.of("checkin.recorded")
+        if payload(e, p.CheckinRecorded).activity_id in required
+    ]
+    unplaced = sum(kinds[str(e.event_id)] == "no_registration" for e in at_required)
+    assert 0 < unplaced <= 0.05 * len(at_required)  # 3% of the free places
+    assert all(kind in ("", "no_registration") for kind in kinds.values())
+
+
 def test_checkouts_close_visits(run: Run) -> None:
     checkins = {payload(e, p.CheckinRecorded).visit_id: e for e in run.of("checkin.recorded")}
     assert len(checkins) == len(run.of("checkin.recorded"))

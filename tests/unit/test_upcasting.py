@@ -63,6 +63,71 @@ def test_current_version_passes_through_untouched() -> None:
 
 
 def test_a_gap_in_the_chain_is_an_error() -> None:
-    assert ("activity.published", 1) not in UPCASTERS
-    with pytest.raises(UpcastError, match="no upcaster from activity.published v1 to v2"):
-        upcast({}, "activity.published", 1, 2)
+    assert ("booking.confirmed", 1) not in UPCASTERS
+    with pytest.raises(UpcastError, match="no upcaster from booking.confirmed v1 to v2"):
+        upcast({}, "booking.confirmed", 1, 2)
+
+
+# What the deciders wrote before activities could require registration.
+V1_PUBLISHED = {
+    "event_id": "01936f2a-7c3e-7b1a-9f00-0123456789ac",
+    "type": "activity.published",
+    "schema_version": 1,
+    "occurred_at": "2026-11-20T09:00:00+08:00",
+    "station_id": "WS-R03",
+    "source": "console:WS-R03-deciders",
+    "payload": {
+        "activity_id": "act-9",
+        "title": "剪纸入门",
+        "category": "handcraft",
+        "program": "qiaoshou_workshop",
+        "venue_id": "WS-R03-ACT",
+        "starts_at": "2026-11-24T09:00:00+08:00",
+        "ends_at": "2026-11-24T11:00:00+08:00",
+        "capacity": 20,
+        "target_groups": ["elderly"],
+    },
+}
+
+
+def test_activities_published_or_designed_before_the_rule_require_no_registration() -> None:
+    published = decode_event(orjson.dumps(V1_PUBLISHED))
+    assert published.schema_version == 2
+    assert isinstance(published.payload, p.ActivityPublished)
+    assert published.payload.registration_required is False
+    designed = {
+        **V1_PUBLISHED,
+        "type": "activity.designed",
+        "payload": {
+            "activity_id": "act-9",
+            "title": "剪纸入门",
+            "category": "handcraft",
+            "program": "qiaoshou_workshop",
+            "target_groups": ["elderly"],
+            "planned_capacity": 20,
+        },
+    }
+    for version in (1, 2):
+        event = decode_event(orjson.dumps({**designed, "schema_version": version}))
+        assert event.schema_version == 3
+        assert isinstance(event.payload, p.ActivityDesigned)
+        assert event.payload.registration_required is False
+
+
+def test_an_update_before_the_rule_leaves_it_as_it_was() -> None:
+    raw = {
+        **V1_PUBLISHED,
+        "type": "activity.updated",
+        "payload": {"activity_id": "act-9", "capacity": 25},
+    }
+    event = decode_event(orjson.dumps(raw))
+    assert event.schema_version == 2
+    assert isinstance(event.payload, p.ActivityUpdated)
+    assert (event.payload.capacity, event.payload.registration_required) == (25, None)
+    # a version 2 update may change the rule alone
+    rule = {
+        **raw,
+        "schema_version": 2,
+        "payload": {"activity_id": "act-9", "registration_required": True},
+    }
+    assert decode_event(orjson.dumps(rule)).payload.registration_required is True  # type: ignore[attr-defined]

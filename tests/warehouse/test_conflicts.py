@@ -12,9 +12,11 @@ import pytest
 
 from projections.conflicts import CONFLICTS_BY_DAY
 from projections.kpi import KpiReport, KpiSql, Period, Scope, compute_kpis
+from projections.migrate import migrate
 from projections.order import VERSION
 from projections.reconcile import reconcile, warehouse_counts
 from projections.replay import DATA_TABLES
+from projections.rows import encode_rows, event_row
 from projections.warehouse import ChdbWarehouse, ch_datetime
 from projections.writer import EventWriter, Positioned
 from sanjiang.conflicts import CHECKIN_KINDS, KINDS, counts_by_day, no_conflicts
@@ -47,7 +49,7 @@ def kpis(warehouse: ChdbWarehouse, scope: Scope, day: date = TUESDAY) -> KpiRepo
 def test_station_kpis_leave_conflicting_facts_out(loaded: ChdbWarehouse) -> None:
     report = kpis(loaded, Scope("station", "WS-R03"))
     assert report.conflicts == {**no_conflicts(), **c.KPI_TUESDAY_R03}
-    assert report.participation_conflicts == sum(c.KPI_TUESDAY_R03[k] for k in CHECKIN_KINDS)
+    assert report.participation_conflicts == sum(c.KPI_TUESDAY_R03.get(k, 0) for k in CHECKIN_KINDS)
     # participation counts check-ins at venues the network knows: everyone but d (15), also
     # e at WS-R04's room, g at an activity never published, b, c and r past C1's capacity
     assert report.participants == 15
@@ -76,6 +78,8 @@ def test_network_and_venue_scopes(loaded: ChdbWarehouse) -> None:
     wednesday = kpis(loaded, Scope("station", "WS-R03"), WEDNESDAY)
     assert wednesday.conflicts == {**no_conflicts(), **c.WEDNESDAY_R03}
     assert wednesday.evaluations == 1  # p came on Tuesday
+    # those without a place at C3 still came: w t u v x y z at C3, aa at C4
+    assert (wednesday.participants, wednesday.participation_conflicts) == (8, 3)
 
 
 def by_day(warehouse: ChdbWarehouse, days: int = 2) -> dict[tuple[date, str], dict[str, int]]:
@@ -111,6 +115,28 @@ def test_any_subset_of_the_day_is_judged_as_the_definition_judges_it(
     assert by_day(warehouse) == counts_by_day(events, NETWORK.venue_station, NETWORK.tz)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_random_registrations_are_judged_as_the_definition_judges_them(
+    warehouse: ChdbWarehouse, seed: int
+) -> None:
+    """``conflicting.random_registrations``: the KPIs' judgement (every stored event) is the
+    definition's, and reconciliation's (the events admitted in their windows) the live
+    fold's."""
+    rng = random.Random(seed)
+    events = [e for prefix in "ABC" for e in c.random_registrations(rng, prefix)]
+    write(warehouse, events)
+    expected = counts_by_day(events, NETWORK.venue_station, NETWORK.tz)
+    assert by_day(warehouse) == expected
+    assert any(found["no_registration"] for found in expected.values())
+    state = LiveState(NETWORK, grace=GRACE)
+    for event in events:
+        state.apply(event)
+    stored = warehouse_counts(warehouse, NETWORK, WEDNESDAY, GRACE)
+    for station, counts in stored.items():
+        live = state.summary(WEDNESDAY, station)["conflicts"]
+        assert {k: counts.get(f"conflicts.{k}", 0) for k in KINDS} == live, station
+
+
 def test_reconciliation_judges_with_what_the_live_fold_saw(loaded: ChdbWarehouse) -> None:
     events = c.conflicting_day()
     state = LiveState(NETWORK, grace=GRACE)
@@ -122,6 +148,9 @@ def test_reconciliation_judges_with_what_the_live_fold_saw(loaded: ChdbWarehouse
     r03 = stored["WS-R03"]
     assert {k: r03[f"conflicts.{k}"] for k in c.LIVE_TUESDAY_R03} == c.LIVE_TUESDAY_R03
     assert (r03["evaluations"], r03["satisfied_evaluations"], r03["residents"]) == (4, 3, 13)
+    # z's registration reached the platform past its day's window: not seen, not admitted
+    r03 = warehouse_counts(loaded, NETWORK, WEDNESDAY, GRACE)["WS-R03"]
+    assert {k: r03[f"conflicts.{k}"] for k in c.LIVE_WEDNESDAY_R03} == c.LIVE_WEDNESDAY_R03
     result = reconcile(loaded, NETWORK, views, [TUESDAY, WEDNESDAY], GRACE)
     # every station of the network and the network itself, on both days: counters and KPIs
     assert result.windows == 2 * (len(NETWORK.stations) + 1)
@@ -151,5 +180,61 @@ def test_first_check_ins_are_kept_per_activity_and_resident(loaded: ChdbWarehous
         "FROM sanjiang.events WHERE type = 'checkin.recorded' AND activity_id != '' "
         "GROUP BY activity_id, resident ORDER BY activity_id, resident"
     ).rows
-    assert kept == folded and len(kept) == 11  # C1: f a b c d e r; C2: h i j; GHOST: g
+    # C1: f a b c d e r; C2: h i j; GHOST: g; C3: w y t u v x z; C4: aa
+    assert kept == folded and len(kept) == 19
     assert "activity_checkins" in DATA_TABLES  # rebuilt by a replay
+
+
+#: What judging check-ins reads of the decisions, folded over every stored event as the
+#: judgement folded them before migration 0016 kept them: per activity, published, cancelled,
+#: the latest capacity and rule; per registration filed under an activity, its residents and
+#: whether it was cancelled there.
+RULES_FOLDED = f"""
+    SELECT activity_id, max(type = 'activity.published'), max(type = 'activity.cancelled'),
+           argMaxIf(capacity, {VERSION}, capacity > 0),
+           argMaxIf(assumeNotNull(registration_required), {VERSION},
+                    registration_required IS NOT NULL)
+    FROM sanjiang.events
+    WHERE type IN ('activity.published', 'activity.updated', 'activity.cancelled')
+    GROUP BY activity_id ORDER BY activity_id"""
+RULES_KEPT = """
+    SELECT activity_id, max(published), max(cancelled), max(capacity_v).3, max(required_v).3
+    FROM sanjiang.activity_rules GROUP BY activity_id ORDER BY activity_id"""
+PLACES_FOLDED = """
+    SELECT activity_id, registration_id,
+           arraySort(groupUniqArrayIf(resident, type = 'registration.submitted')),
+           countIf(type = 'registration.cancelled') > 0
+    FROM sanjiang.events WHERE type IN ('registration.submitted', 'registration.cancelled')
+    GROUP BY activity_id, registration_id ORDER BY activity_id, registration_id"""
+PLACES_KEPT = """
+    SELECT activity_id, registration_id, arraySort(groupUniqArrayArray(residents)),
+           max(cancelled) > 0
+    FROM sanjiang.activity_places
+    GROUP BY activity_id, registration_id ORDER BY activity_id, registration_id"""
+
+
+def test_decisions_and_places_are_kept_per_activity(loaded: ChdbWarehouse) -> None:
+    """``activity_rules`` and ``activity_places`` (migration 0016) hold what a fold over the
+    events gives, whatever was stored twice; a warehouse with history migrated to 0016 is
+    backfilled, and judges as the definition does."""
+    folded = loaded.query(RULES_FOLDED).rows, loaded.query(PLACES_FOLDED).rows
+    assert all(folded) and (loaded.query(RULES_KEPT).rows, loaded.query(PLACES_KEPT).rows) == folded
+    expected = by_day(loaded)
+    for statement in (
+        "DROP VIEW sanjiang.activity_rules_mv",
+        "DROP VIEW sanjiang.activity_places_mv",
+        "DROP TABLE sanjiang.activity_rules",
+        "DROP TABLE sanjiang.activity_places",
+        "ALTER TABLE sanjiang.schema_migrations DELETE WHERE version = 16 "
+        "SETTINGS mutations_sync = 1",
+    ):
+        loaded.command(statement)
+    assert migrate(loaded).applied == ["0016_conflict_inputs"]
+    assert (loaded.query(RULES_KEPT).rows, loaded.query(PLACES_KEPT).rows) == folded
+    assert by_day(loaded) == expected
+    # every event stored a second time (the sink never does; a backfill racing it could)
+    loaded.insert_json_rows(
+        "sanjiang.events", encode_rows([event_row(e) for e in c.conflicting_day()])
+    )
+    assert (loaded.query(RULES_KEPT).rows, loaded.query(PLACES_KEPT).rows) == folded
+    assert {"activity_rules", "activity_places"} <= set(DATA_TABLES)  # rebuilt by a replay

@@ -51,7 +51,13 @@ def ev(
 
 
 def published(
-    activity: str, category: str, program: str, start: datetime, end: datetime, capacity: int
+    activity: str,
+    category: str,
+    program: str,
+    start: datetime,
+    end: datetime,
+    capacity: int,
+    required: bool = False,
 ) -> Event:
     return ev(
         p.ActivityPublished(
@@ -64,6 +70,7 @@ def published(
             ends_at=end,
             capacity=capacity,
             target_groups=["all"],
+            registration_required=required,
         ),
         at(7),
     )

@@ -1,0 +1,206 @@
+"""The command-center screen in a real browser, on the real path: kiosk check-ins sent to the
+API reach the stream worker's live views and the warehouse; the screen shows them — a counter
+and the map change without a reload, every panel renders with data, a drill-down goes from a
+station to one of its venues — at 1920×1080, with no scrolling, and nothing requested from
+outside 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx2
+import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from sanjiang.events import encode_event, new_event
+from sanjiang.events import payloads as p
+from sanjiang.settings import Settings
+from tests.access import PASSWORD, add_user, device_key
+from tests.api_process import ROOT, api_process
+from tests.browser.conftest import ARTIFACTS, requested_hosts, severe_console_messages
+
+pytestmark = pytest.mark.integration
+LOCAL = "http://127.0.0.1"
+STATION, VENUE = "WS-R03", "WS-R03-ACT"
+
+
+class Screen:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base = f"http://127.0.0.1:{settings.api_port}"
+        self.viewer = add_user(settings, "viewer", username=f"s{uuid.uuid4().hex[:8]}")
+        self.kiosk = device_key(settings, f"{STATION}-K9", STATION, "kiosk")
+
+    def check_in(self, residents: range) -> None:
+        """Kiosk check-ins at the station's activity room, through the ingest."""
+        body = b"\n".join(
+            encode_event(
+                new_event(
+                    p.CheckinRecorded(visit_id=f"v-{uuid.uuid4().hex[:12]}", venue_id=VENUE),
+                    station_id=STATION,
+                    source=f"kiosk:{STATION}-K9",
+                    occurred_at=datetime.now(UTC),
+                    resident=f"{r + 1:032x}",
+                )
+            )
+            for r in residents
+        )
+        response = httpx2.post(
+            self.base + "/v1/events",
+            content=body,
+            headers={
+                "Authorization": f"Bearer {self.kiosk}",
+                "Content-Type": "application/x-ndjson",
+            },
+            timeout=30,
+        )
+        assert response.status_code == 202, response.text
+
+
+@pytest.fixture(scope="module")
+def screen(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Screen]:
+    """The API hosting the warehouse sink, and a stream worker, on fresh topics."""
+    with api_process(kafka_settings, tmp_path_factory.mktemp("screen-var"), hosts_sink=True) as s:
+        env = {
+            **os.environ,
+            "SANJIANG_KAFKA_BOOTSTRAP": s.bootstrap_servers,
+            "SANJIANG_TOPIC_PREFIX": s.topic_prefix,
+            "SANJIANG_VAR_DIR": str(s.var_dir),
+        }
+        with (s.var_dir / "streams.log").open("wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "sanjiang", "streams"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        try:
+            yield Screen(s)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+
+
+def js(driver: WebDriver, script: str, *args: Any) -> Any:
+    return driver.execute_script(script, *args)
+
+
+def map_station(driver: WebDriver, station: str) -> dict[str, Any]:
+    """The map's point for a station, as the chart holds it."""
+    point: dict[str, Any] = js(
+        driver,
+        "const c = echarts.getInstanceByDom(document.getElementById('map'));"
+        "return c.getOption().series[0].data.find((d) => d.name === arguments[0]);",
+        station,
+    )
+    return point
+
+
+def counter(driver: WebDriver, label: str) -> str:
+    """A counter's figure (read in one script: the panel is redrawn as views arrive)."""
+    value: str | None = js(
+        driver,
+        "const c = [...document.querySelectorAll('#counters .counter')]"
+        ".find((e) => e.querySelector('span').textContent === arguments[0]);"
+        "return c ? c.querySelector('b').textContent : null;",
+        label,
+    )
+    assert value is not None, f"no counter {label}"
+    return value
+
+
+def log_in(driver: WebDriver, screen: Screen) -> None:
+    driver.get(screen.base + "/screen")
+    WebDriverWait(driver, 30).until(lambda d: "/login" in d.current_url)
+    driver.find_element(By.ID, "username").send_keys(screen.viewer)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda d: d.current_url == screen.base + "/screen")
+
+
+def test_the_screen_follows_events_and_drills_down(screen: Screen, browser: WebDriver) -> None:
+    browser.set_window_size(1920, 1080)
+    log_in(browser, screen)
+    wait = WebDriverWait(browser, 90)
+    wait.until(lambda d: "实时" in d.find_element(By.ID, "status").text)  # a live view came
+    before = int(counter(browser, "签到人次").replace(",", ""))
+    assert map_station(browser, STATION)["here"] == 0
+
+    screen.check_in(range(12))  # twelve residents come in
+
+    wait.until(lambda d: counter(d, "签到人次") == str(before + 12))
+    wait.until(lambda d: map_station(d, STATION)["here"] == 12)  # the map's point changed
+    assert counter(browser, "当前在场") == "12"
+    occupied = js(
+        browser,
+        "return echarts.getInstanceByDom(document.getElementById('occupancy'))"
+        ".getOption().series[1].data.map((d) => d.value)",
+    )
+    assert occupied == [12]  # the room's bar, against its capacity
+
+    # every panel renders with data once the warehouse has the check-ins (a reload refreshes
+    # the warehouse panels at once; they also refresh by themselves every minute)
+    def warehouse_has_them(driver: WebDriver) -> bool:
+        driver.refresh()
+        WebDriverWait(driver, 30).until(
+            lambda d: js(d, "return document.querySelectorAll('.kpi').length") == 4
+        )
+        return bool(
+            js(
+                driver,
+                "return fetch('/v1/screen/summary').then((r) => r.json())"
+                ".then((s) => s.checkins_by_hour.today.reduce((a, n) => a + n, 0) >= 12)",
+            )
+        )
+
+    wait.until(warehouse_has_them)
+    participation = "[data-kpi=resident_participation] .value"
+    wait.until(lambda d: "%" in d.find_element(By.CSS_SELECTOR, participation).text)
+    wait.until(lambda d: map_station(d, STATION)["here"] == 12)
+    hourly_today = js(
+        browser,
+        "return echarts.getInstanceByDom(document.getElementById('hourly'))"
+        ".getOption().series[0].data.filter((v) => v).reduce((a, n) => a + n, 0)",
+    )
+    assert hourly_today >= 12
+    for panel in ("kpis", "counters", "hot", "alerts", "kiosks", "health"):
+        assert browser.find_element(By.ID, panel).text.strip(), f"panel {panel} is empty"
+    assert "离线" in browser.find_element(By.ID, "kiosks").text
+    assert "已处理事件" in browser.find_element(By.ID, "health").text
+    # no scrolling at 1920×1080
+    assert js(browser, "return document.documentElement.scrollHeight <= window.innerHeight + 1")
+
+    # drill-down: click the station's point on the map, then one of its venues
+    x, y = js(
+        browser,
+        "const c = echarts.getInstanceByDom(document.getElementById('map'));"
+        "const d = c.getOption().series[0].data.find((d) => d.name === arguments[0]);"
+        "return c.convertToPixel({geoIndex: 0}, [d.value[0], d.value[1]]);",
+        STATION,
+    )
+    canvas = browser.find_element(By.ID, "map")
+    width, height = canvas.size["width"], canvas.size["height"]
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, int(x - width / 2), int(y - height / 2)
+    ).click().perform()
+    wait.until(lambda d: d.find_element(By.ID, "drill").is_displayed())
+    assert "今日签到" in browser.find_element(By.ID, "drill-body").text
+    venue = browser.find_element(By.CSS_SELECTOR, f"#drill-body button[data-id='{VENUE}']")
+    venue.click()
+    wait.until(lambda d: "12 /" in d.find_element(By.ID, "drill-body").text)
+    assert "›" in browser.find_element(By.ID, "crumbs").text  # station › venue
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "screen-drill-down.png"))
+
+    assert severe_console_messages(browser) == []
+    assert requested_hosts(browser) == {LOCAL}
