@@ -43,6 +43,7 @@ class ViewRenderer:
         self._heat_ranks: tuple[int, dict[str, list[tuple[str, float]]]] = (-1, {})
         self._days: set[date] = set()  #: the days whose ``day:`` views were rendered
         self._kpis = KpiReader()
+        self._kpi_days: tuple[date, int] | None = None  #: (today, days kept) it last forgot at
 
     def _changed(self, name: str, inputs: tuple[Any, ...]) -> bool:
         if self._inputs.get(name) == inputs:
@@ -118,7 +119,9 @@ class ViewRenderer:
             network = f"day:{day.isoformat()}"
             for name in [n for n in self._inputs if n == network or n.startswith(network + ":")]:
                 del self._inputs[name]
-        self._kpis.forget({*state.stations_on, today})
+        if self._kpi_days != (today, len(state.stations_on)):  # a day came or went
+            self._kpi_days = (today, len(state.stations_on))
+            self._kpis.forget({*state.stations_on, today})
         return views
 
     def _render_day(
