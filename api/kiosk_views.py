@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from projections.demands import demand_status
+from projections.order import VERSION
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.commands.state import Activity, StationState, evolve
 from sanjiang.events import EventError, from_raw
@@ -36,7 +37,7 @@ LOOKBACK_DAYS = 30
 RATE_DAYS = 7
 
 _COLUMNS = """toString(event_id) AS event_id, type, schema_version,
-    formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS occurred_at,
+    formatDateTime(occurred_at_us, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS occurred_at,
     station_id, source, resident, payload"""
 
 
@@ -48,7 +49,7 @@ def _fold(warehouse: Warehouse, station_id: str, activity_ids: list[str]) -> Sta
         f"""SELECT {_COLUMNS} FROM {warehouse.database}.events
         WHERE type IN {{types:Array(String)}} AND station_id = {{station:String}}
           AND activity_id IN {{ids:Array(String)}}
-        ORDER BY occurred_at, event_id LIMIT {MAX_EVENTS}""",
+        ORDER BY {VERSION} LIMIT {MAX_EVENTS}""",
         {"types": list(ACTIVITY_TYPES), "station": station_id, "ids": activity_ids},
     ).dicts()
     for row in rows:

@@ -76,7 +76,7 @@ TARGET_SPEEDUP = 10.0
 SINK_IDLE_S = 10.0
 MERGE_WAIT_S = 120.0
 ID_FIELDS = ("activity_id", "booking_id", "registration_id", "visit_id", "demand_id")
-TIME_FIELDS = ("occurred_at", "received_at", "starts_at", "ends_at")
+TIME_FIELDS = ("occurred_at", "received_at", "starts_at", "ends_at", "occurred_at_us")
 
 
 def _progress(message: str) -> None:
@@ -134,8 +134,11 @@ def shifted_id(value: uuid.UUID, weeks: int) -> uuid.UUID:
 
 
 #: What a reused ``--dataset`` folder must have been built as; bump it when the rows change.
-DATASET_FORMAT = "2"
-DATASET_FORMAT_NOTE = "ids prefixed per copy; format 1 suffixed them, which slowed lookups by id"
+DATASET_FORMAT = "3"
+DATASET_FORMAT_NOTE = (
+    "occurred_at_us (migration 0020) written; format 2 left it to its millisecond default, "
+    "and format 1 suffixed ids, which slowed lookups by id"
+)
 
 
 def copy_id(value: str, weeks: int) -> str:
@@ -202,6 +205,9 @@ def _base_rows(events: Sequence[Event]) -> list[_BaseRow]:
     return out
 
 
+_TIMESPEC = {"occurred_at_us": "microseconds"}
+
+
 def _copy_rows(base: Sequence[_BaseRow], weeks: int) -> Iterator[bytes]:
     """The JSONEachRow lines of ``base`` moved ``weeks`` earlier, with fresh ids."""
     if weeks == 0:
@@ -215,7 +221,7 @@ def _copy_rows(base: Sequence[_BaseRow], weeks: int) -> Iterator[bytes]:
         row["event_id"] = str(uuid.UUID(int=b.id_int - shift))
         for name, moment in zip(TIME_FIELDS, b.times, strict=True):
             if moment is not None:
-                row[name] = (moment - delta).isoformat(" ", "milliseconds")
+                row[name] = (moment - delta).isoformat(" ", _TIMESPEC.get(name, "milliseconds"))
         for name in ID_FIELDS:
             if row[name]:
                 row[name] = copy_id(row[name], weeks)

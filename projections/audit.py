@@ -127,7 +127,7 @@ def audit_trail(
             toString(event_id) AS event_id
         FROM {warehouse.database}.events
         WHERE {" AND ".join(filters)}
-        ORDER BY occurred_at DESC, event_id DESC
+        ORDER BY occurred_at_us DESC, toString(event_id) DESC
         LIMIT {{limit:UInt32}}
     """
     return warehouse.query(sql, params).dicts()

@@ -26,13 +26,14 @@ comes.
   end of its own local day's window (the day plus the grace, ``{grace_s:UInt32}`` seconds),
   which is what the live fold saw — facts and decisions alike, so a closed day is judged from
   the same events live and in the warehouse.
-- ``{firsts}``: rows ``(activity_id, resident, first_v)`` with ``first_v`` = (occurred_at,
-  event_id as text) of check-ins naming an activity: ``activity_checkins`` for the KPIs,
+- ``{firsts}``: rows ``(activity_id, resident, first_v)`` with ``first_v`` = ``VERSION``
+  (``projections.order``: occurred_at to the microsecond, event_id as text) of check-ins
+  naming an activity: ``activity_checkins`` for the KPIs,
   ``FIRSTS_ADMITTED`` (the admitted check-ins themselves) for reconciliation.
 - ``{rules}``: rows ``(activity_id, published, cancelled, capacity_v, required_v)`` to fold
-  with max per activity (the latest capacity and registration rule as (occurred_at, event_id as
-  text, value)): ``activity_rules`` (migration 0016) for the KPIs, ``RULES_ADMITTED`` (one row
-  per admitted activity event) for reconciliation.
+  with max per activity (the latest capacity and registration rule as (occurred_at to the
+  microsecond, event_id as text, value)): ``activity_rules`` (migration 0016) for the KPIs,
+  ``RULES_ADMITTED`` (one row per admitted activity event) for reconciliation.
 - ``{places}``: rows ``(activity_id, registration_id, residents, cancelled)`` to fold per
   registration filed under an activity: ``activity_places`` (migration 0016) for the KPIs,
   ``PLACES_ADMITTED`` (one row per admitted registration event) for reconciliation.
@@ -41,38 +42,43 @@ Two relations come out: ``judged_checkins`` (``day``, ``station_id``, ``kind`` �
 none — for every check-in of the period and scope, one kind each, the first that applies) and
 ``judged_evaluations`` (``rating`` and ``came`` per (resident, activity) pair of the period and
 scope, or per (day, station, resident, activity) with ``by_day``: the latest evaluation's
-rating, and whether the resident attended). Orders are (occurred_at, event_id as text), as in
-the live fold.
+rating, and whether the resident attended). Orders are ``projections.order.VERSION``
+(occurred_at to the microsecond, event_id as text), as in the live fold.
 """
 
 from __future__ import annotations
 
-#: Reconciliation: events that reached the platform within their own day's window.
+from projections.order import NO_VERSION_ITEMS, VERSION, VERSION_ITEMS
+
+#: Reconciliation: events that reached the platform within their own day's window, which
+#: closes at the day's end plus the grace (an arrival at that instant is too late live;
+#: ``received_at`` keeps milliseconds, so ``<`` here is the live fold's test to the
+#: microsecond).
 ADMIT_IN_WINDOW = (
-    "received_at <= toStartOfDay(occurred_at, 'Asia/Shanghai') + INTERVAL 1 DAY"
+    "received_at < toStartOfDay(occurred_at, 'Asia/Shanghai') + INTERVAL 1 DAY"
     " + toIntervalSecond({grace_s:UInt32})"
 )
 #: Reconciliation: check-ins naming an activity, among the admitted events.
-FIRSTS_ADMITTED = """(
-            SELECT activity_id, resident, (occurred_at, toString(event_id)) AS first_v
-            FROM {db}.events
+FIRSTS_ADMITTED = f"""(
+            SELECT activity_id, resident, {VERSION} AS first_v
+            FROM {{db}}.events
             WHERE type = 'checkin.recorded' AND activity_id != '' AND resident != ''
-              AND {admit})"""
+              AND {{admit}})"""
 #: The KPIs: the stored first check-ins (every event).
 FIRSTS_STORED = "{db}.activity_checkins"
 #: Reconciliation: the admitted activity decisions, a row each, as ``activity_rules`` keeps them
 #: (an event that sets no capacity or rule gives the smallest tuple, which reads as none).
-RULES_ADMITTED = """(
+RULES_ADMITTED = f"""(
             SELECT activity_id, toUInt8(type = 'activity.published') AS published,
                    toUInt8(type = 'activity.cancelled') AS cancelled,
-                   if(capacity > 0, (occurred_at, toString(event_id), capacity),
-                      (toDateTime64('1900-01-01', 3, 'UTC'), '', toUInt32(0))) AS capacity_v,
+                   if(capacity > 0, ({VERSION_ITEMS}, capacity),
+                      ({NO_VERSION_ITEMS}, toUInt32(0))) AS capacity_v,
                    if(registration_required IS NOT NULL,
-                      (occurred_at, toString(event_id), assumeNotNull(registration_required)),
-                      (toDateTime64('1900-01-01', 3, 'UTC'), '', false)) AS required_v
-            FROM {db}.events
+                      ({VERSION_ITEMS}, assumeNotNull(registration_required)),
+                      ({NO_VERSION_ITEMS}, false)) AS required_v
+            FROM {{db}}.events
             WHERE type IN ('activity.published', 'activity.updated', 'activity.cancelled')
-              AND {admit})"""
+              AND {{admit}})"""
 #: The KPIs: the stored decisions about activities (every event).
 RULES_STORED = "{db}.activity_rules"
 #: Reconciliation: the admitted registration events, a row each, as ``activity_places`` keeps
@@ -205,7 +211,7 @@ def evaluations_judged(by_day: bool) -> str:
     return f"""
     evaluated AS (
         SELECT {keys}resident, activity_id,
-               argMax(rating, (occurred_at, toString(event_id))) AS rating
+               argMax(rating, {VERSION}) AS rating
         FROM {{db}}.events
         WHERE type = 'evaluation.submitted'
           AND occurred_at >= {{start}} AND occurred_at < {{end}}
@@ -236,11 +242,11 @@ def evaluations_judged(by_day: bool) -> str:
         SELECT groupArray((activity_id, venue, starts, ends))
         FROM (
             SELECT activity_id,
-                   argMaxIf(venue_id, (occurred_at, toString(event_id)), venue_id != '')
+                   argMaxIf(venue_id, {VERSION}, venue_id != '')
                        AS venue,
-                   argMaxIf(assumeNotNull(starts_at), (occurred_at, toString(event_id)),
+                   argMaxIf(assumeNotNull(starts_at), {VERSION},
                             starts_at IS NOT NULL) AS starts,
-                   argMaxIf(assumeNotNull(ends_at), (occurred_at, toString(event_id)),
+                   argMaxIf(assumeNotNull(ends_at), {VERSION},
                             ends_at IS NOT NULL) AS ends
             FROM {{db}}.events
             WHERE length(unresolved_ids) > 0

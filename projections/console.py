@@ -19,6 +19,7 @@ import orjson
 
 from projections.demands import STATUS_LABELS
 from projections.history import HEAT_HORIZON
+from projections.order import VERSION
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.commands.state import Activity, Booking, StationState, evolve
 from sanjiang.events import EventError, from_raw
@@ -78,7 +79,7 @@ BOOKING_STATUS = {
 
 _EVENT_COLUMNS = """
     toString(event_id) AS event_id, type, schema_version,
-    formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS at_text,
+    formatDateTime(occurred_at_us, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS at_text,
     station_id, source, resident, payload
 """
 
@@ -100,7 +101,7 @@ def _fold(
     rows = warehouse.query(
         f"SELECT {_EVENT_COLUMNS} FROM {warehouse.database}.events "
         f"WHERE station_id = {{station:String}} {bound}AND ({where}) "
-        f"ORDER BY occurred_at, toString(event_id) LIMIT {MAX_EVENTS}",
+        f"ORDER BY {VERSION} LIMIT {MAX_EVENTS}",
         {
             "station": station_id,
             **params,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from projections.order import VERSION
 from projections.warehouse import Warehouse
 from sanjiang.commands.state import StationState, evolve
 from sanjiang.events import EventError, from_raw
@@ -56,13 +57,13 @@ def demand_status(
     """Where the demand stands, or None if the station has no such demand."""
     sql = f"""
         SELECT toString(event_id) AS event_id, type, schema_version,
-               formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS occurred_at,
+               formatDateTime(occurred_at_us, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS occurred_at,
                station_id, source, resident, payload
         FROM {warehouse.database}.events
         WHERE type IN {{types:Array(String)}}
           AND station_id = {{station:String}}
           AND demand_id = {{demand:String}}
-        ORDER BY occurred_at, event_id
+        ORDER BY {VERSION}
         LIMIT {MAX_EVENTS}
     """
     rows = warehouse.query(

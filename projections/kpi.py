@@ -13,13 +13,15 @@ and a scope (the network, a station, or a venue). A KPI whose denominator is zer
   (``demand.submitted`` + ``demand.voted`` occurring in the period in the scope) and s_c its share
   of the capacity of published, not cancelled activities starting in the period in the scope.
   Categories of the venue-booking family are left out of both: that demand is answered by
-  bookable venue hours and measured by utilization (DESIGN.md, "Categories").
+  bookable venue hours and measured by utilization (DESIGN.md, "Categories"). Computed as
+  Σ_c min(d_c·S, s_c·D) / (D·S) with D the demand events and S the capacity: integers, divided
+  once, so the live fold's value (``streams.kpis``, ``sanjiang.kpis``) is the same double.
   Fill rate beside it: registrations not cancelled ÷ capacity of those same activities.
 - 居民参与率 resident participation: distinct residents with a check-in in the period in the
   scope at a venue the network knows ÷ the residents the scope serves (a venue takes its
   station's population).
 - 服务满意率 service satisfaction: of the evaluations occurring in the period in the scope, one
-  per (resident, activity) — the latest by (occurred_at, event_id) — from a resident who
+  per (resident, activity) — the latest by ``projections.order.VERSION`` — from a resident who
   attended (a check-in naming the activity, or one at its venue during it), the share rated 4
   or 5.
 - Conflicts beside them (``sanjiang.conflicts``, judged by ``projections.conflicts``): the
@@ -33,10 +35,13 @@ the ``*_states`` tables of migration 0006). The statements never fold all of his
 the few activities and bookings a period can involve from the state tables' rows, then fold just
 those (a filter on a view's GROUP BY key is pushed into it). The fill rate counts the
 registrations submitted under one of the supplied activities and cancelled under none of them
-(by the activity each event names; ``activity_registrations``, migration 0012, keeps both sets
-per activity): a registration whose events name different activities — a cancellation naming
-another activity than the submission did — is judged from the events under the supplied ones
-only, where ``registration_state`` would fold all of them.
+(by the activity each event names; ``activity_places``, migration 0016, keeps each
+registration filed under an activity): a registration whose events name different activities
+— a cancellation naming another activity than the submission did — is judged from the events
+under the supplied ones only, where ``registration_state`` would fold all of them.
+Reconciliation reads what the live fold saw (``compute_kpis(admitted_within=…)``): the state
+tables are then folded from the admitted events themselves (``ACTIVITIES_ADMITTED``,
+``BOOKINGS_ADMITTED``, ``projections.conflicts.PLACES_ADMITTED``).
 Scope: a station's events are those its kiosks and consoles emitted (``station_id``); its
 venues are its own; a venue scope takes the events at that venue (check-ins) or about the
 activities held there (evaluations, registrations, capacity).
@@ -45,24 +50,30 @@ activities held there (evaluations, registrations, capacity).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache
 from typing import Any, Literal
 
 from projections.conflicts import (
+    ADMIT_IN_WINDOW,
     CHECKINS_JUDGED,
+    FIRSTS_ADMITTED,
     FIRSTS_STORED,
+    PLACES_ADMITTED,
     PLACES_STORED,
+    RULES_ADMITTED,
     RULES_STORED,
     evaluations_judged,
 )
+from projections.order import NO_VERSION_ITEMS, VERSION_ITEMS
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.conflicts import CHECKIN_KINDS, NOT_ATTENDED
+from sanjiang.kpis import EXCLUDED_FAMILIES
 from sanjiang.network import Network
 
 ScopeKind = Literal["network", "station", "venue"]
-EXCLUDED_FAMILIES = frozenset({"venue_booking"})
+__all__ = ["EXCLUDED_FAMILIES", "KpiReport", "Period", "Scope", "compute_kpis"]
 
 
 @dataclass(frozen=True)
@@ -174,8 +185,9 @@ class KpiSql:
     (sets usable after ``IN``) and ``{venue_scope}`` (0 or 1); ``bound()`` fills them with
     server-side query parameters (the API and CLI), ``dashboards`` with Grafana macros — so the
     dashboards show the very numbers ``GET /v1/kpis`` returns. ``{admit}``, ``{firsts}``,
-    ``{rules}`` and ``{places}`` say which events judge conflicts (``projections.conflicts``):
-    every stored one, unless reconciliation asks for those the live fold saw."""
+    ``{rules}`` and ``{places}`` say which events judge conflicts (``projections.conflicts``),
+    ``{activities}``, ``{bookings}`` and ``{places}`` which decisions utilization and precision
+    read: every stored one, unless reconciliation asks for those the live fold saw."""
 
     db: str
     start: str
@@ -187,6 +199,8 @@ class KpiSql:
     firsts: str = FIRSTS_STORED
     rules: str = RULES_STORED
     places: str = PLACES_STORED
+    activities: str = "{db}.activity_states"
+    bookings: str = "{db}.booking_states"
 
     @classmethod
     def bound(cls, db: str, venue_scope: bool) -> KpiSql:
@@ -202,11 +216,14 @@ class KpiSql:
 
     def render(self, template: str) -> str:
         text = template
-        # firsts, rules, places and admit first: their text holds {db} and {admit}
+        # firsts, rules, places, activities, bookings and admit first: their text holds {db}
+        # and {admit}
         for name in (
             "firsts",
             "rules",
             "places",
+            "activities",
+            "bookings",
             "admit",
             "db",
             "start",
@@ -218,6 +235,46 @@ class KpiSql:
             text = text.replace("{" + name + "}", getattr(self, name))
         return text
 
+
+#: Reconciliation: the admitted activity decisions, a row each, as ``activity_states`` keeps
+#: them (an event that sets no value gives the smallest tuple, which reads as none).
+ACTIVITIES_ADMITTED = f"""(
+            SELECT activity_id,
+                   if(type = 'activity.published',
+                      ({VERSION_ITEMS}, station_id, category, program),
+                      ({NO_VERSION_ITEMS}, '', '', '')) AS published_v,
+                   if(type IN ('activity.published', 'activity.updated') AND venue_id != '',
+                      ({VERSION_ITEMS}, venue_id), ({NO_VERSION_ITEMS}, '')) AS venue_v,
+                   if(type IN ('activity.published', 'activity.updated')
+                          AND starts_at IS NOT NULL,
+                      ({VERSION_ITEMS}, assumeNotNull(starts_at)),
+                      ({NO_VERSION_ITEMS}, toDateTime64('1900-01-01', 3, 'UTC'))) AS starts_v,
+                   if(type IN ('activity.published', 'activity.updated') AND ends_at IS NOT NULL,
+                      ({VERSION_ITEMS}, assumeNotNull(ends_at)),
+                      ({NO_VERSION_ITEMS}, toDateTime64('1900-01-01', 3, 'UTC'))) AS ends_v,
+                   if(type IN ('activity.published', 'activity.updated') AND capacity > 0,
+                      ({VERSION_ITEMS}, capacity),
+                      ({NO_VERSION_ITEMS}, toUInt32(0))) AS capacity_v,
+                   toUInt8(type = 'activity.published') AS published,
+                   toUInt8(type = 'activity.cancelled') AS cancelled
+            FROM {{db}}.events
+            WHERE type IN ('activity.designed', 'activity.published', 'activity.updated',
+                           'activity.cancelled')
+              AND {{admit}})"""
+#: Reconciliation: the admitted booking decisions, a row each, as ``booking_states`` keeps them.
+BOOKINGS_ADMITTED = f"""(
+            SELECT booking_id,
+                   if(type = 'booking.confirmed',
+                      ({VERSION_ITEMS}, venue_id, assumeNotNull(starts_at),
+                       assumeNotNull(ends_at)),
+                      ({NO_VERSION_ITEMS}, '', toDateTime64('1900-01-01', 3, 'UTC'),
+                       toDateTime64('1900-01-01', 3, 'UTC'))) AS confirmed_v,
+                   toUInt8(type = 'booking.confirmed') AS confirmed,
+                   toUInt8(type = 'booking.cancelled') AS cancelled
+            FROM {{db}}.events
+            WHERE type IN ('booking.requested', 'booking.confirmed', 'booking.rejected',
+                           'booking.cancelled', 'booking.no_show')
+              AND {{admit}})"""
 
 #: Local days the period touches (its end is exclusive).
 _DAYS = """arrayMap(i -> addDays(toDate({start}, 'Asia/Shanghai'), i), range(toUInt32(
@@ -238,14 +295,14 @@ _EXCLUDED = (
 #: cost a second pass over the ids for a few rows less.) The activities starting in the period
 #: are found the same way.
 _ACTIVITIES_OVERLAPPING = """(
-            SELECT activity_id FROM {db}.activity_states WHERE ends_v.3 > {start})"""
+            SELECT activity_id FROM {activities} WHERE ends_v.3 > {start})"""
 _ACTIVITIES_STARTING = """(
-            SELECT activity_id FROM {db}.activity_states
+            SELECT activity_id FROM {activities}
             WHERE starts_v.3 >= {start} AND starts_v.3 < {end})"""
 #: Bookings whose latest confirmation may overlap the period (venue, start and end come from
 #: one confirmation, so some confirmation overlaps it).
 _BOOKINGS_OVERLAPPING = """(
-            SELECT booking_id FROM {db}.booking_states
+            SELECT booking_id FROM {bookings}
             WHERE confirmed_v.4 < {end} AND confirmed_v.5 > {start})"""
 
 UTILIZATION_SQL = f"""
@@ -267,7 +324,7 @@ WITH
     taken AS (
         SELECT max(confirmed_v).3 AS venue_id, max(confirmed_v).4 AS starts_at,
                max(confirmed_v).5 AS ends_at
-        FROM {{db}}.booking_states
+        FROM {{bookings}}
         WHERE booking_id IN {_BOOKINGS_OVERLAPPING}
         GROUP BY booking_id
         HAVING max(confirmed) = 1 AND max(cancelled) = 0 AND venue_id IN {{venues}}
@@ -275,7 +332,7 @@ WITH
         UNION ALL
         SELECT max(venue_v).3 AS venue_id, max(starts_v).3 AS starts_at,
                max(ends_v).3 AS ends_at
-        FROM {{db}}.activity_states
+        FROM {{activities}}
         WHERE activity_id IN {_ACTIVITIES_OVERLAPPING}
         GROUP BY activity_id
         HAVING max(published) = 1 AND max(cancelled) = 0 AND venue_id IN {{venues}}
@@ -315,7 +372,7 @@ WITH
         SELECT groupArray((activity_id, category, capacity))
         FROM (
             SELECT activity_id, max(published_v).4 AS category, max(capacity_v).3 AS capacity
-            FROM {{db}}.activity_states
+            FROM {{activities}}
             WHERE activity_id IN {_ACTIVITIES_STARTING}
             GROUP BY activity_id
             HAVING max(published) = 1 AND max(cancelled) = 0
@@ -334,6 +391,7 @@ WITH
               AND occurred_at >= {{start}} AND occurred_at < {{end}}
               AND station_id IN {{stations}}
               AND category NOT IN {_EXCLUDED}
+              AND {{admit}}
             GROUP BY category
         )
     ),
@@ -346,31 +404,36 @@ WITH
             GROUP BY category
         )
     ),
-    -- Registrations not cancelled of these activities: submitted under one of them and
-    -- cancelled under none (activity_registrations keeps both sets per activity).
+    -- Registrations not cancelled of these activities: submitted under one of them (a
+    -- resident's place) and cancelled under none (rows: each registration per activity).
     registered AS (
-        SELECT length(submitted) - length(arrayIntersect(submitted, cancelled)) AS n
+        SELECT toUInt64(count()) AS n
         FROM (
-            SELECT groupUniqArrayArray(submitted) AS submitted,
-                   groupUniqArrayArray(cancelled) AS cancelled
-            FROM {{db}}.activity_registrations
+            SELECT registration_id
+            FROM {{places}}
             WHERE activity_id IN (SELECT arrayJoin(supplied_ids))
+            GROUP BY registration_id
+            HAVING notEmpty(groupUniqArrayArray(residents)) AND max(cancelled) = 0
         )
     ),
+    -- Σ_c min(d_c / D, s_c / S) = Σ_c min(d_c·S, s_c·D) / (D·S): integers summed, divided
+    -- once (sanjiang/kpis.py: the live fold's very arithmetic, equal to the last bit)
     counted AS (
         SELECT
             toUInt64(demand.total) AS demand_events,
             toUInt64(supply.total) AS supplied_capacity,
             arraySum(arrayMap(
                 (c, n) -> if(has(supply.categories, c),
-                             least(n / demand.total,
-                                   supply.capacities[indexOf(supply.categories, c)] / supply.total),
+                             least(n * supply.total,
+                                   supply.capacities[indexOf(supply.categories, c)]
+                                   * demand.total),
                              0),
                 demand.categories, demand.counts)) AS overlap,
             registered.n AS registrations
         FROM demand CROSS JOIN supply CROSS JOIN registered
     )
-SELECT if(demand_events = 0 OR supplied_capacity = 0, NULL, overlap) AS project_precision,
+SELECT if(demand_events = 0 OR supplied_capacity = 0, NULL,
+          overlap / (demand_events * supplied_capacity)) AS project_precision,
        demand_events, supplied_capacity,
        if(supplied_capacity = 0, NULL, registrations / supplied_capacity) AS fill_rate,
        registrations
@@ -421,8 +484,21 @@ def _statement_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(len(KPI_STATEMENTS), thread_name_prefix="kpi-statement")
 
 
-def compute_kpis(warehouse: Warehouse, network: Network, period: Period, scope: Scope) -> KpiReport:
+def compute_kpis(
+    warehouse: Warehouse,
+    network: Network,
+    period: Period,
+    scope: Scope,
+    admitted_within: timedelta | None = None,
+) -> KpiReport:
     """All KPIs for one period and scope, from the warehouse (every ratio computed in SQL).
+
+    ``admitted_within`` (reconciliation, ``projections.reconcile``): count only the events the
+    live fold saw, those that reached the platform before their own local day's window closed
+    (the day plus this grace; ``projections.conflicts.ADMIT_IN_WINDOW``). Decisions (the
+    activities and bookings utilization and precision read from the state tables) are stamped
+    received when they are made, so they are always admitted; they are read from the admitted
+    events all the same, so any set of events reconciles.
 
     The four statements are independent and run at once, each from a thread of its own: a
     statement spends much of its time in steps ClickHouse runs on one core (building the sets
@@ -435,6 +511,17 @@ def compute_kpis(warehouse: Warehouse, network: Network, period: Period, scope: 
         "stations": scope.stations(network),
         "venues": scope.venues(network),
     }
+    if admitted_within is not None:
+        sql = replace(
+            sql,
+            admit=ADMIT_IN_WINDOW,
+            firsts=FIRSTS_ADMITTED,
+            rules=RULES_ADMITTED,
+            places=PLACES_ADMITTED,
+            activities=ACTIVITIES_ADMITTED,
+            bookings=BOOKINGS_ADMITTED,
+        )
+        params["grace_s"] = int(admitted_within.total_seconds())
 
     def run(template: str) -> dict[str, Any]:
         text = sql.render(template)

@@ -78,8 +78,11 @@ class MigrateResult:
     changed: list[str]
 
 
-def migrate(warehouse: Warehouse, report: Callable[[str], None] = lambda _: None) -> MigrateResult:
-    """Apply the migrations not yet recorded; idempotent."""
+def migrate(
+    warehouse: Warehouse, report: Callable[[str], None] = lambda _: None, upto: int | None = None
+) -> MigrateResult:
+    """Apply the migrations not yet recorded (those up to version ``upto``, if given: a
+    warehouse as an older release left it, for tests); idempotent."""
     db = warehouse.database
     warehouse.command(
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, "
@@ -92,6 +95,8 @@ def migrate(warehouse: Warehouse, report: Callable[[str], None] = lambda _: None
     }
     applied, already, changed = [], [], []
     for migration in migrations():
+        if upto is not None and migration.version > upto:
+            break
         label = f"{migration.version:04d}_{migration.name}"
         if migration.version in recorded:
             already.append(label)

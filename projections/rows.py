@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from projections.warehouse import ch_datetime
+from projections.warehouse import ch_datetime, ch_datetime_us
 from sanjiang.events import Event
 
 _TEXT_FIELDS = (
@@ -53,11 +53,15 @@ def _row(
 ) -> dict[str, Any]:
     """The row from the envelope's and the payload's values (models' or their JSON's)."""
     occurred_at = envelope["occurred_at"]
+    if isinstance(occurred_at, str):
+        occurred_at = datetime.fromisoformat(occurred_at)
+    occurred_us = ch_datetime_us(occurred_at)  # ``ch_datetime``'s text and 3 more digits
     row: dict[str, Any] = {
         "event_id": str(envelope["event_id"]),
         "type": envelope["type"],
         "schema_version": envelope["schema_version"],
-        "occurred_at": _ts(occurred_at),
+        "occurred_at": occurred_us[:-3],
+        "occurred_at_us": occurred_us,
         "received_at": _ts(envelope["received_at"] or occurred_at),
         "station_id": envelope["station_id"],
         "source": envelope["source"],

@@ -37,6 +37,12 @@ def ch_datetime(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "milliseconds")
 
 
+def ch_datetime_us(value: datetime) -> str:
+    """A tz-aware time as ClickHouse DateTime64(6, 'UTC') text, to the microsecond (the
+    ``occurred_at_us`` column: "latest" and "first" order by it, as the live fold does)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 #: ClickHouse's escaped text format (how chDB reads a bound parameter's value)
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"})
 

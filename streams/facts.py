@@ -70,6 +70,16 @@ class HeartbeatPayload(FactPayload):
     kiosk_id: str
 
 
+class BookingPayload(FactPayload):
+    booking_id: str
+
+
+class BookingConfirmedPayload(BookingPayload):
+    venue_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
 #: event type -> the payload fields the fold reads of it (types not named: ``activity_id``)
 PAYLOADS: dict[str, type[FactPayload]] = {
     "checkin.recorded": VisitPayload,
@@ -82,6 +92,8 @@ PAYLOADS: dict[str, type[FactPayload]] = {
     "activity.published": PublishedPayload,
     "activity.updated": ActivityPayload,
     "kiosk.heartbeat": HeartbeatPayload,
+    "booking.confirmed": BookingConfirmedPayload,
+    "booking.cancelled": BookingPayload,
 }
 
 

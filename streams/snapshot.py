@@ -13,8 +13,9 @@ event ids, as their 36 ASCII characters each, then one 2-byte index per id into 
 of days (the local day an id counted on, for pruning). Everything else, including the offsets,
 is in the JSON part (instants as orjson writes them, RFC 3339: in C, far
 faster than ``isoformat``). Derived data (occupancy counts, the stations-per-day index, the
-activities held per venue and day, caches) is rebuilt on load. A snapshot of another version
-loads as ``None``: the worker then rebuilds from the log, which is always correct.
+activities held and the bookings confirmed per venue and day, caches) is rebuilt on load. A
+snapshot of another version loads as ``None``: the worker then rebuilds from the log, which is
+always correct.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from typing import Any
 import msgspec
 import orjson
 
-from streams.state import ActivityLive, DayCounters, LiveState
+from streams.state import ActivityLive, BookingLive, DayCounters, LiveState
 from streams.visit import Visit
 
 #: 2: event ids as text (they were 16-byte UUIDs); 3: visits in their own part; 4: what the
 #: judgement of conflicts reads (named activities, first check-ins, presence at venues); 5: and
-#: whether an activity requires registration, and who holds its places
-MAGIC, VERSION = b"SJLS", 5
+#: whether an activity requires registration, and who holds its places; 6: the bookings
+#: utilization reads
+MAGIC, VERSION = b"SJLS", 6
 _ID = 36  #: characters of an event id (a UUID's canonical text)
 _HEADER = struct.Struct(">4sBII")
 _VISITS = msgspec.json.Decoder(dict[str, Visit])
@@ -65,6 +67,7 @@ def dump(state: LiveState, offsets: Offsets, extra: Mapping[str, Any] | None = N
             for (day, station), counters in state.days.items()
         ],
         "activities": [[key, _activity(a)] for key, a in state.activities.items()],
+        "bookings": [[key, _booking(b)] for key, b in state.bookings.items()],
         "heat": [[level, key, value] for (level, key), value in state.heat.items()],
         "kiosks": [[k, at, station] for k, (at, station) in state.kiosks.items()],
         "checkins_at": [
@@ -118,6 +121,8 @@ def load(data: bytes, make_state: Callable[[], LiveState]) -> Snapshot | None:
     state.visits = visits
     for key, activity in document["activities"]:
         state.activities[key] = _activity_from(activity)
+    for key, booking in document["bookings"]:
+        state.bookings[key] = _booking_from(booking)
     for level, key, value in document["heat"]:
         state.heat[(level, key)] = value
     state.kiosks = {k: (_req(at), station) for k, at, station in document["kiosks"]}
@@ -258,4 +263,22 @@ def _activity_from(raw: dict[str, Any]) -> ActivityLive:
         # absent from checkpoints written before it was kept: heard of at the next event
         last_day=date.fromisoformat(raw["last_day"]) if raw.get("last_day") else None,
         versions=versions,
+    )
+
+
+def _booking(b: BookingLive) -> list[Any]:
+    confirmed = None if b.confirmed is None else _version(b.confirmed)
+    last_day = b.last_day.isoformat() if b.last_day else None
+    return [confirmed, b.venue_id, b.starts_at, b.ends_at, b.cancelled, last_day]
+
+
+def _booking_from(raw: list[Any]) -> BookingLive:
+    confirmed, venue_id, starts_at, ends_at, cancelled, last_day = raw
+    return BookingLive(
+        confirmed=None if confirmed is None else _version_from(confirmed),
+        venue_id=venue_id,
+        starts_at=_dt(starts_at),
+        ends_at=_dt(ends_at),
+        cancelled=cancelled,
+        last_day=date.fromisoformat(last_day) if last_day else None,
     )

@@ -68,7 +68,9 @@ from sanjiang.conflicts import (
 from sanjiang.events import Event
 from sanjiang.events.catalog import EVENT_TYPES
 from sanjiang.heat import HALF_LIFE_HOURS, HEAT_TYPES, weight
+from sanjiang.kpis import excluded_categories
 from sanjiang.network import Network
+from sanjiang.taxonomy import Taxonomy, load_taxonomy
 from streams.facts import Fact, fact_of
 from streams.visit import Visit
 
@@ -323,6 +325,19 @@ class ActivityLive:
         }
 
 
+@dataclass(slots=True)
+class BookingLive:
+    """A booking as its decisions left it, for utilization: its latest confirmation (by
+    (occurred_at, event_id), in any order) and whether it was ever cancelled."""
+
+    confirmed: tuple[datetime, str] | None = None  #: version of the latest confirmation
+    venue_id: str = ""
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    cancelled: bool = False
+    last_day: date | None = None  #: the latest local day of an event about it (``prune``)
+
+
 @dataclass
 class LiveState:
     """Everything the live views show, folded from events. Read with an explicit ``now``."""
@@ -357,6 +372,16 @@ class LiveState:
     checkins_at: dict[tuple[str, date], list[tuple[datetime, str]]] = field(default_factory=dict)
     #: (venue, local day) -> the activities held there that day (an index of ``activities``)
     held: dict[tuple[str, date], set[str]] = field(default_factory=dict)
+    #: bookings confirmed or cancelled, and (venue, local day) -> those confirmed for it then
+    #: (an index of ``bookings``): utilization reads them (``streams.kpis``)
+    bookings: dict[str, BookingLive] = field(default_factory=dict)
+    booked: dict[tuple[str, date], set[str]] = field(default_factory=dict)
+    #: the service taxonomy (the packaged one if not given): precision leaves some out
+    taxonomy: Taxonomy | None = None
+    #: the categories precision leaves out (``sanjiang.kpis.excluded_categories``)
+    left_out: frozenset[str] = field(init=False, repr=False, default=frozenset())
+    #: (``pruned_before``, the first day its prune kept): ``_first_kept_day``
+    _kept_from: tuple[datetime, date] | None = field(init=False, repr=False, default=None)
     _occupancy: Occupancy = field(init=False, repr=False)
     _summaries: dict[tuple[date, str], tuple[int, dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False
@@ -376,6 +401,8 @@ class LiveState:
         self._venue_station = self.network.venue_station
         self._occupancy = Occupancy(self._venue_station)
         self._tz = self.network.tz
+        self.left_out = excluded_categories(self.taxonomy or load_taxonomy())
+        self._kept_from = None  # (compiled, an init=False field's default is not set)
 
     # --- the fold -----------------------------------------------------------------------
 
@@ -397,7 +424,7 @@ class LiveState:
         closes = self._window_ends.get(day)
         if closes is None:
             closes = self._window_end(day)
-        if arrived > closes:
+        if arrived >= closes:
             self.too_late += 1  # judged by arrival, not by reading order
             return False
         event_id, seen = event.event_id, self.seen
@@ -494,6 +521,7 @@ class LiveState:
             self._judge_again(activity)  # facts naming it, if any are kept, are judged anew
             self._unplace(key, activity.venue_id, activity.starts_at, activity.ends_at)
         self.held = {k: v for k, v in self.held.items() if k[1] >= before and v}
+        self._forget_bookings(limit, before)
         self._window_ends = {d: t for d, t in self._window_ends.items() if d >= before}
         self._openings = {k: v for k, v in self._openings.items() if k[1] >= before}
         self._hour_days = {h: d for h, d in self._hour_days.items() if d >= before}
@@ -502,14 +530,16 @@ class LiveState:
         self._day_numbers = {n: d for n, d in self._day_numbers.items() if d >= before}
 
     def window_closed(self, day: date, now: datetime) -> bool:
-        """True once ``day``'s window no longer takes events (its end plus the grace)."""
+        """True once ``day``'s window no longer takes events: from its end plus the grace on
+        (an event that arrived at that instant or after is too late; the warehouse, which keeps
+        arrivals to the millisecond, admits what arrived before it: ``projections.conflicts``)."""
         closes = self._window_ends.get(day)
         if closes is None:
             closes = self._window_end(day)
-        return now > closes
+        return now >= closes
 
     def _window_end(self, day: date) -> datetime:
-        """The instant after which ``day``'s window is closed (cached in ``_window_ends``), in
+        """The instant from which ``day``'s window is closed (cached in ``_window_ends``), in
         UTC as the events' instants are: comparing instants of different zones costs
         microseconds, of the same ``tzinfo`` object a few nanoseconds."""
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz)
@@ -629,7 +659,11 @@ class LiveState:
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
     def reindex(self) -> None:
-        """Rebuild ``held`` from ``activities`` (after loading a snapshot)."""
+        """Rebuild ``held`` from ``activities`` and ``booked`` from ``bookings`` (after loading
+        a snapshot)."""
+        self.booked = {}
+        for booking_id, booking in self.bookings.items():
+            self._book(booking_id, booking.venue_id, booking.starts_at, booking.ends_at)
         self.held = {}
         for activity_id, activity in self.activities.items():
             venue, starts, ends = activity.venue_id, activity.starts_at, activity.ends_at
@@ -663,6 +697,10 @@ class LiveState:
 
     def _on_booking_confirmed(self, event: Fact, day: date, stamp: float) -> None:
         self._counters(day, event.station_id).bookings_confirmed += 1
+        self._booking_decided(event, day)
+
+    def _on_booking_cancelled(self, event: Fact, day: date, stamp: float) -> None:
+        self._booking_decided(event, day)
 
     def _on_booking_no_show(self, event: Fact, day: date, stamp: float) -> None:
         self._counters(day, event.station_id).no_shows += 1
@@ -675,6 +713,7 @@ class LiveState:
         activity.holders.add((p.registration_id, event.resident or ""))
         if activity.firsts and activity.needs_place():
             self._judge_again(activity)  # a resident who came may hold a place now
+        self._fill_changed(activity)
 
     def _on_registration_cancelled(self, event: Fact, day: date, stamp: float) -> None:
         p: Any = event.payload
@@ -683,6 +722,7 @@ class LiveState:
         activity.cancelled_registrations.add(p.registration_id)
         if activity.firsts and activity.needs_place():
             self._judge_again(activity)  # a resident who came may hold no place now
+        self._fill_changed(activity)
 
     def _on_demand_submitted(self, event: Fact, day: date, stamp: float) -> None:
         counters = self._counters(day, event.station_id)
@@ -715,6 +755,7 @@ class LiveState:
         activity.set("station_id", version, event.station_id)
         activity.published = True
         self._placed(p.activity_id, activity, before)
+        self._supply_changed(activity, before)
         self._judge_again(activity)  # published, and maybe a new capacity or rule
 
     def _on_activity_updated(self, event: Fact, day: date, stamp: float) -> None:
@@ -725,6 +766,7 @@ class LiveState:
         for name in ("capacity", "venue_id", "starts_at", "ends_at", "registration_required"):
             activity.set(name, version, getattr(p, name))
         self._placed(p.activity_id, activity, before)
+        self._supply_changed(activity, before)
         self._judge_again(activity)  # maybe a new capacity or rule
 
     def _on_activity_cancelled(self, event: Fact, day: date, stamp: float) -> None:
@@ -733,6 +775,9 @@ class LiveState:
         if not activity.cancelled:
             activity.cancelled = True
             self._judge_again(activity)  # it requires no registration any more
+            self._supply_changed(
+                activity, (activity.venue_id, activity.starts_at, activity.ends_at)
+            )
 
     def _on_kiosk_heartbeat(self, event: Fact, day: date, stamp: float) -> None:
         kiosk_id: str = event.payload.kiosk_id  # type: ignore[attr-defined]
@@ -778,6 +823,111 @@ class LiveState:
             if start <= stamp < end:
                 return closes
         return day_end  # outside opening hours
+
+    # --- what utilization and precision read (``streams.kpis``) --------------------------
+
+    def _booking_decided(self, event: Fact, day: date) -> None:
+        """A booking confirmed or cancelled: keep its latest confirmation (venue and time) and
+        whether it was cancelled, index it by venue and day, and bump the counters of the days
+        it took before and takes now."""
+        p: Any = event.payload
+        booking_id: str = p.booking_id
+        booking = self.bookings.get(booking_id)
+        if booking is None:
+            booking = self.bookings[booking_id] = BookingLive()
+        if booking.last_day is None or booking.last_day < day:
+            booking.last_day = day
+        before: Placement = (booking.venue_id, booking.starts_at, booking.ends_at)
+        if event.TYPE == "booking.cancelled":
+            booking.cancelled = True
+        else:
+            version = (event.occurred_at, event.event_id)
+            if booking.confirmed is not None and not booking.confirmed < version:
+                return  # an earlier confirmation (or this one again): nothing changes
+            booking.confirmed = version
+            booking.venue_id = p.venue_id or ""
+            booking.starts_at, booking.ends_at = p.starts_at, p.ends_at
+            self._unbook(booking_id, before[0], before[1], before[2])
+            self._book(booking_id, booking.venue_id, booking.starts_at, booking.ends_at)
+        self._takes(before[0], before[1], before[2])
+        if (booking.venue_id, booking.starts_at, booking.ends_at) != before:
+            self._takes(booking.venue_id, booking.starts_at, booking.ends_at)
+
+    def _book(
+        self, booking_id: str, venue: str, starts: datetime | None, ends: datetime | None
+    ) -> None:
+        if venue and starts is not None and ends is not None:
+            for day in self._days_of(starts, ends):
+                key = (venue, day)
+                booked = self.booked.get(key)
+                if booked is None:
+                    booked = self.booked[key] = set()
+                booked.add(booking_id)
+
+    def _unbook(
+        self, booking_id: str, venue: str, starts: datetime | None, ends: datetime | None
+    ) -> None:
+        if venue and starts is not None and ends is not None:
+            for day in self._days_of(starts, ends):
+                booked = self.booked.get((venue, day))
+                if booked is not None:
+                    booked.discard(booking_id)
+
+    def _supply_changed(self, activity: ActivityLive, before: Placement) -> None:
+        """A decision about an activity (where, when, capacity, published, cancelled): bump the
+        counters of the days it took before and takes now at its venue's station."""
+        self._takes(before[0], before[1], before[2])
+        if (activity.venue_id, activity.starts_at, activity.ends_at) != before:
+            self._takes(activity.venue_id, activity.starts_at, activity.ends_at)
+
+    def _fill_changed(self, activity: ActivityLive) -> None:
+        """A registration of a published activity came or went: bump the counters of the day it
+        starts at its venue's station (its fill rate is theirs; the registration itself counts
+        on the day and at the station that decided it)."""
+        if not activity.published or activity.starts_at is None:
+            return
+        station = self._venue_station.get(activity.venue_id)
+        if station is not None:
+            day = self.local_day(activity.starts_at)
+            first_kept = self._first_kept_day()
+            if first_kept is None or day >= first_kept:
+                self._counters(day, station)
+
+    def _takes(self, venue: str, starts: datetime | None, ends: datetime | None) -> None:
+        """Bump the counters of the station owning ``venue`` on every day ``[starts, ends)``
+        touches (creating them: a station's utilization and supply of a day are in its day's
+        counters even when nothing else happened there), except days already forgotten."""
+        station = self._venue_station.get(venue) if venue else None
+        if station is None or starts is None or ends is None:
+            return
+        first_kept = self._first_kept_day()
+        for day in self._days_of(starts, ends):
+            if first_kept is None or day >= first_kept:
+                self._counters(day, station)
+
+    def _first_kept_day(self) -> date | None:
+        """The first day whose counters the last ``prune`` kept (None: nothing pruned yet)."""
+        horizon = self.pruned_before
+        if horizon is None:
+            return None
+        kept = self._kept_from
+        if kept is None or kept[0] != horizon:
+            first = self.local_day(horizon - PRUNE_MARGIN) - timedelta(days=self.days_kept)
+            kept = self._kept_from = (horizon, first)
+        return kept[1]
+
+    def _forget_bookings(self, limit: datetime, before: date) -> None:
+        """Forget the bookings that ended before ``limit`` (the first kept day's start) or,
+        never confirmed, were last heard of before ``before``, and their index entries."""
+        gone = [
+            key
+            for key, b in self.bookings.items()
+            if (b.starts_at is not None and max(b.starts_at, b.ends_at or b.starts_at) < limit)
+            or (b.starts_at is None and b.last_day is not None and b.last_day < before)
+        ]
+        for key in gone:
+            del self.bookings[key]
+        self.booked = {k: v for k, v in self.booked.items() if k[1] >= before and v}
 
     # --- reading ------------------------------------------------------------------------
 
@@ -835,8 +985,16 @@ class LiveState:
         day = self.local_day(now)
         if station is not None:
             return dict(self.summary(day, station))
+        return self.network_summary(day)
+
+    def network_summary(self, day: date) -> dict[str, Any]:
+        """One day's counters summed over the network's stations (as the warehouse's network
+        scope does: a station the network does not have is in no scope)."""
         total = DayCounters()
+        stations = self.network.by_id
         for station_id in self.stations_on.get(day, ()):
+            if station_id not in stations:
+                continue
             counters = self.days[(day, station_id)]
             total.checkins += counters.checkins
             total.residents |= counters.residents
@@ -930,8 +1088,8 @@ def _gone(activity: ActivityLive, limit: datetime, before: date) -> bool:
     for day, _ in activity.depends:
         if day >= before:
             return False
-    if activity.starts_at is not None:
-        return activity.starts_at < limit
+    if activity.starts_at is not None:  # (the later of its start and end: what it takes)
+        return max(activity.starts_at, activity.ends_at or activity.starts_at) < limit
     return activity.last_day is not None and activity.last_day < before
 
 

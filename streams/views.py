@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from streams.kpis import KpiReader
 from streams.state import LiveState
 
 HOTTEST = 20  #: activities in the ``activities`` view
@@ -23,10 +24,12 @@ HOTTEST = 20  #: activities in the ``activities`` view
 
 def live_views(state: LiveState, now: datetime) -> dict[str, dict[str, Any]]:
     """View name -> JSON-ready document: ``network``, ``station:<id>``, ``venues``,
-    ``kiosks``, ``activities``, ``pipeline``, and ``day:<date>:<station>`` for closed days.
-    Today's counters (network, stations, days) carry ``conflicts`` by kind
-    (``sanjiang.conflicts``); the network's also ``conflicts_by_station``, for the stations
-    with any."""
+    ``kiosks``, ``activities``, ``pipeline``, and for the days before today (those the state
+    keeps) ``day:<date>`` (the network) and ``day:<date>:<station>`` (every station of the
+    network, and any other with counters that day). Counters (network, stations, days) carry
+    ``conflicts`` by kind (``sanjiang.conflicts``) and ``kpis``, the four KPIs of their day
+    (``streams.kpis``), each marked ``provisional`` while the day's window is open; the
+    network's also ``conflicts_by_station``, for the stations with any."""
     return ViewRenderer().render(state, now)
 
 
@@ -39,6 +42,8 @@ class ViewRenderer:
         self._hottest: tuple[int, list[str]] = (-1, [])
         self._heat_ranks: tuple[int, dict[str, list[tuple[str, float]]]] = (-1, {})
         self._days: set[date] = set()  #: the days whose ``day:`` views were rendered
+        self._kpis = KpiReader()
+        self._kpi_days: tuple[date, int] | None = None  #: (today, days kept) it last forgot at
 
     def _changed(self, name: str, inputs: tuple[Any, ...]) -> bool:
         if self._inputs.get(name) == inputs:
@@ -54,10 +59,12 @@ class ViewRenderer:
         today = state.local_day(now)
         views: dict[str, dict[str, Any]] = {}
         if self._changed("network", (today, state.day_revisions.get(today, 0))):
+            summary = state.network_summary(today)
             views["network"] = {
                 "as_of": as_of,
-                **state.today(now),
+                **summary,
                 "conflicts_by_station": state.conflicts_by_station(now),
+                "kpis": self._kpis.network(state, today, summary, now),
             }
         venues = state.network.venues
         occupancy = state.occupancy(now) if occupancy is None else occupancy
@@ -97,29 +104,50 @@ class ViewRenderer:
         for station in state.network.stations:
             name = f"station:{station.id}"
             if self._changed(name, (today, state.revision(today, station.id))):
-                views[name] = {"as_of": as_of, **state.summary(today, station.id)}
+                summary = state.summary(today, station.id)
+                views[name] = {
+                    "as_of": as_of,
+                    **summary,
+                    "kpis": self._kpis.station(state, today, station.id, summary, now),
+                }
         for day in sorted(state.stations_on):
-            if state.window_closed(day, now):  # final: reconciled against the warehouse
-                self._render_day(state, day, as_of, views)
+            if day < today:  # provisional until its window closes, then final (reconciled)
+                self._render_day(state, day, now, views)
                 self._days.add(day)
         for day in self._days - state.stations_on.keys():  # forgotten by the state (prune)
             self._days.discard(day)
-            prefix = f"day:{day.isoformat()}:"
-            for name in [n for n in self._inputs if n.startswith(prefix)]:
+            network = f"day:{day.isoformat()}"
+            for name in [n for n in self._inputs if n == network or n.startswith(network + ":")]:
                 del self._inputs[name]
+        if self._kpi_days != (today, len(state.stations_on)):  # a day came or went
+            self._kpi_days = (today, len(state.stations_on))
+            self._kpis.forget({*state.stations_on, today})
         return views
 
     def _render_day(
-        self, state: LiveState, day: date, as_of: str, views: dict[str, dict[str, Any]]
+        self, state: LiveState, day: date, now: datetime, views: dict[str, dict[str, Any]]
     ) -> None:
-        for station_id in sorted(state.stations_on[day]):
+        as_of, closed = now.isoformat(), state.window_closed(day, now)
+        name = f"day:{day.isoformat()}"
+        if self._changed(name, (state.day_revisions.get(day, 0), closed)):
+            summary = state.network_summary(day)
+            views[name] = {
+                "as_of": as_of,
+                "day": day.isoformat(),
+                **summary,
+                "kpis": self._kpis.network(state, day, summary, now),
+            }
+        stations = {s.id for s in state.network.stations} | state.stations_on[day]
+        for station_id in sorted(stations):
             name = f"day:{day.isoformat()}:{station_id}"
-            if self._changed(name, (state.revision(day, station_id),)):
+            if self._changed(name, (state.revision(day, station_id), closed)):
+                summary = state.summary(day, station_id)
                 views[name] = {
                     "as_of": as_of,
                     "day": day.isoformat(),
                     "station_id": station_id,
-                    **state.summary(day, station_id),
+                    **summary,
+                    "kpis": self._kpis.station(state, day, station_id, summary, now),
                 }
 
     def _heat_ranking(self, state: LiveState) -> dict[str, list[tuple[str, float]]]:

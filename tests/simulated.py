@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+import io
+from datetime import date, timedelta
 
+from producers.backfill import write_backfill
+from producers.decided import Decided
 from producers.simulator import simulate
 from producers.simulator.emitter import Emission
-from sanjiang.events import Event
+from sanjiang.events import Event, decode_event
 from sanjiang.network import load_network
 from sanjiang.pseudonym import Pseudonymizer
 from sanjiang.taxonomy import load_taxonomy
@@ -31,3 +34,12 @@ def emissions(start: date, days: int, seed: int) -> list[Emission]:
 def events(start: date, days: int, seed: int) -> list[Event]:
     """The events of ``emissions``."""
     return [emission.event for emission in emissions(start, days, seed)]
+
+
+def backfill(start: date, days: int, seed: int, late_after: timedelta) -> list[Event]:
+    """A simulated history as ``sanjiang simulate --out`` writes it: the people's decisions
+    made by the deciders, every event stamped received when its device or console handed it
+    over (``late`` after ``late_after``), in that order, re-sent duplicates included."""
+    out = io.BytesIO()
+    write_backfill(Decided(emissions(start, days, seed)), out, late_after)
+    return [decode_event(line) for line in out.getvalue().splitlines()]

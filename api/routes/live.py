@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Path, Request, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from api.access.deps import Reader, require_network, require_station
@@ -19,6 +20,7 @@ from api.schemas import ErrorResponse
 router = APIRouter(tags=["live"], responses=PROTECTED)
 VIEWS = ("network", "venues", "kiosks", "activities", "pipeline", "alerts", "processes")
 STATION_VIEW = "station:"
+DAY_VIEW = "day:"  #: ``day:<date>`` (the network's) and ``day:<date>:<station>``
 
 
 def _view(services: ServicesDep, name: str) -> dict[str, Any]:
@@ -33,17 +35,22 @@ def _view(services: ServicesDep, name: str) -> dict[str, Any]:
 
 
 def visible(caller: Caller, view: str) -> bool:
-    """Whether a caller may see a live view: a station's needs that station, the rest the
-    whole network."""
+    """Whether a caller may see a live view: a station's (``station:<id>``, a day of it
+    ``day:<date>:<id>``) needs that station, the rest the whole network."""
     if view.startswith(STATION_VIEW):
         return caller.sees(view.removeprefix(STATION_VIEW))
+    if view.startswith(DAY_VIEW) and view.count(":") == 2:
+        return caller.sees(view.rsplit(":", 1)[1])
     return caller.sees_network
 
 
 @router.get(
     "/v1/live/stations/{station_id}",
     summary="Today at one station",
-    description="Needs a credential that sees the station.",
+    description=(
+        "Its counters today and `kpis`, its four KPIs today (see `/v1/live/kpis`). Needs a "
+        "credential that sees the station."
+    ),
     responses={404: {"model": ErrorResponse}},
 )
 async def live_station(
@@ -53,6 +60,57 @@ async def live_station(
         raise api_error(status.HTTP_404_NOT_FOUND, "unknown_station", f"no station {station_id!r}")
     require_station(caller, station_id)
     return _view(services, f"{STATION_VIEW}{station_id}")
+
+
+@router.get(
+    "/v1/live/kpis",
+    summary="The four KPIs of today and the days before, live, for the network or a station",
+    description=(
+        "From the stream worker's views: 场馆使用率 `venue_utilization`, 项目精准率 "
+        "`project_precision` (with the fill rate), 居民参与率 `resident_participation` and "
+        "服务满意率 `service_satisfaction`, each with its `value` (null when its denominator "
+        "is zero), the counts behind it and `provisional`: true while the day's window still "
+        "takes late events (`SANJIANG_LIVE_GRACE_H` after the day ends, `final_at`), final "
+        "after. Today first, then up to `days` days before it, newest first: only the days "
+        "the live fold keeps (`SANJIANG_LIVE_DAYS_KEPT`); for others ask `GET /v1/kpis` (the "
+        "warehouse). Without `station`, the whole network (a credential that sees it); with "
+        "it, one station (a credential that sees that station)."
+    ),
+    responses={404: {"model": ErrorResponse}},
+)
+async def live_kpis(
+    services: ServicesDep,
+    caller: Reader,
+    station: Annotated[str | None, Query(max_length=64, description="a station id")] = None,
+    days: Annotated[int, Query(ge=0, le=62, description="days before today")] = 7,
+) -> dict[str, Any]:
+    if station is None:
+        require_network(caller)
+    else:
+        if station not in services.network.by_id:
+            raise api_error(status.HTTP_404_NOT_FOUND, "unknown_station", f"no station {station!r}")
+        require_station(caller, station)
+    views = services.live.views
+    today = views.get("network" if station is None else f"{STATION_VIEW}{station}")
+    if today is None or "kpis" not in today:
+        raise api_error(
+            status.HTTP_404_NOT_FOUND,
+            "no_live_view",
+            "no live KPIs yet (is the stream worker running? `sanjiang streams`)",
+        )
+    found = [today["kpis"]]
+    first = date.fromisoformat(today["kpis"]["day"])
+    for back in range(1, days + 1):
+        day = (first - timedelta(days=back)).isoformat()
+        document = views.get(f"{DAY_VIEW}{day}" + ("" if station is None else f":{station}"))
+        if document is not None and "kpis" in document:
+            found.append(document["kpis"])
+    return {
+        "scope": "network" if station is None else "station",
+        "station_id": station,
+        "as_of": today.get("as_of"),
+        "days": found,
+    }
 
 
 @router.get(
@@ -128,7 +186,8 @@ async def live_stream(
     description=(
         "The whole network (a credential that sees it). "
         "`network`: today's counters (check-ins, distinct residents, bookings, registrations, "
-        "evaluations and satisfaction); `venues`: occupancy now per venue and per station, "
+        "evaluations and satisfaction) and `kpis`, today's four KPIs (see `/v1/live/kpis`); "
+        "`venues`: occupancy now per venue and per station, "
         "and venues over capacity; "
         "`kiosks`: offline kiosks; `activities`: hottest activities and heat by station and "
         "category; `pipeline`: events "

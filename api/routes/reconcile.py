@@ -1,4 +1,4 @@
-"""``GET /v1/reconcile``: live counters of closed windows against the warehouse."""
+"""``GET /v1/reconcile``: live counters and KPIs of closed windows against the warehouse."""
 
 from __future__ import annotations
 
@@ -21,11 +21,16 @@ router = APIRouter(tags=["operations"], responses=PROTECTED)
 
 @router.get(
     "/v1/reconcile",
-    summary="Compare the live counters of closed days with the warehouse",
+    summary="Compare the live counters and KPIs of closed days with the warehouse",
     description=(
-        "At most `SANJIANG_RECONCILE_MAX_DAYS` (31) days at once; the whole network. Only "
-        "closed days are compared (a day closes `SANJIANG_LIVE_GRACE_H` after it ends); days "
-        "not closed yet are listed in `not_closed`, and if none is closed the answer is 409."
+        "At most `SANJIANG_RECONCILE_MAX_DAYS` (31) days at once; the whole network: every "
+        "station's counters and four KPIs and the network's KPIs, each KPI with the counts "
+        "behind it (`kpi.<name>`, `kpi.<name>.<count>`; `station_id` `network` for the "
+        "network's), compared exactly. Only closed days are compared (a day closes "
+        "`SANJIANG_LIVE_GRACE_H` after it ends): a day still open cannot be reconciled yet "
+        "and is listed in `not_closed`; if none is closed the answer is 409. A closed day "
+        "whose final live views the stream worker has not published yet is listed in "
+        "`not_final`. `ok`: every day asked was compared and nothing differs."
     ),
     responses={409: {"model": ErrorResponse, "description": "No requested day is closed yet."}},
 )
@@ -45,10 +50,10 @@ async def get_reconcile(
         raise api_error(
             status.HTTP_409_CONFLICT,
             "not_closed",
-            f"{still_open[0]} is not closed yet (it takes late events until {first}); "
-            "a day is reconciled once its window has closed",
+            f"{still_open[0]} cannot be reconciled yet: it is still open (it takes late "
+            f"events until {first}); a day is compared once its window has closed",
         )
-    checked, differences = await asyncio.to_thread(
+    result = await asyncio.to_thread(
         reconcile,
         services.require_warehouse(),
         network,
@@ -57,8 +62,9 @@ async def get_reconcile(
         grace,
     )
     return {
-        "windows": checked,
-        "differences": [asdict(d) for d in differences],
-        "ok": not differences,
+        "windows": result.windows,
+        "differences": [asdict(d) for d in result.differences],
+        "ok": result.ok and not still_open,
         "not_closed": [d.isoformat() for d in still_open],
+        "not_final": [d.isoformat() for d in result.not_final],
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dashboards.boards.common import hot_activities, kpi_row, occupancy_now
 from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query
 from dashboards.sql import TZ, heat, live_view, local_days
+from projections.order import VERSION
 
 
 def overview(db: str) -> Dashboard:
@@ -53,7 +54,7 @@ def overview(db: str) -> Dashboard:
                            toNullable(countIf(rating >= 4) / count())
                     FROM (
                         SELECT toDate(occurred_at, '{TZ}') AS day, resident, activity_id,
-                               argMax(rating, (occurred_at, event_id)) AS rating
+                               argMax(rating, {VERSION}) AS rating
                         FROM {db}.events
                         WHERE type = 'evaluation.submitted' AND $__timeFilter(occurred_at)
                         GROUP BY day, resident, activity_id

@@ -28,6 +28,7 @@ from sanjiang.kafka.topics import Topics
 from sanjiang.network import load_network
 from sanjiang.settings import Settings
 from streams.state import LiveState
+from streams.views import live_views
 from tests import simulated
 from tests.access import bearer, staff_token
 
@@ -267,10 +268,14 @@ def test_kill_9_mid_stream_ends_like_a_replay(
         assert pipeline["restored_from_checkpoint"] is not None  # this worker's view
         assert 0 < pipeline["restored_applied"] < state.applied
         now = datetime.now(UTC)
+        replayed = live_views(state, now)  # today's counters and KPIs of every station
         for station in network.stations:
             live = wait_for(client, f"/v1/live/stations/{station.id}", {})
             live.pop("view"), live.pop("as_of")
-            assert live == state.today(now, station.id), station.id
+            expected = replayed[f"station:{station.id}"]
+            expected.pop("as_of")
+            assert live == expected, station.id
+            assert {k: v for k, v in live.items() if k != "kpis"} == state.today(now, station.id)
         assert wait_for(client, "/v1/live/network", {})["checkins"] == state.today(now)["checkins"]
     finally:
         restarted.kill()

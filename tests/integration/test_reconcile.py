@@ -1,5 +1,6 @@
-"""Reconciliation on the real pipeline: the worker's closed-window counters equal the
-warehouse's, and a row the log does not have shows up as a difference."""
+"""Reconciliation on the real pipeline: the worker's closed-window counters and KPIs equal the
+warehouse's, station by station and for the network, a row the log does not have shows up as
+a difference, and a day still open is not compared."""
 
 from __future__ import annotations
 
@@ -95,11 +96,17 @@ def test_closed_windows_reconcile(kafka_settings: Settings, topics: Topics, tmp_
             deadline = clock.monotonic() + 60
             while True:  # the worker publishes the closed day's views at its next tick
                 report = client.get("/v1/reconcile", params=params).json()
-                if report["windows"] == 2 or clock.monotonic() > deadline:
+                if not report["not_final"] or clock.monotonic() > deadline:
                     break
                 clock.sleep(0.2)
             assert report["ok"], report
-            assert report["windows"] == 2  # WS-R03 and WS-R04
+            # every station of the network and the network: counters and the four KPIs
+            assert report["windows"] == len(load_network().stations) + 1
+            kpis = client.get("/v1/live/kpis", params={"station": "WS-R03", "days": 3}).json()
+            closed = next(k for k in kpis["days"] if k["day"] == day.isoformat())
+            assert closed["provisional"] is False
+            assert closed["resident_participation"]["participants"] == 3
+            assert kpis["days"][0]["provisional"] is True  # today
             day_view = client.get("/v1/live/stations/WS-R03").json()  # today: nothing yet
             assert day_view["conflicts"] == dict.fromkeys(day_view["conflicts"], 0)
             stored = warehouse_counts(
@@ -125,13 +132,30 @@ def test_closed_windows_reconcile(kafka_settings: Settings, topics: Topics, tmp_
             )
             report = client.get("/v1/reconcile", params=params).json()
             assert not report["ok"]
-            assert {
-                (d["station_id"], d["counter"], d["live"], d["warehouse"])
-                for d in report["differences"]
-            } == {
-                ("WS-R03", "checkins", 6, 7),
-                ("WS-R03", "residents", 3, 4),
+            found = {(d["station_id"], d["counter"]): d for d in report["differences"]}
+            assert set(found) == {
+                ("WS-R03", "checkins"),
+                ("WS-R03", "residents"),
+                *(
+                    (scope, f"kpi.resident_participation{figure}")
+                    for scope in ("WS-R03", "network")
+                    for figure in ("", ".participants")
+                ),
             }
+            assert (
+                found["WS-R03", "checkins"]["live"],
+                found["WS-R03", "checkins"]["warehouse"],
+            ) == (
+                6,
+                7,
+            )
+            network = found["network", "kpi.resident_participation.participants"]
+            assert (network["live"], network["warehouse"]) == (4, 5)
+
+            # a day still open cannot be reconciled: it is named, not compared
+            today = datetime.now(TZ).date().isoformat()
+            answer = client.get("/v1/reconcile", params={"from": today, "to": today})
+            assert answer.status_code == 409 and "cannot be reconciled yet" in answer.text
         finally:
             worker.kill()
             worker.wait()

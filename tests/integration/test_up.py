@@ -167,7 +167,7 @@ def test_warehouse_commands_work_while_it_runs(up: Up, tmp_path: Path) -> None:
     assert json.loads(kpi.stdout)["resident_participation"] > 0
     reconcile = up.cli("reconcile", "--window", str(closed), **env)
     assert reconcile.returncode == 0, reconcile.stderr  # live counters equal the warehouse
-    assert "live counters equal the warehouse" in reconcile.stderr
+    assert "live counters and KPIs equal the warehouse" in reconcile.stderr
     check = up.cli("dashboards", "check", "--days", "3", **env)
     assert check.returncode == 0, check.stderr[-3000:]
     assert "every panel query ran" in check.stderr

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import gc
 import typing
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 
 from sanjiang.events import Event, EventError, decode_event, encode_event
+from sanjiang.events import payloads as p
 from sanjiang.events.catalog import EVENT_TYPES
+from sanjiang.events.codec import new_event
 from sanjiang.kafka.signing import EventSigner
 from streams.facts import FACT_TYPES, PAYLOADS, Fact, FactPayload, fact_of, read_fact
 from streams.reader import Batch
@@ -68,7 +70,16 @@ def test_every_event_type_has_a_fact_reading_only_fields_it_has() -> None:
 def day() -> list[Event]:
     """One simulated day: every kind of event the network emits, as the platform stamps them."""
     emissions = simulated.emissions(date(2026, 11, 16), days=1, seed=5)
-    return [e.event.model_copy(update={"received_at": e.emit_at}) for e in emissions]
+    events = [e.event.model_copy(update={"received_at": e.emit_at}) for e in emissions]
+    # and a cancelled booking (none that day)
+    confirmed = next(e for e in events if e.type == "booking.confirmed")
+    cancelled = new_event(
+        p.BookingCancelled(booking_id=confirmed.payload.booking_id),  # type: ignore[attr-defined]
+        station_id=confirmed.station_id,
+        source=confirmed.source,
+        occurred_at=confirmed.occurred_at + timedelta(minutes=5),
+    )
+    return [*events, cancelled.model_copy(update={"received_at": cancelled.occurred_at})]
 
 
 def test_both_paths_give_the_events_values(day: list[Event]) -> None:

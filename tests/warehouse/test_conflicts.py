@@ -13,6 +13,7 @@ import pytest
 from projections.conflicts import CONFLICTS_BY_DAY
 from projections.kpi import KpiReport, KpiSql, Period, Scope, compute_kpis
 from projections.migrate import migrate
+from projections.order import VERSION
 from projections.reconcile import reconcile, warehouse_counts
 from projections.replay import DATA_TABLES
 from projections.rows import encode_rows, event_row
@@ -150,14 +151,19 @@ def test_reconciliation_judges_with_what_the_live_fold_saw(loaded: ChdbWarehouse
     # z's registration reached the platform past its day's window: not seen, not admitted
     r03 = warehouse_counts(loaded, NETWORK, WEDNESDAY, GRACE)["WS-R03"]
     assert {k: r03[f"conflicts.{k}"] for k in c.LIVE_WEDNESDAY_R03} == c.LIVE_WEDNESDAY_R03
-    checked, differences = reconcile(loaded, NETWORK, views, [TUESDAY, WEDNESDAY], GRACE)
-    assert checked == 3 and differences == []  # WS-R03 and WS-R04 on Tuesday, WS-R03 Wednesday
-    # a forged fact the log never had: one more conflict in the warehouse than live
+    result = reconcile(loaded, NETWORK, views, [TUESDAY, WEDNESDAY], GRACE)
+    # every station of the network and the network itself, on both days: counters and KPIs
+    assert result.windows == 2 * (len(NETWORK.stations) + 1)
+    assert result.differences == [] and result.ok
+    # a forged fact the log never had: one more conflict in the warehouse than live, beside
+    # participation at the station and in the network
     write(loaded, [c.checkin("z", c.at(16), venue="WS-NOWHERE")])
-    _, differences = reconcile(loaded, NETWORK, views, [TUESDAY], GRACE)
-    assert {(d.station_id, d.counter, d.live, d.warehouse) for d in differences} == {
+    result = reconcile(loaded, NETWORK, views, [TUESDAY], GRACE)
+    assert {(d.station_id, d.counter, d.live, d.warehouse) for d in result.differences} == {
         ("WS-R03", "checkins", 15, 16),
         ("WS-R03", "conflicts.unknown_venue", 1, 2),
+        ("WS-R03", "kpi.resident_participation.conflicts", 5, 6),
+        ("network", "kpi.resident_participation.conflicts", 6, 7),
     }
 
 
@@ -170,7 +176,7 @@ def test_first_check_ins_are_kept_per_activity_and_resident(loaded: ChdbWarehous
         "GROUP BY activity_id, resident ORDER BY activity_id, resident"
     ).rows
     folded = loaded.query(
-        "SELECT activity_id, resident, min((occurred_at, toString(event_id))) AS first "
+        f"SELECT activity_id, resident, min({VERSION}) AS first "
         "FROM sanjiang.events WHERE type = 'checkin.recorded' AND activity_id != '' "
         "GROUP BY activity_id, resident ORDER BY activity_id, resident"
     ).rows
@@ -183,10 +189,10 @@ def test_first_check_ins_are_kept_per_activity_and_resident(loaded: ChdbWarehous
 #: judgement folded them before migration 0016 kept them: per activity, published, cancelled,
 #: the latest capacity and rule; per registration filed under an activity, its residents and
 #: whether it was cancelled there.
-RULES_FOLDED = """
+RULES_FOLDED = f"""
     SELECT activity_id, max(type = 'activity.published'), max(type = 'activity.cancelled'),
-           argMaxIf(capacity, (occurred_at, toString(event_id)), capacity > 0),
-           argMaxIf(assumeNotNull(registration_required), (occurred_at, toString(event_id)),
+           argMaxIf(capacity, {VERSION}, capacity > 0),
+           argMaxIf(assumeNotNull(registration_required), {VERSION},
                     registration_required IS NOT NULL)
     FROM sanjiang.events
     WHERE type IN ('activity.published', 'activity.updated', 'activity.cancelled')

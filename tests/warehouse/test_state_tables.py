@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.migrate import backfill_statement, migrate, migrations
+from projections.order import VERSION
 from projections.replay import DATA_TABLES, DatabaseView
 from projections.rows import encode_rows, event_row
 from projections.warehouse import ChdbWarehouse
@@ -35,9 +36,9 @@ def select_0003(warehouse: ChdbWarehouse, view: str) -> str:
 
 #: The column 0015 adds to ``activity_state``, folded over every event: the latest rule an
 #: activity's publications and updates set.
-RULE_FOLD = """
+RULE_FOLD = f"""
     SELECT activity_id,
-           toUInt8(argMaxIf(assumeNotNull(registration_required), (occurred_at, event_id),
+           toUInt8(argMaxIf(assumeNotNull(registration_required), {VERSION},
                             type IN ('activity.published', 'activity.updated')
                             AND registration_required IS NOT NULL)) AS registration_required
     FROM sanjiang.events
@@ -128,24 +129,20 @@ def test_migrating_a_warehouse_with_history_gives_its_activities_their_rule(
 ) -> None:
     """Events stored before 0015 (without the column, some written by the deciders' new
     versions already) read the rule from their payload, and the state tables are fed it (and
-    0016's, which came after, read it too)."""
-    for statement in (
-        "DROP VIEW sanjiang.activity_rules_mv",
-        "DROP VIEW sanjiang.activity_places_mv",
-        "DROP TABLE sanjiang.activity_rules",
-        "DROP TABLE sanjiang.activity_places",
-        "DROP VIEW sanjiang.activity_states_mv",
-        "ALTER TABLE sanjiang.activity_states DROP COLUMN required_v",
-        "ALTER TABLE sanjiang.events DROP COLUMN registration_required",
-        "ALTER TABLE sanjiang.schema_migrations DELETE WHERE version IN (15, 16) "
-        "SETTINGS mutations_sync = 1",
-    ):
-        warehouse.command(statement)
+    0016's and 0020's, which came after, read it too)."""
+    # a warehouse as the release before 0015 left it, with its history
+    warehouse.command("DROP DATABASE sanjiang")
+    warehouse.command("CREATE DATABASE sanjiang")
+    migrate(warehouse, upto=14)
     rows = [event_row(e) for e in the_day() + rules()]
     for row in rows:
-        del row["registration_required"]
+        del row["registration_required"], row["occurred_at_us"]
     warehouse.insert_json_rows("sanjiang.events", encode_rows(rows))
-    assert migrate(warehouse).applied == ["0015_registration_required", "0016_conflict_inputs"]
+    assert migrate(warehouse).applied == [
+        "0015_registration_required",
+        "0016_conflict_inputs",
+        "0020_canonical_order",
+    ]
     stored = warehouse.query(
         "SELECT type, registration_required, count() FROM sanjiang.events "
         "WHERE type LIKE 'activity.%' GROUP BY 1, 2 ORDER BY 1, 2"
