@@ -38,6 +38,12 @@ STATION, ROOM, KIOSK = "WS-G1", "WS-G1-ACT", "WS-G1-K8"
 TZ = load_network().tz
 
 
+def waiting(driver: WebDriver, timeout_s: float) -> WebDriverWait[WebDriver]:
+    """A wait that looks again when the page redrew what it was reading (a navigation, or a
+    panel drawn anew as the warehouse catches up)."""
+    return WebDriverWait(driver, timeout_s, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def _network_open_around_the_clock(folder: Path) -> Path:
     source = ROOT / "sanjiang" / "data" / "network.yaml"
     data = yaml.safe_load(source.read_text("utf-8"))
@@ -99,11 +105,11 @@ def console(
 
 def log_in(driver: WebDriver, console: Console, username: str) -> None:
     driver.get(console.base + "/console")
-    WebDriverWait(driver, 30).until(lambda d: "/login" in d.current_url)
+    waiting(driver, 30).until(lambda d: "/login" in d.current_url)
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 30).until(lambda d: d.current_url == console.base + "/console")
+    waiting(driver, 30).until(lambda d: d.current_url == console.base + "/console")
 
 
 def fill(driver: WebDriver, name: str, value: str) -> None:
@@ -153,7 +159,9 @@ def show_week_of(driver: WebDriver, day: str) -> None:
     label = driver.find_element(By.ID, "week-label")
     if not label.text.startswith(monday.isoformat()):
         driver.find_element(By.ID, "next-week").click()
-        WebDriverWait(driver, 30).until(lambda d: label.text.startswith(monday.isoformat()))
+        waiting(driver, 30).until(
+            lambda d: d.find_element(By.ID, "week-label").text.startswith(monday.isoformat())
+        )
 
 
 def tomorrow() -> str:
@@ -181,7 +189,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
 ) -> None:
     browser.set_window_size(1440, 1000)
     log_in(browser, console, console.manager)
-    wait = WebDriverWait(browser, 90)
+    wait = waiting(browser, 90)
     assert "站点工作台" in browser.title
     assert browser.find_element(By.ID, "booking-panel").is_displayed()  # a manager's
 
@@ -226,7 +234,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
         if driver.find_elements(By.CSS_SELECTOR, row):
             return True
         driver.refresh()  # the list also refreshes by itself every 15 s
-        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#bookings *"))
+        waiting(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#bookings *"))
         return bool(driver.find_elements(By.CSS_SELECTOR, row))
 
     wait.until(listed)
@@ -281,7 +289,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
 
 def test_what_a_role_may_not_do_is_not_offered(console: Console, browser: WebDriver) -> None:
     log_in(browser, console, console.operator)
-    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "design-panel").is_displayed())
+    waiting(browser, 30).until(lambda d: d.find_element(By.ID, "design-panel").is_displayed())
     assert not browser.find_element(By.ID, "booking-panel").is_displayed()  # managers approve
     assert not browser.find_element(By.CSS_SELECTOR, "nav a[href='#booking-panel']").is_displayed()
     assert not browser.find_element(By.ID, "audit-panel").is_displayed()  # managers read it
@@ -289,11 +297,11 @@ def test_what_a_role_may_not_do_is_not_offered(console: Console, browser: WebDri
     # a viewer reads, but does not run a station: the console says so
     browser.delete_all_cookies()
     browser.get(console.base + "/console")
-    WebDriverWait(browser, 30).until(lambda d: "/login" in d.current_url)
+    waiting(browser, 30).until(lambda d: "/login" in d.current_url)
     browser.find_element(By.ID, "username").send_keys(console.viewer)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda d: "无权" in d.find_element(By.TAG_NAME, "h1").text)
+    waiting(browser, 30).until(lambda d: "无权" in d.find_element(By.TAG_NAME, "h1").text)
     assert "站点工作台" in browser.find_element(By.TAG_NAME, "body").text
 
 
@@ -313,7 +321,7 @@ def type_into(driver: WebDriver, selector: str, text: str) -> None:
             return False
         return True
 
-    WebDriverWait(driver, 30).until(typed)
+    waiting(driver, 30).until(typed)
 
 
 def reloaded_until(driver: WebDriver, selector: str, drawn: str) -> bool:
@@ -322,7 +330,7 @@ def reloaded_until(driver: WebDriver, selector: str, drawn: str) -> bool:
     if texts(driver, selector):
         return True
     driver.refresh()
-    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, drawn))
+    waiting(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, drawn))
     return bool(texts(driver, selector))
 
 
@@ -379,7 +387,7 @@ def test_the_desk_checks_residents_in_and_the_board_handles_a_demand(
         assert asked.status_code == 200, asked.text
 
     log_in(browser, console, console.manager)
-    wait = WebDriverWait(browser, 90)
+    wait = waiting(browser, 90)
     show_week_of(browser, day)
     item = f"#week .item[data-id='{activity}']"
 
@@ -442,7 +450,7 @@ def test_a_closure_turns_an_activity_away_and_a_series_is_cancelled_whole(
 ) -> None:
     day = tomorrow()
     log_in(browser, console, console.manager)
-    wait = WebDriverWait(browser, 90)
+    wait = waiting(browser, 90)
     Select(browser.find_element(By.ID, "venue")).select_by_value(ROOM)
     browser.execute_script(
         "const f = document.getElementById('closure-form').elements;"
