@@ -105,11 +105,11 @@ def console(
 
 def log_in(driver: WebDriver, console: Console, username: str) -> None:
     driver.get(console.base + "/console")
-    waiting(driver, 30).until(lambda d: "/login" in d.current_url)
+    waiting(driver, 120).until(lambda d: "/login" in d.current_url)
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    waiting(driver, 30).until(lambda d: d.current_url == console.base + "/console")
+    waiting(driver, 120).until(lambda d: d.current_url == console.base + "/console")
 
 
 def fill(driver: WebDriver, name: str, value: str) -> None:
@@ -159,7 +159,7 @@ def show_week_of(driver: WebDriver, day: str) -> None:
     label = driver.find_element(By.ID, "week-label")
     if not label.text.startswith(monday.isoformat()):
         driver.find_element(By.ID, "next-week").click()
-        waiting(driver, 30).until(
+        waiting(driver, 120).until(
             lambda d: d.find_element(By.ID, "week-label").text.startswith(monday.isoformat())
         )
 
@@ -189,7 +189,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
 ) -> None:
     browser.set_window_size(1440, 1000)
     log_in(browser, console, console.manager)
-    wait = waiting(browser, 90)
+    wait = waiting(browser, 120)
     assert "站点工作台" in browser.title
     assert browser.find_element(By.ID, "booking-panel").is_displayed()  # a manager's
 
@@ -234,7 +234,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
         if driver.find_elements(By.CSS_SELECTOR, row):
             return True
         driver.refresh()  # the list also refreshes by itself every 15 s
-        waiting(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#bookings *"))
+        waiting(driver, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#bookings *"))
         return bool(driver.find_elements(By.CSS_SELECTOR, row))
 
     wait.until(listed)
@@ -289,7 +289,7 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
 
 def test_what_a_role_may_not_do_is_not_offered(console: Console, browser: WebDriver) -> None:
     log_in(browser, console, console.operator)
-    waiting(browser, 30).until(lambda d: d.find_element(By.ID, "design-panel").is_displayed())
+    waiting(browser, 120).until(lambda d: d.find_element(By.ID, "design-panel").is_displayed())
     assert not browser.find_element(By.ID, "booking-panel").is_displayed()  # managers approve
     assert not browser.find_element(By.CSS_SELECTOR, "nav a[href='#booking-panel']").is_displayed()
     assert not browser.find_element(By.ID, "audit-panel").is_displayed()  # managers read it
@@ -297,11 +297,11 @@ def test_what_a_role_may_not_do_is_not_offered(console: Console, browser: WebDri
     # a viewer reads, but does not run a station: the console says so
     browser.delete_all_cookies()
     browser.get(console.base + "/console")
-    waiting(browser, 30).until(lambda d: "/login" in d.current_url)
+    waiting(browser, 120).until(lambda d: "/login" in d.current_url)
     browser.find_element(By.ID, "username").send_keys(console.viewer)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    waiting(browser, 30).until(lambda d: "无权" in d.find_element(By.TAG_NAME, "h1").text)
+    waiting(browser, 120).until(lambda d: "无权" in d.find_element(By.TAG_NAME, "h1").text)
     assert "站点工作台" in browser.find_element(By.TAG_NAME, "body").text
 
 
@@ -321,7 +321,7 @@ def type_into(driver: WebDriver, selector: str, text: str) -> None:
             return False
         return True
 
-    waiting(driver, 30).until(typed)
+    waiting(driver, 120).until(typed)
 
 
 def reloaded_until(driver: WebDriver, selector: str, drawn: str) -> bool:
@@ -330,7 +330,7 @@ def reloaded_until(driver: WebDriver, selector: str, drawn: str) -> bool:
     if texts(driver, selector):
         return True
     driver.refresh()
-    waiting(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, drawn))
+    waiting(driver, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, drawn))
     return bool(texts(driver, selector))
 
 
@@ -387,7 +387,7 @@ def test_the_desk_checks_residents_in_and_the_board_handles_a_demand(
         assert asked.status_code == 200, asked.text
 
     log_in(browser, console, console.manager)
-    wait = waiting(browser, 90)
+    wait = waiting(browser, 120)
     show_week_of(browser, day)
     item = f"#week .item[data-id='{activity}']"
 
@@ -450,7 +450,7 @@ def test_a_closure_turns_an_activity_away_and_a_series_is_cancelled_whole(
 ) -> None:
     day = tomorrow()
     log_in(browser, console, console.manager)
-    wait = waiting(browser, 90)
+    wait = waiting(browser, 120)
     Select(browser.find_element(By.ID, "venue")).select_by_value(ROOM)
     browser.execute_script(
         "const f = document.getElementById('closure-form').elements;"

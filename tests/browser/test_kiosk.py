@@ -104,7 +104,7 @@ def publish(settings: Settings, event: Any) -> None:
 
 
 def click(driver: WebDriver, css: str) -> None:
-    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, css).is_displayed())
+    WebDriverWait(driver, 120).until(lambda d: d.find_element(By.CSS_SELECTOR, css).is_displayed())
     driver.find_element(By.CSS_SELECTOR, css).click()
 
 
@@ -117,7 +117,7 @@ def pending(driver: WebDriver) -> str:
 
 
 def type_card(driver: WebDriver, card: str) -> None:
-    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "card").is_displayed())
+    WebDriverWait(driver, 120).until(lambda d: d.find_element(By.ID, "card").is_displayed())
     driver.find_element(By.ID, "card").send_keys(card)
     driver.find_element(By.ID, "card-ok").click()
 
@@ -134,14 +134,14 @@ def pair(driver: WebDriver, api: ApiProcess, staff: str, device: str) -> None:
     """A staff member logs in on the kiosk's browser and pairs it; it lands on the page."""
     url = base(api)
     driver.get(url + "/kiosk/pair")
-    WebDriverWait(driver, 30).until(lambda d: "/login" in d.current_url)
+    WebDriverWait(driver, 120).until(lambda d: "/login" in d.current_url)
     driver.find_element(By.ID, "username").send_keys(staff)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 30).until(lambda d: d.current_url == url + "/kiosk/pair")
+    WebDriverWait(driver, 120).until(lambda d: d.current_url == url + "/kiosk/pair")
     driver.find_element(By.ID, "device_id").send_keys(device)
     driver.find_element(By.CSS_SELECTOR, "form.pair-form button[type=submit]").click()
-    WebDriverWait(driver, 30).until(lambda d: d.current_url == url + "/kiosk")
+    WebDriverWait(driver, 120).until(lambda d: d.current_url == url + "/kiosk")
 
 
 def stored_outbox(driver: WebDriver) -> str:
@@ -190,7 +190,7 @@ def test_the_kiosk_pairs_serves_residents_and_delivers_what_it_queued_offline(
             occurred_at=now - timedelta(hours=1),
         ),
     )
-    WebDriverWait(browser, 60, poll_frequency=0.5).until(
+    WebDriverWait(browser, 120, poll_frequency=0.5).until(
         lambda _: (
             sql(
                 kiosk_api,
@@ -207,25 +207,25 @@ def test_the_kiosk_pairs_serves_residents_and_delivers_what_it_queued_offline(
     assert cookies["sj_kiosk"]["httpOnly"] and cookies["sj_kiosk"]["sameSite"] == "Strict"
     assert "sj_session" not in cookies  # no staff session left on a public screen
     assert "sj_kiosk" not in browser.execute_script("return document.cookie")
-    WebDriverWait(browser, 30).until(lambda d: text(d, "station") == station.name)
+    WebDriverWait(browser, 120).until(lambda d: text(d, "station") == station.name)
 
     # a resident checks in at the activity, then rates it with five stars
     click(browser, "button[data-flow=checkin]")
     type_card(browser, CARD)
     click(browser, f"button[data-choice='{activity_id}']")
-    WebDriverWait(browser, 30).until(lambda d: "签到成功" in text(d, "done"))
-    WebDriverWait(browser, 30).until(lambda d: text(d, "delivery") == "已提交。")
+    WebDriverWait(browser, 120).until(lambda d: "签到成功" in text(d, "done"))
+    WebDriverWait(browser, 120).until(lambda d: text(d, "delivery") == "已提交。")
     click(browser, "#done-screen button[data-home]")
     click(browser, "button[data-flow=rate]")
     type_card(browser, CARD)
     click(browser, f"button[data-choice='{activity_id}']")
     click(browser, "button[data-stars='5']")
     click(browser, "#choose-ok")
-    WebDriverWait(browser, 30).until(lambda d: "感谢您的评价" in text(d, "done"))
-    WebDriverWait(browser, 30).until(lambda d: text(d, "delivery") == "已提交。")
+    WebDriverWait(browser, 120).until(lambda d: "感谢您的评价" in text(d, "done"))
+    WebDriverWait(browser, 120).until(lambda d: text(d, "delivery") == "已提交。")
     click(browser, "#done-screen button[data-home]")
     assert severe_console_messages(browser) == []  # nothing blocked by the policy, no errors
-    WebDriverWait(browser, 30).until(
+    WebDriverWait(browser, 120).until(
         lambda d: d.execute_script("return !!navigator.serviceWorker.controller")
     )
 
@@ -234,17 +234,17 @@ def test_the_kiosk_pairs_serves_residents_and_delivers_what_it_queued_offline(
     offline_from = datetime.now(UTC)
     click(browser, "button[data-flow=checkout]")
     type_card(browser, CARD)
-    WebDriverWait(browser, 30).until(lambda d: "签退成功" in text(d, "done"))
-    WebDriverWait(browser, 30).until(lambda d: "联网后自动提交" in text(d, "delivery"))
+    WebDriverWait(browser, 120).until(lambda d: "签退成功" in text(d, "done"))
+    WebDriverWait(browser, 120).until(lambda d: "联网后自动提交" in text(d, "delivery"))
     click(browser, "#done-screen button[data-home]")
     click(browser, "button[data-flow=checkin]")
     type_card(browser, OTHER_CARD)
     click(browser, f"button[data-venue='{venue.id}']")
-    WebDriverWait(browser, 30).until(lambda d: pending(d) == "2")
+    WebDriverWait(browser, 120).until(lambda d: pending(d) == "2")
     assert "离线" in text(browser, "net")
     browser.refresh()  # served by the service worker from what it kept
-    WebDriverWait(browser, 30).until(lambda d: text(d, "station") == station.name)
-    WebDriverWait(browser, 30).until(lambda d: pending(d) == "2")
+    WebDriverWait(browser, 120).until(lambda d: text(d, "station") == station.name)
+    WebDriverWait(browser, 120).until(lambda d: pending(d) == "2")
     kept = stored_outbox(browser)
     assert activity_id in kept and "kiosk.heartbeat" not in kept
     assert CARD not in kept and OTHER_CARD not in kept  # sealed, never in clear
@@ -253,13 +253,13 @@ def test_the_kiosk_pairs_serves_residents_and_delivers_what_it_queued_offline(
     # the API is back: the kiosk delivers what waited, once, with the times it was made at
     back_at = datetime.now(UTC)
     kiosk_api.start()
-    WebDriverWait(browser, 60).until(lambda d: pending(d) == "0")
+    WebDriverWait(browser, 120).until(lambda d: pending(d) == "0")
     statement = (
         "SELECT type, toString(event_id), toUnixTimestamp64Milli(occurred_at),"
         " toUnixTimestamp64Milli(received_at), visit_id, resident, rating FROM events"
         f" WHERE source = 'kiosk:{DEVICE}' AND type != 'kiosk.heartbeat' ORDER BY occurred_at"
     )
-    WebDriverWait(browser, 60, poll_frequency=0.5).until(
+    WebDriverWait(browser, 120, poll_frequency=0.5).until(
         lambda _: len(sql(kiosk_api, analyst, statement)) >= 4
     )
     rows = sql(kiosk_api, analyst, statement)
@@ -289,7 +289,7 @@ def test_the_kiosk_pairs_serves_residents_and_delivers_what_it_queued_offline(
     finally:
         store.close()
     browser.refresh()
-    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "unpaired").is_displayed())
+    WebDriverWait(browser, 120).until(lambda d: d.find_element(By.ID, "unpaired").is_displayed())
     assert not browser.find_element(By.ID, "home").is_displayed()
 
 
@@ -331,7 +331,7 @@ def test_residents_register_join_the_waitlist_ask_and_follow_up(
         publish = {"kind": "activity.publish", "activity_id": activity_id}
         published = command(kiosk_api, manager, station.id, publish, str(uuid7()))
         assert published.status_code == 200, published.text
-        WebDriverWait(browser, 60, poll_frequency=0.5).until(
+        WebDriverWait(browser, 120, poll_frequency=0.5).until(
             lambda _: (
                 sql(
                     kiosk_api,
@@ -343,19 +343,19 @@ def test_residents_register_join_the_waitlist_ask_and_follow_up(
             )
         )
         pair(browser, kiosk_api, operator, "KT-2")
-        WebDriverWait(browser, 30).until(lambda d: text(d, "station") == station.name)
+        WebDriverWait(browser, 120).until(lambda d: text(d, "station") == station.name)
 
         def register(card: str) -> None:
             click(browser, "button[data-flow=register]")
             type_card(browser, card)
             click(browser, f"button[data-choice='{activity_id}']")
-            WebDriverWait(browser, 30).until(lambda d: "报名" in text(d, "done"))
+            WebDriverWait(browser, 120).until(lambda d: "报名" in text(d, "done"))
 
         register(CARD)
-        WebDriverWait(browser, 60).until(lambda d: text(d, "delivery") == "报名成功，请准时参加。")
+        WebDriverWait(browser, 120).until(lambda d: text(d, "delivery") == "报名成功，请准时参加。")
         click(browser, "#done-screen button[data-home]")
         register(OTHER_CARD)
-        WebDriverWait(browser, 60).until(lambda d: "候补第 1 位" in text(d, "delivery"))
+        WebDriverWait(browser, 120).until(lambda d: "候补第 1 位" in text(d, "delivery"))
         assert text(browser, "done") == "活动已满，已为您排候补"
         click(browser, "#done-screen button[data-home]")
 
@@ -365,12 +365,12 @@ def test_residents_register_join_the_waitlist_ask_and_follow_up(
         click(browser, f"button[data-category='{category.id}']")
         browser.find_element(By.ID, "summary").send_keys("希望多开剪纸课")
         click(browser, "#choose-ok")
-        WebDriverWait(browser, 60).until(lambda d: text(d, "delivery") == "已提交。")
+        WebDriverWait(browser, 120).until(lambda d: text(d, "delivery") == "已提交。")
         demand_id = text(browser, "demand-number")
         # left alone, the page goes back to its start screen
-        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "home").is_displayed())
+        WebDriverWait(browser, 120).until(lambda d: d.find_element(By.ID, "home").is_displayed())
 
-    WebDriverWait(browser, 60, poll_frequency=0.5).until(
+    WebDriverWait(browser, 120, poll_frequency=0.5).until(
         lambda _: (
             sql(
                 kiosk_api,
@@ -382,14 +382,14 @@ def test_residents_register_join_the_waitlist_ask_and_follow_up(
     )
     click(browser, "button[data-flow=lookup]")
     type_card(browser, OTHER_CARD)
-    WebDriverWait(browser, 30).until(lambda d: "候补第 1 位" in text(d, "done-detail"))
+    WebDriverWait(browser, 120).until(lambda d: "候补第 1 位" in text(d, "done-detail"))
     found = text(browser, "done-detail")
     assert "剪纸小班课" in found and demand_id in found and "已提交" in found
     click(browser, "#done-screen button[data-home]")
     click(browser, "#by-number")
     browser.find_element(By.ID, "demand-id").send_keys(demand_id)
     click(browser, "#demand-ok")
-    WebDriverWait(browser, 30).until(lambda d: category.name in text(d, "demand-result"))
+    WebDriverWait(browser, 120).until(lambda d: category.name in text(d, "demand-result"))
     assert "已提交" in text(browser, "demand-result")
     assert severe_console_messages(browser) == []
     assert requested_hosts(browser) == {LOCAL}

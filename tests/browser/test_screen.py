@@ -194,10 +194,19 @@ def test_the_screen_follows_events_and_drills_down(screen: Screen, browser: WebD
         canvas, int(x - width / 2), int(y - height / 2)
     ).click().perform()
     wait.until(lambda d: d.find_element(By.ID, "drill").is_displayed())
-    assert "今日签到" in browser.find_element(By.ID, "drill-body").text
-    venue = browser.find_element(By.CSS_SELECTOR, f"#drill-body button[data-id='{VENUE}']")
-    venue.click()
-    wait.until(lambda d: "12 /" in d.find_element(By.ID, "drill-body").text)
+    # the drill-down is drawn again as the station's live view changes: find and click the
+    # venue in one script, and read the panel's text in one
+    drill_text = "return document.getElementById('drill-body').textContent"
+    wait.until(lambda d: "今日签到" in js(d, drill_text))
+    wait.until(
+        lambda d: js(
+            d,
+            "const b = document.querySelector(`#drill-body button[data-id='${arguments[0]}']`);"
+            "if (b) b.click(); return Boolean(b);",
+            VENUE,
+        )
+    )
+    wait.until(lambda d: "12 / 25" in js(d, drill_text))
     assert "›" in browser.find_element(By.ID, "crumbs").text  # station › venue
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "screen-drill-down.png"))
