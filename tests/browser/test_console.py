@@ -20,7 +20,10 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 import yaml
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -317,8 +320,8 @@ def type_into(driver: WebDriver, selector: str, text: str) -> None:
     def typed(d: WebDriver) -> bool:
         try:
             d.find_element(By.CSS_SELECTOR, selector).send_keys(text)
-        except StaleElementReferenceException:
-            return False
+        except (StaleElementReferenceException, ElementNotInteractableException):
+            return False  # redrawn, or not shown yet: the panel is drawn anew meanwhile
         return True
 
     waiting(driver, 120).until(typed)
