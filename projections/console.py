@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from projections.demands import STATUS_LABELS
+from projections.demands import DEMAND_TYPES, STATUS_LABELS
 from projections.history import HEAT_HORIZON
 from projections.order import VERSION
 from projections.warehouse import Warehouse, ch_datetime
@@ -57,16 +57,6 @@ BOOKING_TYPES = (
     "booking.no_show",
 )
 CLOSURE_TYPES = ("venue.closure_scheduled", "venue.closure_lifted")
-DEMAND_TYPES = (
-    "demand.submitted",
-    "demand.voted",
-    "demand.accepted",
-    "demand.dispatched",
-    "demand.overdue",
-    "demand.answered",
-    "demand.linked",
-    "demand.closed",
-)
 ACTIVITY_STATUS = {"draft": "草稿", "published": "已发布", "cancelled": "已取消"}
 BOOKING_STATUS = {
     "pending": "待审批",
