@@ -8,9 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-
-from projections.demands import demand_status
+from projections.demands import demand_status, raw_event
 from projections.order import VERSION
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.commands.state import Activity, StationState, evolve
@@ -54,18 +52,7 @@ def _fold(warehouse: Warehouse, station_id: str, activity_ids: list[str]) -> Sta
     ).dicts()
     for row in rows:
         try:
-            event = from_raw(
-                {
-                    "event_id": row["event_id"],
-                    "type": row["type"],
-                    "schema_version": int(row["schema_version"]),
-                    "occurred_at": row["occurred_at"],
-                    "station_id": row["station_id"],
-                    "source": row["source"],
-                    "resident": row["resident"] or None,
-                    "payload": orjson.loads(row["payload"]),
-                }
-            )
+            event = from_raw(raw_event(row))
         except EventError:
             continue
         evolve(state, event)

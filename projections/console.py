@@ -15,9 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-
-from projections.demands import DEMAND_TYPES, STATUS_LABELS
+from projections.demands import DEMAND_TYPES, STATUS_LABELS, raw_event
 from projections.history import HEAT_HORIZON
 from projections.order import VERSION
 from projections.warehouse import Warehouse, ch_datetime
@@ -105,18 +103,7 @@ def _fold(
     state.forgotten_at = NEVER_FORGET
     for row in rows:
         try:
-            event = from_raw(
-                {
-                    "event_id": row["event_id"],
-                    "type": row["type"],
-                    "schema_version": int(row["schema_version"]),
-                    "occurred_at": row["at_text"],
-                    "station_id": row["station_id"],
-                    "source": row["source"],
-                    "resident": row["resident"] or None,
-                    "payload": orjson.loads(row["payload"]),
-                }
-            )
+            event = from_raw(raw_event(row, "at_text"))
         except EventError:
             continue
         evolve(state, event)

@@ -73,7 +73,7 @@ def demand_status(
     history: list[dict[str, str]] = []
     for row in rows:
         try:
-            event = from_raw(_raw(row))
+            event = from_raw(raw_event(row))
         except EventError:
             continue
         evolve(state, event)
@@ -114,12 +114,14 @@ def demand_status(
     }
 
 
-def _raw(row: dict[str, Any]) -> dict[str, Any]:
+def raw_event(row: dict[str, Any], occurred_at: str = "occurred_at") -> dict[str, Any]:
+    """An event as the catalog reads it (``from_raw``), from a row of the ``events`` table
+    selected with its time as text in the column ``occurred_at``."""
     return {
         "event_id": row["event_id"],
         "type": row["type"],
         "schema_version": int(row["schema_version"]),
-        "occurred_at": row["occurred_at"],
+        "occurred_at": row[occurred_at],
         "station_id": row["station_id"],
         "source": row["source"],
         "resident": row["resident"] or None,
