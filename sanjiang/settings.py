@@ -251,6 +251,32 @@ class Settings(BaseSettings):
         description="How long a command waits for its decision (then 504; ask again with the "
         "same command_id for the decision made).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the workers' metrics endpoints listen on (stream worker, deciders, "
+        "the sink run alone); 0.0.0.0 where a Prometheus on another host scrapes them.",
+    )
+    streams_metrics_port: int = Field(
+        default=9471, ge=0, le=65535, description="The stream worker's metrics port; 0 = off."
+    )
+    deciders_metrics_port: int = Field(
+        default=9472,
+        ge=0,
+        le=65535,
+        description="The deciders' metrics port; 0 = off (one per process on one host).",
+    )
+    sink_metrics_port: int = Field(
+        default=9473,
+        ge=0,
+        le=65535,
+        description="The metrics port of the warehouse sink run alone (`sanjiang sink`); 0 = "
+        "off. Hosted by the API, the sink's metrics are on the API's /metrics.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token that may read the API's /metrics (Prometheus's scrape "
+        "credential), besides staff and keys that see the whole network; unset = those only.",
+    )
     grafana_url: str | None = Field(
         default=None,
         description="http(s)://[user:password@]host:port of the Grafana that "
@@ -273,6 +299,11 @@ class Settings(BaseSettings):
     )
     grafana_clickhouse_password: SecretStr | None = Field(
         default=None, description="That user's password (kept in Grafana's secure fields)."
+    )
+    grafana_prometheus_url: str = Field(
+        default="http://prometheus:9090",
+        pattern=r"^https?://",
+        description="Prometheus as Grafana reaches it (the operations dashboard's metrics).",
     )
 
     @field_validator("clickhouse_url", "grafana_url")
@@ -305,6 +336,15 @@ class Settings(BaseSettings):
         if len(key) < 32 or len(set(key)) < 8:
             raise ValueError("must be a random key of at least 64 hex digits")
         return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().strip()) < 32:
+            raise ValueError("must be a random token of at least 32 characters")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("pseudonym_key", "signing_key")
     @classmethod
