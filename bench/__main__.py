@@ -1,5 +1,6 @@
 """Run the benchmarks: ``python -m bench [--suite kafka|ingest|warehouse|streams|commands|all]``;
-writes bench/reports/latest.{json,md} (``--out`` another folder).
+merges the suites run into bench/reports/latest.{json,md} (``--out`` another folder): their
+figures replace those of the same suites, other suites' stay with the run they came from.
 
 Starts a private local broker under var/bench (or uses SANJIANG_KAFKA_BOOTSTRAP) when a suite
 first needs it, and stops it at the end. The warehouse suite needs Kafka only for its sink
@@ -10,15 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
+import sys
 from pathlib import Path
 
 from bench import commands, ingest, kafka_produce, streams, warehouse
-from bench.report import Report
+from bench.report import SUITES, Report
 from sanjiang.kafka.broker import LocalKafka
 from sanjiang.settings import Settings, load_settings
 
 REPORTS = Path(__file__).parent / "reports"
-SUITES = ("kafka", "ingest", "warehouse", "streams", "commands")
 
 
 class Broker:
@@ -85,33 +87,40 @@ def main() -> None:
             var_dir=settings.var_dir / "bench", kafka_port=19092, kafka_controller_port=19093
         )
     broker = Broker(settings)
-    report = Report()
+    report = Report(command=shlex.join(["python", "-m", "bench", *sys.argv[1:]]))
     try:
         if "kafka" in suites:
-            print(f"producer throughput, {args.events:,} events per loop:", flush=True)
-            asyncio.run(kafka_produce.run(broker.ensure(), report, args.events))
+            with report.suite("kafka"):
+                print(f"producer throughput, {args.events:,} events per loop:", flush=True)
+                asyncio.run(kafka_produce.run(broker.ensure(), report, args.events))
         if "ingest" in suites:
-            print("HTTP ingest and kiosk SDK:", flush=True)
-            asyncio.run(
-                ingest.run(broker.ensure(), report, args.batch_events, args.single_requests)
-            )
+            with report.suite("ingest"):
+                print("HTTP ingest and kiosk SDK:", flush=True)
+                asyncio.run(
+                    ingest.run(broker.ensure(), report, args.batch_events, args.single_requests)
+                )
         if "warehouse" in suites:
-            print(
-                f"warehouse: sink vs bulk load on {args.warehouse_events:,} events, "
-                f"queries on {args.rows:,}:",
-                flush=True,
-            )
-            warehouse.run(
-                settings, report, args.warehouse_events, args.rows, broker.ensure, args.dataset
-            )
+            with report.suite("warehouse"):
+                print(
+                    f"warehouse: sink vs bulk load on {args.warehouse_events:,} events, "
+                    f"queries on {args.rows:,}:",
+                    flush=True,
+                )
+                warehouse.run(
+                    settings, report, args.warehouse_events, args.rows, broker.ensure, args.dataset
+                )
         if "streams" in suites:
-            print(f"stream processing on {args.stream_events:,} events, SSE latency:", flush=True)
-            asyncio.run(streams.run(broker.ensure(), report, args.stream_events))
+            with report.suite("streams"):
+                print(
+                    f"stream processing on {args.stream_events:,} events, SSE latency:", flush=True
+                )
+                asyncio.run(streams.run(broker.ensure(), report, args.stream_events))
         if "commands" in suites:
-            print("commands: round trip at 200/s, decisions at saturation:", flush=True)
-            asyncio.run(
-                commands.run(broker.ensure(), report, args.commands, args.saturation_commands)
-            )
+            with report.suite("commands"):
+                print("commands: round trip at 200/s, decisions at saturation:", flush=True)
+                asyncio.run(
+                    commands.run(broker.ensure(), report, args.commands, args.saturation_commands)
+                )
     finally:
         broker.stop()
     json_path, md_path = report.write(args.out)
