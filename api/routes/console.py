@@ -2,8 +2,11 @@
 (operators, managers, admins), and what it reads: a station's week (activities, bookings,
 closures), its booking requests, its demand board and an activity's registrations. Decisions
 go through ``POST /v1/commands`` like every other asker's (the page sends them with the
-session's CSRF token); these routes only read, from the warehouse, folded by the deciders'
-own ``evolve`` (``projections.console``).
+session's CSRF token); these routes read, from the warehouse, folded by the deciders' own
+``evolve`` (``projections.console``). The desk's two routes are the exception, because a card
+or QR number typed by staff must become a resident's pseudonym where the key is, in the API:
+a check-in (a fact, to the ingest) and a registration (a command, to the deciders as
+``POST /v1/commands`` sends it), both through ``_resident_of``.
 
 What a role may not do is not offered: the page gets the command kinds the caller's role may
 send (``sanjiang.commands.access``) and the stations it acts for, and shows only those forms
@@ -30,6 +33,7 @@ from api.errors import api_error
 from api.ingest import PartlyStoredError
 from api.keys import Principal
 from api.params import PROTECTED, bad
+from api.routes.commands import CommandAnswer, CommandRequest, send_command
 from api.routes.pages import names_block, page_forbidden, to_login
 from api.schemas import ErrorResponse
 from api.services import Services
@@ -44,6 +48,7 @@ from projections.console import (
 )
 from projections.kpi import Period, Scope, compute_kpis
 from sanjiang.commands.access import ALLOWED
+from sanjiang.commands.model import Register
 from sanjiang.events import EVENT_TYPES
 from sanjiang.events.types import Ident
 from sanjiang.pseudonym import pseudonymizer_for
@@ -226,8 +231,33 @@ async def console_activity(
 
 def _v7(value: UUID) -> UUID:
     if value.version != 7:
-        raise ValueError("checkin_id must be a UUIDv7")
+        raise ValueError("ids made by the page are UUIDv7")
     return value
+
+
+V7 = Annotated[UUID, AfterValidator(_v7)]
+Card = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _resident_of(services: Services, identifier: str) -> str:
+    """The pseudonym of the resident a card or QR number names: the one way the desk turns a
+    typed number into a resident (check-ins and registrations alike). The number is used here
+    and forgotten; the pseudonym key never leaves the API."""
+    try:
+        return pseudonymizer_for(services.settings)(identifier)
+    except ValueError:
+        raise bad("bad_identifier", "the card or QR number is empty") from None
+
+
+def _desk_rate(services: Services, principal: Principal, what: str) -> None:
+    wait = services.limiter.take(principal.source, 1)
+    if wait is not None:
+        raise api_error(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "rate_limited",
+            f"too many {what} from this account; wait a moment",
+            {"Retry-After": str(max(1, int(wait + 0.999)))},
+        )
 
 
 class DeskCheckin(BaseModel):
@@ -236,7 +266,7 @@ class DeskCheckin(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checkin_id: Annotated[UUID, AfterValidator(_v7)] = Field(
+    checkin_id: V7 = Field(
         description="The check-in's event id (a UUIDv7 made by the page): sending it again "
         "records it once."
     )
@@ -245,7 +275,7 @@ class DeskCheckin(BaseModel):
     registration_id: Ident | None = Field(
         default=None, description="A registration of `activity_id`: its resident is checked in."
     )
-    identifier: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+    identifier: Card | None = Field(
         default=None,
         description="A card or QR number; pseudonymized here and forgotten (never stored, "
         "logged or sent on).",
@@ -297,19 +327,9 @@ async def desk_checkin(
             f"{body.venue_id} is not a venue of {station_id}",
         )
     principal = Principal(caller.name, "console", station_id)
-    wait = services.limiter.take(principal.source, 1)
-    if wait is not None:
-        raise api_error(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many check-ins from this account; wait a moment",
-            {"Retry-After": str(max(1, int(wait + 0.999)))},
-        )
+    _desk_rate(services, principal, "check-ins")
     if body.identifier is not None:
-        try:
-            resident = pseudonymizer_for(services.settings)(body.identifier)
-        except ValueError:
-            raise bad("bad_identifier", "the card or QR number is empty") from None
+        resident = _resident_of(services, body.identifier)
     else:
         assert body.activity_id is not None
         assert body.registration_id is not None
@@ -354,6 +374,57 @@ async def desk_checkin(
         raise api_error(400, result.reason or "rejected", result.detail or "")
     answer = {"status": result.status, "event_id": result.event_id, "visit_id": visit_id}
     return JSONResponse(answer, status_code=status.HTTP_202_ACCEPTED)
+
+
+class DeskRegistration(BaseModel):
+    """A resident registered by staff, named by the card or QR number they type or scan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command_id: V7 = Field(
+        description="The command's id (a UUIDv7 made by the page): sending it again returns "
+        "the decision made, never a second one."
+    )
+    activity_id: Ident
+    registration_id: Ident
+    identifier: Card = Field(
+        description="A card or QR number; pseudonymized here and forgotten (never stored, "
+        "logged or sent on)."
+    )
+
+
+@router.post(
+    "/v1/console/stations/{station_id}/registrations",
+    summary="The desk registers a resident for an activity (or its waitlist)",
+    response_model=CommandAnswer,
+    description=(
+        "For a resident staff help (at the desk or on the phone): the card or QR number is "
+        "turned into the resident's pseudonym here, as the check-in desk does, and "
+        "`registration.register` goes to the station's decider as `POST /v1/commands` sends "
+        "it (decided once per `command_id`), with `source` `console:<username>`. The answers "
+        "are those of `POST /v1/commands`: **200** a place, or the waitlist (`outcome` "
+        "`waitlisted` with `position`); **409** rejected (`already_registered`, "
+        "`not_published`, `activity_started`…); **404** no such activity. Only staff who act "
+        "for the station (from a page, with the session's CSRF token)."
+    ),
+    responses={
+        **_RESPONSES,
+        409: {"model": CommandAnswer, "description": "Rejected by a rule of the decider."},
+        504: {"model": ErrorResponse, "description": "No decision in time: ask again."},
+    },
+)
+async def desk_register(
+    station_id: Id, body: DeskRegistration, services: ServicesDep, caller: Staff
+) -> JSONResponse:
+    _station(services, caller, station_id)
+    _desk_rate(services, Principal(caller.name, "console", station_id), "registrations")
+    command = Register(
+        registration_id=body.registration_id,
+        activity_id=body.activity_id,
+        resident=_resident_of(services, body.identifier),
+    )
+    asked = CommandRequest(station_id=station_id, command=command, command_id=body.command_id)
+    return await send_command(asked, caller, services)
 
 
 def _kpis(services: Services, station_id: str, start: date, end: date) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from sanjiang.ids import uuid7
 from sanjiang.network import load_network
+from sanjiang.pseudonym import pseudonymizer_for
 from sanjiang.settings import Settings
 from tests.access import PASSWORD, add_user, bearer, device_key, staff_token
 from tests.api_process import ROOT, api_process, deciders_process
@@ -546,3 +547,73 @@ def test_the_desk_records_one_check_in_per_id_and_only_what_it_names(console: Co
         url, json={**body, "checkin_id": str(uuid7())}, headers=bearer(other), timeout=60
     )
     assert scoped.status_code == 403 and scoped.json()["error"] == "forbidden_scope"
+
+
+def test_the_desk_registers_a_resident_by_card_as_it_checks_one_in(console: Console) -> None:
+    """Without a browser: the desk's registration route turns the card number into the same
+    pseudonym as the check-in desk (the deployment's key, in the API), asks the decider once
+    per ``command_id``, answers as ``POST /v1/commands`` does, and never echoes the number."""
+    day = tomorrow()
+    activity = f"a-{uuid.uuid4().hex[:6]}"
+    for command in (
+        {
+            "kind": "activity.design",
+            "activity_id": activity,
+            "title": "八段锦",
+            "category": "handcraft",
+            "program": "qiaoshou_workshop",
+            "venue_id": ROOM,
+            "starts_at": f"{day}T20:00:00+08:00",
+            "ends_at": f"{day}T21:00:00+08:00",
+            "capacity": 5,
+            "target_groups": ["elderly"],
+        },
+        {"kind": "activity.publish", "activity_id": activity},
+    ):
+        asked = console.ask(command, console.manager_token)
+        assert asked.status_code == 200, asked.text
+    url = f"{console.base}/v1/console/stations/{STATION}/registrations"
+    headers = bearer(console.manager_token)
+    card = "310000000123"
+    body = {
+        "command_id": str(uuid7()),
+        "activity_id": activity,
+        "registration_id": f"{activity}-r1",
+        "identifier": card,
+    }
+    first = httpx.post(url, json=body, headers=headers, timeout=90)
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "accepted" and first.json()["outcome"] == "done"
+    again = httpx.post(url, json=body, headers=headers, timeout=90)  # the same command: once
+    assert again.status_code == 200 and again.json()["event_ids"] == first.json()["event_ids"]
+
+    twice = {**body, "command_id": str(uuid7()), "registration_id": f"{activity}-r2"}
+    refused = httpx.post(url, json=twice, headers=headers, timeout=90)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["reason"] == "already_registered"
+    assert refused.json()["cause"] == f"{activity}-r1"
+
+    # the registered resident is the one the card names, by the deployment's key
+    resident = pseudonymizer_for(console.settings)(card)
+    detail = f"{console.base}/v1/console/stations/{STATION}/activities/{activity}"
+    deadline = time.monotonic() + 120
+    while True:
+        read = httpx.get(detail, headers=headers, timeout=60)
+        if read.status_code == 200 and read.json()["registrations"]:
+            break
+        assert time.monotonic() < deadline, read.text
+        time.sleep(0.5)
+    assert [r["resident"] for r in read.json()["registrations"]] == [resident[:8]]
+
+    nothing = {**body, "command_id": str(uuid7()), "activity_id": "a-none"}
+    missing = httpx.post(url, json=nothing, headers=headers, timeout=90)
+    assert missing.status_code == 404 and missing.json()["reason"] == "not_found"
+    empty = httpx.post(url, json={**body, "identifier": ""}, headers=headers, timeout=60)
+    assert empty.status_code == 422
+    other = staff_token(console.settings, "manager", ["WS-R03"])
+    scoped = httpx.post(
+        url, json={**body, "command_id": str(uuid7())}, headers=bearer(other), timeout=60
+    )
+    assert scoped.status_code == 403 and scoped.json()["error"] == "forbidden_scope"
+    for response in (first, again, refused, missing, empty, scoped):
+        assert card not in response.text

@@ -144,6 +144,18 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
         },
         "staff",
     ),
+    (
+        "POST",
+        "/v1/console/stations/{station_id}/registrations",
+        {
+            "station_id": "WS-R03",
+            "command_id": KIOSK_ID,
+            "activity_id": "a1",
+            "registration_id": "r1",
+            "identifier": "310000000001",
+        },
+        "staff",
+    ),
     ("GET", "/v1/console/stations/{station_id}/overview", {"station_id": "WS-R03"}, "staff"),
     ("GET", "/v1/console/stations/{station_id}/audit", {"station_id": "WS-R03"}, "manager"),
     ("GET", "/console", {}, "page"),
