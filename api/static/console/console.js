@@ -41,16 +41,25 @@ const ERRORS = {
   missing_credentials: "请先登录",
   decision_pending: "平台暂未答复，请稍后查看",
   validation_error: "填写的内容有误",
+  invalid_request: "填写的内容有误",
+  bad_identifier: "请填写居民卡号或二维码号",
+  rate_limited: "操作过于频繁，请稍候再试",
 };
 const ACCEPTED = {
   "activity.design": "活动草稿已保存",
   "activity.design_series": "系列活动草稿已保存",
   "activity.publish": "活动已发布",
+  "activity.update": "活动已修改",
   "activity.cancel": "活动已取消",
+  "registration.register": "已报名",
+  "registration.cancel": "报名已取消",
   "venue.close": "已登记闭馆",
   "venue.lift_closure": "已解除闭馆",
   "booking.approve": "预约已批准",
   "booking.reject": "预约已驳回",
+  "booking.cancel": "预约已取消",
+  "booking.check_in": "已登记入场",
+  "booking.mark_no_show": "已标记未到场",
   "demand.accept": "需求已受理",
   "demand.dispatch": "需求已派单",
   "demand.answer": "答复已登记",
@@ -61,7 +70,8 @@ const ACCEPTED = {
 let station = NAMES.mine[0];
 let weekStart = monday(today());
 let week = {activities: [], bookings: [], closures: []};
-let selected = null;  // activity id shown in the detail
+let selected = null;  // what the detail shows: {kind: "activity" | "booking", id}
+let editing = null;  // the activity whose edit form is open (the detail is then not redrawn)
 
 // --- small helpers ----------------------------------------------------------------------
 function el(tag, attrs = {}, ...children) {
@@ -115,12 +125,11 @@ async function getJson(path) {
 }
 
 // --- commands and their answers -----------------------------------------------------------
-async function ask(command, expectedVersion) {
-  const body = {station_id: station, command_id: uuid7(), command};
-  if (expectedVersion != null) body.expected_version = expectedVersion;
+// a decision asked for: the platform's answer (accepted or rejected), or why there is none
+async function decide(path, body) {
   let r;
   try {
-    r = await fetch("/v1/commands", {
+    r = await fetch(path, {
       method: "POST",
       headers: {"Content-Type": "application/json", "X-CSRF-Token": CSRF},
       body: JSON.stringify(body),
@@ -131,6 +140,21 @@ async function ask(command, expectedVersion) {
   const answer = await r.json().catch(() => ({}));
   if (answer.status === "accepted" || answer.status === "rejected") return answer;
   return {status: "error", text: ERRORS[answer.error] || `请求失败（${r.status}）`};
+}
+
+async function ask(command, expectedVersion) {
+  const body = {station_id: station, command_id: uuid7(), command};
+  if (expectedVersion != null) body.expected_version = expectedVersion;
+  return decide("/v1/commands", body);
+}
+
+// a resident registered by staff, named by the card or QR number typed: the API turns the
+// number into the resident as the check-in desk does (the pseudonym key stays there)
+async function registerByCard(activity, identifier) {
+  return decide(`/v1/console/stations/${station}/registrations`, {
+    command_id: uuid7(), activity_id: activity.activity_id,
+    registration_id: newId("reg"), identifier,
+  });
 }
 
 function causeName(cause) {
@@ -164,11 +188,21 @@ async function lookUpCause(cause) {
   }
 }
 
+// the reasons whose cause is an activity, booking or closure, named in the answer
+const NAMED_CAUSES = new Set(["venue_taken", "venue_closed", "duplicate_id", "not_found", "activity_cancelled", "activity_started"]);
+
 // the rejection in Chinese, naming what was in the way
-function rejectionText(answer) {
+function rejectionText(answer, kind) {
   const reason = REASONS[answer.reason] || "未被受理";
   const cause = answer.cause;
   switch (answer.reason) {
+    case "version_conflict": return "内容已被他人修改，已载入最新内容，请核对后重试";
+    case "already_registered": return cause ? `${reason}（报名号 ${cause}）` : reason;
+    case "capacity_below_registered": return `${reason}，不能少于已报名的人数`;
+    case "too_early":
+      if (kind === "booking.check_in") return `${reason}：预约开始前 30 分钟起才能登记入场`;
+      if (kind === "booking.mark_no_show") return `${reason}：预约开始 15 分钟后仍未到场才能标记`;
+      return reason;
     case "venue_taken": return `${reason}：已被${causeName(cause)}占用`;
     case "venue_closed":
       return cause === "opening_hours" ? `${reason}：不在场地开放时间内` : `${reason}：${causeName(cause)}`;
@@ -185,7 +219,7 @@ function rejectionText(answer) {
 }
 
 async function show(box, answer, kind, what) {
-  if (answer.status === "rejected") await lookUpCause(answer.cause);
+  if (answer.status === "rejected" && NAMED_CAUSES.has(answer.reason)) await lookUpCause(answer.cause);
   box.replaceChildren();
   box.className = "answer";
   if (answer.status === "accepted") {
@@ -193,10 +227,11 @@ async function show(box, answer, kind, what) {
     let text = `✔ ${ACCEPTED[kind] || "已受理"}`;
     if (what) text += `：${what}`;
     if (answer.outcome === "pending") text += "（待审批）";
-    box.append(el("p", {text, "data-status": "accepted"}));
+    if (answer.outcome === "waitlisted") text = `✔ 名额已满，已候补（第 ${answer.position} 位）${what ? `：${what}` : ""}`;
+    box.append(el("p", {text, "data-status": "accepted", "data-outcome": answer.outcome || "done"}));
   } else if (answer.status === "rejected") {
     box.classList.add("bad");
-    box.append(el("p", {text: `✘ 未通过：${rejectionText(answer)}`, "data-status": "rejected", "data-reason": answer.reason}));
+    box.append(el("p", {text: `✘ 未通过：${rejectionText(answer, kind)}`, "data-status": "rejected", "data-reason": answer.reason}));
   } else {
     box.classList.add("bad");
     box.append(el("p", {text: `✘ ${answer.text}`, "data-status": "error"}));
@@ -206,7 +241,7 @@ async function show(box, answer, kind, what) {
 // after a decision, the warehouse has it within a moment: look again a few times
 function refreshSoon() {
   // the action is done: what was typed for it need not hold the panel still any longer
-  if (document.activeElement && document.activeElement.tagName === "INPUT") document.activeElement.blur();
+  if (document.activeElement && ["INPUT", "SELECT", "BUTTON"].includes(document.activeElement.tagName)) document.activeElement.blur();
   for (const ms of [400, 1200, 3000, 6000]) setTimeout(refreshAll, ms);
 }
 
@@ -282,8 +317,20 @@ async function design(form, publish) {
 async function loadWeek() {
   week = await getJson(`/v1/console/stations/${station}/week?start=${weekStart}`);
   drawWeek();
-  // the detail is drawn again unless staff are typing in it
-  if (selected && !document.getElementById("detail").contains(document.activeElement)) showDetail(selected);
+  if (selected && !detailHeld()) redrawDetail();
+}
+
+// the detail is not drawn anew while staff type in it or edit the activity
+function detailHeld() {
+  const box = document.getElementById("detail");
+  const active = document.activeElement;
+  const typing = box.contains(active) && ["INPUT", "SELECT", "TEXTAREA"].includes(active.tagName);
+  return typing || (editing !== null && selected && selected.id === editing);
+}
+
+function redrawDetail() {
+  if (selected.kind === "booking") showBooking(selected.id);
+  else showDetail(selected.id);
 }
 
 function drawWeek() {
@@ -299,26 +346,10 @@ function drawWeek() {
       if (a.venue_id === venue && dayOf(a.starts_at) === day) items.push([a.starts_at, activityItem(a)]);
     }
     for (const b of week.bookings) {
-      if (b.venue_id === venue && dayOf(b.starts_at) === day) {
-        items.push([b.starts_at, el("div", {class: `item booking ${b.status}`, "data-id": b.booking_id},
-          el("b", {text: `${hhmm(b.starts_at)}–${hhmm(b.ends_at)}`}), ` 预约 ${b.booking_id} · ${b.attendees}人 · ${b.status_label}`)]);
-      }
+      if (b.venue_id === venue && dayOf(b.starts_at) === day) items.push([b.starts_at, bookingItem(b)]);
     }
     for (const c of week.closures) {
-      if (c.venue_id === venue && dayOf(c.starts_at) <= day && day <= dayOf(c.ends_at)) {
-        const item = el("div", {class: "item closure", "data-id": c.closure_id},
-          el("b", {text: `${hhmm(c.starts_at)}–${hhmm(c.ends_at)}`}), ` 闭馆：${c.reason}`);
-        if (MAY.has("venue.lift_closure")) {
-          const lift = el("button", {type: "button", class: "secondary", text: "解除", "data-lift": c.closure_id});
-          lift.onclick = async () => {
-            const answer = await ask({kind: "venue.lift_closure", closure_id: c.closure_id});
-            await show(document.getElementById("week-answer"), answer, "venue.lift_closure", `${venueName(c.venue_id)}（${c.reason}）`);
-            refreshSoon();
-          };
-          item.append(" ", lift);
-        }
-        items.push([c.starts_at, item]);
-      }
+      if (c.venue_id === venue && dayOf(c.starts_at) <= day && day <= dayOf(c.ends_at)) items.push([c.starts_at, closureItem(c)]);
     }
     items.sort((x, y) => (x[0] < y[0] ? -1 : 1));
     if (!items.length) column.append(el("p", {class: "empty", text: "—"}));
@@ -330,20 +361,102 @@ function drawWeek() {
 
 function activityItem(a) {
   const kind = a.status === "draft" ? "draft" : a.status === "cancelled" ? "cancelled" : "activity";
-  const item = el("button", {type: "button", class: `item ${kind}`, "data-id": a.activity_id},
-    el("b", {text: `${hhmm(a.starts_at)}–${hhmm(a.ends_at)}`}), ` ${a.title}`,
-    el("small", {text: ` ${a.status_label} · 报名 ${a.registered}/${a.capacity}${a.waiting ? ` · 候补 ${a.waiting}` : ""}`}));
+  const when = `${hhmm(a.starts_at)}–${hhmm(a.ends_at)}`;
+  const status = `${a.status_label} · 报名 ${a.registered}/${a.capacity}${a.waiting ? ` · 候补 ${a.waiting}` : ""}`;
+  const item = el("button", {type: "button", class: `item ${kind}`, "data-id": a.activity_id, title: `${when} ${a.title}（${status}）`},
+    el("b", {text: when}), ` ${a.title}`, el("small", {text: ` ${status}`}));
   item.onclick = () => showDetail(a.activity_id);
   return item;
 }
 
+function bookingItem(b) {
+  const when = `${hhmm(b.starts_at)}–${hhmm(b.ends_at)}`;
+  const item = el("button", {type: "button", class: `item booking ${b.status}`, "data-id": b.booking_id, title: `${when} 预约 ${b.booking_id} · ${b.attendees}人 · ${b.status_label}`},
+    el("b", {text: when}), ` 预约 ${b.attendees}人`, el("small", {text: ` ${b.status_label} · ${b.booking_id}`}));
+  item.onclick = () => showBooking(b.booking_id);
+  return item;
+}
+
+function closureItem(c) {
+  const item = el("div", {class: "item closure", "data-id": c.closure_id, title: `闭馆：${c.reason}（${dayOf(c.starts_at)} ${hhmm(c.starts_at)} 至 ${dayOf(c.ends_at)} ${hhmm(c.ends_at)}）`},
+    el("b", {text: `${hhmm(c.starts_at)}–${hhmm(c.ends_at)}`}), ` 闭馆：${c.reason}`);
+  if (MAY.has("venue.lift_closure")) {
+    const lift = el("button", {type: "button", class: "secondary", text: "解除", "data-lift": c.closure_id});
+    lift.onclick = async () => {
+      const answer = await ask({kind: "venue.lift_closure", closure_id: c.closure_id});
+      await show(document.getElementById("week-answer"), answer, "venue.lift_closure", `${venueName(c.venue_id)}（${c.reason}）`);
+      refreshSoon();
+    };
+    item.append(" ", lift);
+  }
+  return item;
+}
+
+// --- the detail of what was clicked: an activity or a booking ---------------------------------
+// its answers stay in place while the detail is drawn anew (one box, moved into each drawing)
+const detailAnswer = el("div", {class: "answer", id: "detail-answer", role: "status", "aria-live": "polite"});
+
+function select(kind, id) {
+  if (!selected || selected.kind !== kind || selected.id !== id) {
+    detailAnswer.replaceChildren();
+    editing = null;
+  }
+  selected = {kind, id};
+}
+
+function closeDetail() {
+  selected = null;
+  editing = null;
+  detailAnswer.replaceChildren();
+  document.getElementById("detail").hidden = true;
+}
+
+function showBooking(bookingId) {
+  select("booking", bookingId);
+  const box = document.getElementById("detail");
+  const b = week.bookings.find((x) => x.booking_id === bookingId);
+  if (!b) { closeDetail(); return; }
+  const what = `预约 ${b.booking_id}（${venueName(b.venue_id)} ${dayOf(b.starts_at)} ${hhmm(b.starts_at)}–${hhmm(b.ends_at)}）`;
+  const act = (kind, extra = {}) => async () => {
+    // the version read: a booking changed meanwhile is not acted on blindly
+    const answer = await ask({kind, booking_id: b.booking_id, ...extra}, b.version);
+    await show(detailAnswer, answer, kind, what);
+    refreshSoon();
+  };
+  const actions = el("div", {class: "buttons"});
+  const open = b.status === "pending" || b.status === "confirmed";
+  const ended = b.ends_at.slice(0, 19) <= new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 19);
+  if (b.status === "confirmed" && !ended && MAY.has("booking.check_in")) {
+    actions.append(el("button", {type: "button", text: "登记入场", id: "booking-check-in", title: "预约开始前 30 分钟起可登记", onclick: act("booking.check_in")}));
+  }
+  if (b.status === "confirmed" && MAY.has("booking.mark_no_show")) {
+    actions.append(el("button", {type: "button", class: "secondary", text: "标记未到场", id: "booking-no-show", title: "开始 15 分钟后仍未到场时标记", onclick: act("booking.mark_no_show")}));
+  }
+  if (open && !ended && MAY.has("booking.cancel")) {
+    const reason = el("input", {placeholder: "取消原因", maxLength: 200, id: "booking-cancel-reason"});
+    actions.append(reason, el("button", {type: "button", class: "danger", text: "取消预约", id: "booking-cancel",
+      onclick: () => act("booking.cancel", {reason: reason.value.trim()})()}));
+  }
+  actions.append(el("button", {type: "button", class: "secondary", text: "关闭", onclick: closeDetail}));
+  box.replaceChildren(
+    el("h3", {text: `场地预约 ${b.booking_id} · ${b.status_label}`}),
+    el("p", {text: `${venueName(b.venue_id)} · ${dayOf(b.starts_at)} ${hhmm(b.starts_at)}–${hhmm(b.ends_at)} · ${b.attendees} 人`}),
+    actions,
+    detailAnswer,
+  );
+  box.dataset.kind = "booking";
+  box.hidden = false;
+}
+
 async function showDetail(activityId) {
-  selected = activityId;
+  select("activity", activityId);
   const box = document.getElementById("detail");
   let a;
   try {
     a = await getJson(`/v1/console/stations/${station}/activities/${encodeURIComponent(activityId)}`);
   } catch (e) { box.hidden = true; return; }
+  if (!selected || selected.id !== activityId) return;  // another was chosen meanwhile
+  const started = a.starts_at && a.starts_at.slice(0, 19) <= new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 19);
   const actions = el("div", {class: "buttons"});
   if (a.status === "draft" && MAY.has("activity.publish")) {
     const b = el("button", {type: "button", text: "发布", id: "detail-publish"});
@@ -352,6 +465,12 @@ async function showDetail(activityId) {
       show(document.getElementById("week-answer"), answer, "activity.publish", `「${a.title}」`);
       refreshSoon();
     };
+    actions.append(b);
+  }
+  const editable = a.status !== "cancelled" && !started && MAY.has("activity.update");
+  if (editable) {
+    const b = el("button", {type: "button", class: "secondary", text: "修改活动", id: "detail-edit"});
+    b.onclick = () => { editing = a.activity_id; form.hidden = false; form.elements.title.focus(); };
     actions.append(b);
   }
   if (a.status !== "cancelled" && MAY.has("activity.cancel")) {
@@ -369,12 +488,23 @@ async function showDetail(activityId) {
       actions.append(all);
     }
   }
-  const close = el("button", {type: "button", class: "secondary", text: "关闭"});
-  close.onclick = () => { selected = null; box.hidden = true; };
-  actions.append(close);
+  actions.append(el("button", {type: "button", class: "secondary", text: "关闭", onclick: closeDetail}));
+  const form = editable ? editForm(a) : el("form", {hidden: true});
+  form.hidden = editing !== a.activity_id;
+
   const desk = a.status === "published" && MAY.has("activity.design");  // staff of the station
   const deskAnswer = document.getElementById("week-answer");
-  const regs = el("table", {}, el("tr", {}, el("th", {text: "报名号"}), el("th", {text: "居民（匿名编号）"}), el("th", {text: "签到"})));
+  const cancellable = a.status !== "cancelled" && MAY.has("registration.cancel");
+  const cancelButton = (rid) => {
+    const b = el("button", {type: "button", class: "danger", text: "取消报名", "data-cancel-registration": rid});
+    b.onclick = async () => {
+      const answer = await ask({kind: "registration.cancel", registration_id: rid, reason: "工作人员代为取消"});
+      await show(detailAnswer, answer, "registration.cancel", `报名号 ${rid}（${a.title}）`);
+      refreshSoon();
+    };
+    return b;
+  };
+  const regs = el("table", {}, el("tr", {}, el("th", {text: "报名号"}), el("th", {text: "居民（匿名编号）"}), el("th", {text: "签到"}), el("th", {text: ""})));
   for (const r of a.registrations) {
     const cell = el("td", {text: r.checked_in ? "已签到" : "未签到"});
     if (desk && !r.checked_in) {
@@ -382,7 +512,9 @@ async function showDetail(activityId) {
       b.onclick = () => checkIn(a, {registration_id: r.registration_id}, deskAnswer, `报名号 ${r.registration_id}`);
       cell.append(" ", b);
     }
-    regs.append(el("tr", {"data-id": r.registration_id}, el("td", {text: r.registration_id}), el("td", {text: r.resident}), cell));
+    const tools = el("td", {});
+    if (cancellable && !r.checked_in) tools.append(cancelButton(r.registration_id));
+    regs.append(el("tr", {"data-id": r.registration_id}, el("td", {text: r.registration_id}), el("td", {text: r.resident}), cell, tools));
   }
   const walkIn = el("form", {class: "buttons", id: "walk-in"});
   if (desk) {
@@ -395,17 +527,102 @@ async function showDetail(activityId) {
       if (identifier) checkIn(a, {identifier}, deskAnswer, "现场居民");
     };
   }
+  // staff register a resident who asks at the desk or by phone (the waitlist once it is full)
+  const registering = el("form", {class: "buttons", id: "register-form"});
+  if (a.status === "published" && !started && MAY.has("registration.register")) {
+    const card = el("input", {name: "identifier", placeholder: "居民卡号或二维码号", maxLength: 64, autocomplete: "off"});
+    registering.append(el("b", {text: "代报名"}), card,
+      el("button", {type: "submit", text: a.registered >= a.capacity || a.waiting ? "代报名（候补）" : "代报名"}));
+    registering.onsubmit = async (e) => {
+      e.preventDefault();
+      const identifier = card.value.trim();
+      card.value = "";  // the number is not kept on the page
+      if (!identifier) { card.focus(); return; }
+      detailAnswer.replaceChildren(el("p", {text: "正在提交…", class: "dim"}));
+      const answer = await registerByCard(a, identifier);
+      await show(detailAnswer, answer, "registration.register", `「${a.title}」`);
+      refreshSoon();
+    };
+  }
   const waits = el("ol", {});
-  for (const w of a.waitlist) waits.append(el("li", {text: `${w.registration_id}（${w.resident}）`}));
+  for (const w of a.waitlist) {
+    const li = el("li", {"data-id": w.registration_id, text: `${w.registration_id}（${w.resident}）`});
+    if (cancellable) li.append(" ", cancelButton(w.registration_id));
+    waits.append(li);
+  }
   box.replaceChildren(
     el("h3", {text: `${a.title} · ${a.status_label}`}),
     el("p", {text: `${venueName(a.venue_id)} · ${dayOf(a.starts_at)} ${hhmm(a.starts_at)}–${hhmm(a.ends_at)} · ${categoryName(a.category)} · 名额 ${a.capacity} · 已报名 ${a.registered} · 候补 ${a.waiting} · 已签到 ${a.checked_in}${a.registration_required ? " · 仅限报名居民" : ""}`}),
     actions,
+    form,
+    detailAnswer,
     walkIn,
+    registering,
     el("h4", {text: "报名名单"}), a.registrations.length ? regs : el("p", {class: "empty", text: "暂无报名"}),
     el("h4", {text: "候补名单"}), a.waitlist.length ? waits : el("p", {class: "empty", text: "无人候补"}),
   );
+  box.dataset.kind = "activity";
   box.hidden = false;
+}
+
+// the edit form of an activity, filled with what the page read (its version is sent along: a
+// change made by someone else meanwhile is answered 已被他人修改, not overwritten)
+function editForm(a) {
+  const startDay = dayOf(a.starts_at) || addDays(today(), 1);
+  const spanDays = a.ends_at ? Math.round((Date.parse(dayOf(a.ends_at)) - Date.parse(dayOf(a.starts_at))) / 864e5) : 0;
+  const venue = el("select", {name: "venue_id"});
+  fillVenues(venue);
+  if (a.venue_id) venue.value = a.venue_id;
+  const form = el("form", {id: "edit-form", class: "edit", autocomplete: "off"},
+    el("label", {}, "活动名称 ", el("input", {name: "title", required: true, maxLength: 80, value: a.title})),
+    el("label", {}, "场地 ", venue),
+    el("label", {}, "日期 ", el("input", {name: "day", type: "date", required: true, value: startDay})),
+    el("label", {}, "开始 ", el("input", {name: "start", type: "time", required: true, value: hhmm(a.starts_at) || "09:00"})),
+    el("label", {}, "结束 ", el("input", {name: "end", type: "time", required: true, value: hhmm(a.ends_at) || "10:00"})),
+    el("label", {}, "名额 ", el("input", {name: "capacity", type: "number", min: 1, max: 5000, required: true, value: String(a.capacity)})),
+    el("label", {class: "check"}, el("input", {name: "registration_required", type: "checkbox", checked: a.registration_required}), " 仅限报名居民参加"),
+    el("div", {class: "buttons"},
+      el("button", {type: "submit", text: "保存修改", id: "edit-save"}),
+      el("button", {type: "button", class: "secondary", text: "放弃修改", onclick: () => { editing = null; redrawDetail(); }}),
+      el("span", {class: "dim", text: `（基于第 ${a.version} 版）`})),
+  );
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    const change = {};
+    if (f.title.value.trim() !== a.title) change.title = f.title.value.trim();
+    if (f.venue_id.value && f.venue_id.value !== a.venue_id) change.venue_id = f.venue_id.value;
+    const startsAt = `${f.day.value}T${f.start.value}:00${TZ_OFFSET}`;
+    const endsAt = `${addDays(f.day.value, spanDays)}T${f.end.value}:00${TZ_OFFSET}`;
+    if (startsAt !== a.starts_at || endsAt !== a.ends_at) {
+      if (endsAt <= startsAt) { await show(detailAnswer, {status: "error", text: "结束时间须晚于开始时间"}); return; }
+      change.starts_at = startsAt;
+      change.ends_at = endsAt;
+    }
+    if (Number(f.capacity.value) !== a.capacity) change.capacity = Number(f.capacity.value);
+    if (f.registration_required.checked !== a.registration_required) change.registration_required = f.registration_required.checked;
+    const said = describeChange(a, change);
+    if (!said.length) { await show(detailAnswer, {status: "error", text: "没有修改任何内容"}); return; }
+    detailAnswer.replaceChildren(el("p", {text: "正在提交…", class: "dim"}));
+    const answer = await ask({kind: "activity.update", activity_id: a.activity_id, ...change}, a.version);
+    // accepted, or changed by someone else: the form closes and the detail is read again;
+    // another refusal keeps what was typed, to be adjusted
+    if (answer.status === "accepted" || answer.reason === "version_conflict") editing = null;
+    await show(detailAnswer, answer, "activity.update", `「${change.title || a.title}」${said.join("，")}`);
+    if (editing === null) redrawDetail();
+    refreshSoon();
+  };
+  return form;
+}
+
+function describeChange(a, change) {
+  const said = [];
+  if ("title" in change) said.push(`名称改为「${change.title}」`);
+  if ("venue_id" in change) said.push(`场地改为${venueName(change.venue_id)}`);
+  if ("starts_at" in change) said.push(`时间改为 ${dayOf(change.starts_at)} ${hhmm(change.starts_at)}–${hhmm(change.ends_at)}`);
+  if ("capacity" in change) said.push(`名额 ${a.capacity} → ${change.capacity}`);
+  if ("registration_required" in change) said.push(change.registration_required ? "改为仅限报名居民" : "不再限报名居民");
+  return said;
 }
 
 // a series' sessions are <series>-w1, -w2, …: each not yet started is cancelled, in order,
@@ -627,8 +844,7 @@ async function refreshAll() {
 
 function chooseStation(id) {
   station = id;
-  selected = null;
-  document.getElementById("detail").hidden = true;
+  closeDetail();
   const venue = document.getElementById("venue");
   fillVenues(venue);
   fillVenues(document.getElementById("design-form").elements.venue_id);
