@@ -6,7 +6,7 @@ topic, and event-to-SSE latency through the real worker and API at a steady 1,00
   (``streams.reader``: an aiokafka consumer with the worker's settings, checking every record's
   signature) hands batches to this process, which decodes and folds them
   (``streams.worker.fold_batch``, the compiled fold when built) and reads the occupancy once per
-  batch (the worker's views do, four times a second; from the first read on, every check-in and
+  batch (the worker's views do, ten times a second; from the first read on, every check-in and
   check-out also updates the occupancy counts). The events are published signed, as the
   platform publishes them. Timed from the reader's first frame (it has connected, as the bare
   loop's clock starts after ``start()``) to the last event folded.
@@ -23,7 +23,7 @@ topic, and event-to-SSE latency through the real worker and API at a steady 1,00
   (polling the view from outside missed the start when the worker caught up between two polls);
 - latency: events produced at 1,000/s while an SSE client of the API watches the
   ``pipeline`` view; an event's latency is the time from its send to the first SSE message
-  whose ``applied`` count includes it (views publish every 0.25 s, ``streams.app``).
+  whose ``applied`` count includes it (views publish every 0.1 s, ``streams.app``).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ async def _project(settings: Settings, topic: str, n: int) -> float:
                 invalid, _ = fold_batch(state, frame)
                 if invalid:
                     raise RuntimeError(f"{invalid} records did not decode")
-                # a view read per batch, as the worker's views (4 a second) do: occupancy is
+                # a view read per batch, as the worker's views (10 a second) do: occupancy is
                 # then kept up to date event by event, as in the worker
                 state.occupancy(datetime.now(UTC))
         return time.perf_counter() - started

@@ -57,7 +57,7 @@ class Decided:
 class KpiReader:
     """Reads the KPIs of days from a ``LiveState``, keeping each station's ``Decided`` of a day
     until that day's counters change (a renderer keeps one reader: a network view sums every
-    station's, four times a second while events flow)."""
+    station's, ten times a second while events flow)."""
 
     def __init__(self) -> None:
         self._decided: dict[tuple[date, str], tuple[int, Decided]] = {}

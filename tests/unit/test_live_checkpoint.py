@@ -4,7 +4,9 @@ survive a worker killed mid-write."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from sanjiang.events import Event
 from sanjiang.events import payloads as p
-from streams import snapshot
+from streams import forked, snapshot
 from streams.checkpoint import MANIFEST, PART_BYTES, assemble, parts_of
 from streams.state import PRUNE_MARGIN, LiveState
 from streams.views import ViewRenderer, live_views
@@ -206,3 +208,42 @@ def test_a_checkpoint_spans_parts_and_survives_a_kill_mid_write() -> None:
     latest[MANIFEST] = third[-1][1]
     latest[b"B/1"] = third[1][1][:-1] + b"?"  # corrupt
     assert assemble(latest) is None
+
+
+def test_a_forked_dump_is_of_the_state_at_the_fork_while_the_fold_goes_on() -> None:
+    """The checkpoint is serialized in a child: what the parent folds meanwhile is not in it,
+    and the bytes are those an in-process dump of that moment gives."""
+    state = new_state()
+    half = len(TWO_DAYS) // 2
+    for event in TWO_DAYS[:half]:
+        state.apply(event)
+    offsets, applied = {"t.events:0": half}, state.applied
+    expected = snapshot.dump(state, offsets)
+
+    async def fold_while_dumping() -> bytes:
+        dumping = asyncio.create_task(
+            forked.in_child(lambda: snapshot.dump(state, offsets), timeout_s=120)
+        )
+        await asyncio.sleep(0)  # one turn of the loop: the task forks and waits on the pipe
+        for event in TWO_DAYS[half:]:  # the parent folds the rest meanwhile
+            state.apply(event)
+        return await dumping
+
+    assert asyncio.run(fold_while_dumping()) == expected
+    assert state.applied > applied
+    loaded = snapshot.load(expected, new_state)
+    assert loaded is not None and loaded.state.applied == applied
+
+
+def test_a_child_that_fails_or_hangs_is_an_error_not_a_checkpoint() -> None:
+    def fails() -> bytes:
+        raise ValueError("no")
+
+    def hangs() -> bytes:
+        threading.Event().wait()  # never set
+        return b""
+
+    with pytest.raises(forked.ForkedError, match="exited with 1"):
+        asyncio.run(forked.in_child(fails, timeout_s=120))
+    with pytest.raises(forked.ForkedError, match="longer than"):
+        asyncio.run(forked.in_child(hangs, timeout_s=0.5))
