@@ -2,7 +2,8 @@
 API reach the stream worker's live views and the warehouse; the screen shows them — a counter
 and the map change without a reload, every panel renders with data, a drill-down goes from a
 station to one of its venues — at 1920×1080, with no scrolling, and nothing requested from
-outside 127.0.0.1."""
+outside 127.0.0.1; thousands of updates later its memory is flat, and it rolls over at local
+midnight by itself."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx2
 import pytest
@@ -213,3 +215,87 @@ def test_the_screen_follows_events_and_drills_down(screen: Screen, browser: WebD
 
     assert severe_console_messages(browser) == []
     assert requested_hosts(browser) == {LOCAL}
+
+    # left on a wall for days: thousands of live updates keep the page's memory flat ...
+    warm = heap_after_updates(browser, 1000)
+    after = heap_after_updates(browser, 3000)
+    assert after - warm < 2_000_000, f"heap grew {warm} -> {after} bytes over 3,000 updates"
+    # ... and it rolls over at local midnight by itself, without a reload
+    roll_over_at_midnight(browser, screen)
+    assert severe_console_messages(browser) == []
+
+
+#: Feeds the page's own renderers (those the stream calls) with ``arguments[0]`` updates of every
+#: live view, each naming new activities and new alerts, as a day of traffic would.
+UPDATES = """
+const base = JSON.parse(JSON.stringify(live)), n = arguments[0], offset = arguments[1];
+for (let i = offset; i < offset + n; i++) {
+  live.network = {...base.network, checkins: i, registrations: i % 97};
+  live.venues = {...base.venues, occupancy: {...base.venues.occupancy, [arguments[2]]: i % 30}};
+  live.activities = {...base.activities, hottest: Array.from({length: 10}, (_, k) =>
+    ({activity_id: `ACT-MEM-${i}-${k}`, heat: (i * 7 + k) % 100}))};
+  live.alerts = {...base.alerts, open: [{key: `over_capacity:venue:${arguments[2]}`, kind:
+    "over_capacity", scope: `venue:${arguments[2]}`, severity: i % 2 ? "high" : "medium",
+    started_at: new Date(1e12 + i).toISOString(), reason: "load"}]};
+  live.kiosks = {...base.kiosks, offline: [`K-${i % 50}`]};
+  for (const view of ["network", "venues", "activities", "alerts", "kiosks"]) RENDER[view]();
+}
+"""
+
+
+def heap_after_updates(driver: WebDriver, updates: int) -> int:
+    """The page's JavaScript heap (bytes used, after a full collection) after ``updates`` more
+    live updates of every view, fed in batches to the page's renderers."""
+    done = js(driver, "return window.__updates || 0")
+    for start in range(done, done + updates, 250):
+        js(driver, UPDATES + "window.__updates = offset + n;", 250, start, VENUE)
+    driver.execute_cdp_cmd("HeapProfiler.collectGarbage", {})
+    used: int = driver.execute_cdp_cmd("Runtime.getHeapUsage", {})["usedSize"]
+    return used
+
+
+#: Date, shifted by ``window.clockShift`` milliseconds (set before the page's scripts run: the
+#: page cannot tell it from the real clock)
+SHIFTABLE_CLOCK = """
+(() => {
+  const Real = Date, shift = () => window.clockShift || 0;
+  class Shifted extends Real {
+    constructor(...a) { if (a.length) super(...a); else super(Real.now() + shift()); }
+    static now() { return Real.now() + shift(); }
+  }
+  window.Date = Shifted;
+})();
+"""
+
+
+def roll_over_at_midnight(driver: WebDriver, screen: Screen) -> None:
+    """Move the screen's clock to two seconds before Shanghai midnight and watch it begin the
+    next day by itself: the date changes, the warehouse panels are asked for again, the day's
+    drill-down closes, and the page is not reloaded."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SHIFTABLE_CLOCK})
+    driver.get(screen.base + "/screen")
+    wait = WebDriverWait(driver, 120)
+    wait.until(lambda d: "实时" in d.find_element(By.ID, "status").text)
+    asked = "return performance.getEntriesByType('resource')" + (
+        ".filter((e) => e.name.includes('/v1/screen/summary')).length"
+    )
+    wait.until(lambda d: js(d, asked) >= 1)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    now = datetime.now(shanghai)
+    tomorrow = now.date() + timedelta(days=1)
+    shown = f"{tomorrow.month}月{tomorrow.day}日"
+    assert shown not in driver.find_element(By.ID, "date").text
+    js(driver, "drillStation(arguments[0])", STATION)  # a station's day, open on the screen
+    wait.until(lambda d: d.find_element(By.ID, "drill").is_displayed())
+    summaries = js(driver, asked)
+    js(driver, "window.loaded = true")  # gone if the page reloads
+
+    midnight = datetime.combine(tomorrow, time(0), shanghai)
+    shift = midnight - timedelta(seconds=2) - now
+    js(driver, "window.clockShift = arguments[0]", int(shift.total_seconds() * 1000))
+    wait.until(lambda d: shown in d.find_element(By.ID, "date").text)
+    wait.until(lambda d: d.find_element(By.ID, "clock").text.startswith("00:00"))
+    wait.until(lambda d: js(d, asked) > summaries)  # the new day's panels asked for
+    wait.until(lambda d: not d.find_element(By.ID, "drill").is_displayed())  # yesterday's closed
+    wait.until(lambda d: js(d, "return document.querySelectorAll('.kpi').length") == 4)
+    assert js(driver, "return window.loaded === true")
