@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 JARS   := infra/kafka/target/dependency/.complete
 WEB    := api/static/vendor/MANIFEST.json
 
-.PHONY: setup up test lint browser bench clean
+.PHONY: setup up test lint browser bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -60,6 +60,11 @@ test: lint browser
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The README's screenshots of /screen, /console and /kiosk (api/static/screenshots/), taken from
+# the platform running with the simulator in a temporary var folder on free ports
+screenshots: setup browser
+	$(BIN)/python web/screenshots.py
 
 clean:
 	-$(BIN)/sanjiang kafka stop
