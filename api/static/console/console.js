@@ -328,9 +328,11 @@ function detailHeld() {
   return typing || (editing !== null && selected && selected.id === editing);
 }
 
-function redrawDetail() {
+// drawn again as the warehouse catches up (not over what staff are typing), or at once when
+// ``force``d (after an edit is saved or given up)
+function redrawDetail(force = false) {
   if (selected.kind === "booking") showBooking(selected.id);
-  else showDetail(selected.id);
+  else showDetail(selected.id, force);
 }
 
 function drawWeek() {
@@ -445,10 +447,11 @@ function showBooking(bookingId) {
     detailAnswer,
   );
   box.dataset.kind = "booking";
+  box.dataset.id = b.booking_id;
   box.hidden = false;
 }
 
-async function showDetail(activityId) {
+async function showDetail(activityId, force = true) {
   select("activity", activityId);
   const box = document.getElementById("detail");
   let a;
@@ -456,6 +459,8 @@ async function showDetail(activityId) {
     a = await getJson(`/v1/console/stations/${station}/activities/${encodeURIComponent(activityId)}`);
   } catch (e) { box.hidden = true; return; }
   if (!selected || selected.id !== activityId) return;  // another was chosen meanwhile
+  // staff began typing while it was read: what they typed is not drawn over
+  if (!force && box.dataset.id === activityId && !box.hidden && detailHeld()) return;
   const started = a.starts_at && a.starts_at.slice(0, 19) <= new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 19);
   const actions = el("div", {class: "buttons"});
   if (a.status === "draft" && MAY.has("activity.publish")) {
@@ -562,6 +567,7 @@ async function showDetail(activityId) {
     el("h4", {text: "候补名单"}), a.waitlist.length ? waits : el("p", {class: "empty", text: "无人候补"}),
   );
   box.dataset.kind = "activity";
+  box.dataset.id = a.activity_id;
   box.hidden = false;
 }
 
@@ -583,7 +589,7 @@ function editForm(a) {
     el("label", {class: "check"}, el("input", {name: "registration_required", type: "checkbox", checked: a.registration_required}), " 仅限报名居民参加"),
     el("div", {class: "buttons"},
       el("button", {type: "submit", text: "保存修改", id: "edit-save"}),
-      el("button", {type: "button", class: "secondary", text: "放弃修改", onclick: () => { editing = null; redrawDetail(); }}),
+      el("button", {type: "button", class: "secondary", text: "放弃修改", onclick: () => { editing = null; redrawDetail(true); }}),
       el("span", {class: "dim", text: `（基于第 ${a.version} 版）`})),
   );
   form.onsubmit = async (e) => {
@@ -609,7 +615,7 @@ function editForm(a) {
     // another refusal keeps what was typed, to be adjusted
     if (answer.status === "accepted" || answer.reason === "version_conflict") editing = null;
     await show(detailAnswer, answer, "activity.update", `「${change.title || a.title}」${said.join("，")}`);
-    if (editing === null) redrawDetail();
+    if (editing === null) redrawDetail(true);
     refreshSoon();
   };
   return form;
