@@ -102,6 +102,16 @@ async def console_page(request: Request, services: ServicesDep) -> Response:
             p.id: {"name": p.name, "category": p.category} for p in services.taxonomy.programs
         },
         "timezone": str(network.tz),
+        # the calendar shades the hours a venue is closed: weekday -> [["08:30", "20:00"], …]
+        "hours": {
+            v.id: {
+                day: [[i.start.strftime("%H:%M"), i.end.strftime("%H:%M")] for i in intervals]
+                for day, intervals in v.opening_hours.items()
+            }
+            for s in network.stations
+            if s.id in stations
+            for v in s.venues
+        },
     }
     template = resources.files("api").joinpath("pages/console.html").read_text("utf-8")
     page = (

@@ -1,11 +1,11 @@
 """The staff console in a real browser, on the real path: the API (hosting the warehouse sink)
 and the deciders on the real broker. A manager logs in, publishes an activity, sees a second
-one in the same room and hour rejected with its reason in Chinese naming the first, approves a
-booking a resident asked for at the kiosk, cancels it, and lets another party in; at the desk,
-staff check residents in, register one by her card (onto the waitlist), cancel a registration
-and edit the activity, a stale edit being turned away; a viewer is told they may not use the
-console, and an operator is not offered what only managers do. Nothing is requested from
-outside 127.0.0.1.
+one in the same room and hour rejected with its reason in Chinese naming the first (side by
+side in the week's hourly grid), approves a booking a resident asked for at the kiosk, cancels
+it, and lets another party in; at the desk, staff check residents in, register one by her card
+(onto the waitlist), cancel a registration and edit the activity, a stale edit being turned
+away; a viewer is told they may not use the console, and an operator is not offered what only
+managers do. Nothing is requested from outside 127.0.0.1.
 
 The room is open around the clock in a network file of the test's own (the deciders check
 opening hours and the test may run at any hour), as in ``test_management_loop``."""
@@ -44,6 +44,7 @@ STATION, ROOM, KIOSK = "WS-G1", "WS-G1-ACT", "WS-G1-K8"
 #: a room residents' groups book and get at once (no approval): open around the clock here too,
 #: and bookable for 5 minutes, so a test can book it to start in a moment and check the party in
 MEET = "WS-G1-MEET"
+YARD = "WS-G1-YARD"  # open 06:00-21:00 every day
 TZ = load_network().tz
 
 
@@ -225,6 +226,17 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
 
     show_week_of(browser, day)
     wait.until(lambda d: in_the_week(d, "剪纸课") and in_the_week(d, "书法课"))
+    # an hourly grid: seven day columns, each block placed by its start and end, the two that
+    # overlap side by side
+    grid = placed(browser, day, ["剪纸课", "书法课"])
+    assert grid["columns"] == 7 and grid["heads"][0].startswith("周一"), grid
+    assert "07:00" in grid["hours"] and "21:00" in grid["hours"], grid
+    paper, calligraphy = grid["blocks"]
+    assert paper["top"] == grid["hour_top"]["10:00"] and paper["height"] == HOUR_PX, grid
+    assert calligraphy["top"] == grid["hour_top"]["10:00"] + HOUR_PX // 2, grid
+    assert paper["right"] <= calligraphy["left"] or calligraphy["right"] <= paper["left"], grid
+    legend = browser.find_element(By.ID, "legend").text
+    assert all(w in legend for w in ("已发布活动", "草稿", "待审批预约", "闭馆")), legend
 
     # a resident asks for the room at the kiosk; the manager approves it in the console
     booking = {
@@ -330,6 +342,31 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
     assert status == "accepted" and "已登记入场" in text, text
     wait.until(lambda d: any("已入场" in t for t in texts(d, block)))
 
+    # the hours a venue is not open are shaded: the square from 21:00, every day
+    Select(browser.find_element(By.ID, "venue")).select_by_value(YARD)
+    shaded = browser.execute_script(
+        "const line = [...document.querySelectorAll('#week .hour')]"
+        "  .find((h) => h.textContent === '21:00').offsetTop;"
+        "return [...document.querySelectorAll('#week .cal-body .day')]"
+        "  .map((c) => [...c.querySelectorAll('.off')].map((o) => o.offsetTop - line));"
+    )
+    assert shaded == [[0]] * 7, shaded
+
+    # readable on a 1366×768 screen: nothing wider than the window, day columns wide enough
+    browser.set_window_size(1366, 768)
+    Select(browser.find_element(By.ID, "venue")).select_by_value(ROOM)
+    show_week_of(browser, day)
+    wait.until(lambda d: in_the_week(d, "剪纸课"))
+    fits = browser.execute_script(
+        "document.getElementById('week-panel').scrollIntoView();"
+        "return [document.documentElement.scrollWidth, window.innerWidth,"
+        " Math.min(...[...document.querySelectorAll('#week .day')]"
+        "   .map((c) => c.getBoundingClientRect().width))];"
+    )
+    assert fits[0] <= fits[1] and fits[2] >= 140, fits
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "console-week.png"))
+
     # the station's KPIs against their targets, its heat; the manager's audit trail names
     # the rejected publication with its reason
     wait.until(lambda d: len(texts(d, "#kpis .kpi")) == 4)
@@ -346,6 +383,37 @@ def test_the_console_publishes_sees_a_conflict_and_approves_a_booking(
     rejected = "/v1/commands - Failed to load resource: the server responded with a status of 409"
     assert [m for m in severe_console_messages(browser) if rejected not in m] == []
     assert requested_hosts(browser) == {LOCAL}
+
+
+#: an hour's height in the calendar (console.js HOUR_PX)
+HOUR_PX = 36
+
+
+def placed(driver: WebDriver, day: str, titles: list[str]) -> dict[str, Any]:
+    """The calendar's geometry, read at one moment: its day columns and hour labels, where
+    each hour's line is, and the block of each activity titled in ``titles`` on ``day``."""
+    found: dict[str, Any] = driver.execute_script(
+        """
+        const [day, titles] = arguments;
+        const hours = [...document.querySelectorAll('#week .hour')];
+        const column = document.querySelector(`#week .day[data-day='${day}']`);
+        const blocks = titles.map((t) => {
+          const b = [...column.querySelectorAll('.item')].find((e) => e.textContent.includes(t));
+          const r = b.getBoundingClientRect();
+          return {top: b.offsetTop, height: b.offsetHeight, left: r.left, right: r.right};
+        });
+        return {
+          columns: document.querySelectorAll('#week .cal-body .day').length,
+          heads: [...document.querySelectorAll('#week .day-head')].map((e) => e.textContent),
+          hours: hours.map((h) => h.textContent),
+          hour_top: Object.fromEntries(hours.map((h) => [h.textContent, h.offsetTop])),
+          blocks,
+        };
+        """,
+        day,
+        titles,
+    )
+    return found
 
 
 def test_what_a_role_may_not_do_is_not_offered(console: Console, browser: WebDriver) -> None:

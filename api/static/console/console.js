@@ -313,7 +313,11 @@ async function design(form, publish) {
   refreshSoon();
 }
 
-// --- the week calendar ----------------------------------------------------------------------
+// --- the week calendar: 7 day columns × hours -------------------------------------------------
+const HOUR_PX = 36;  // one hour's height
+const FIRST_HOUR = 7, LAST_HOUR = 22;  // shown at least; widened to what the week holds
+const WEEKDAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
 async function loadWeek() {
   week = await getJson(`/v1/console/stations/${station}/week?start=${weekStart}`);
   drawWeek();
@@ -335,30 +339,112 @@ function redrawDetail(force = false) {
   else showDetail(selected.id, force);
 }
 
+const minutesOf = (iso) => Number(iso.slice(11, 13)) * 60 + Number(iso.slice(14, 16));
+const clock = (min) => `${String(Math.floor(min / 60)).padStart(2, "0")}:${String(min % 60).padStart(2, "0")}`;
+
+// the part of [starts, ends) on a local day, in minutes from its midnight (null if none)
+function onDay(startsAt, endsAt, day) {
+  const first = dayOf(startsAt), last = dayOf(endsAt);
+  if (day < first || day > last) return null;
+  const from = day === first ? minutesOf(startsAt) : 0;
+  const to = day === last ? minutesOf(endsAt) : 24 * 60;
+  return to > from ? [from, to] : null;
+}
+
+// side by side what overlaps: each block gets a lane and the number of lanes of its cluster
+function layOut(blocks) {
+  blocks.sort((x, y) => x.from - y.from || y.to - x.to);
+  let cluster = [], clusterEnd = -1;
+  const close = () => {
+    const lanes = [];
+    for (const b of cluster) {
+      let lane = lanes.findIndex((end) => end <= b.from);
+      if (lane < 0) { lane = lanes.length; lanes.push(0); }
+      lanes[lane] = b.to;
+      b.lane = lane;
+    }
+    for (const b of cluster) b.lanes = lanes.length;
+  };
+  for (const b of blocks) {
+    if (cluster.length && b.from >= clusterEnd) { close(); cluster = []; clusterEnd = -1; }
+    cluster.push(b);
+    clusterEnd = Math.max(clusterEnd, b.to);
+  }
+  if (cluster.length) close();
+  return blocks;
+}
+
+function weekBlocks(venue, day) {
+  const blocks = [];
+  for (const a of week.activities) {
+    const span = a.venue_id === venue && a.starts_at && onDay(a.starts_at, a.ends_at, day);
+    if (span) blocks.push({from: span[0], to: span[1], node: activityItem(a)});
+  }
+  for (const b of week.bookings) {
+    const span = b.venue_id === venue && onDay(b.starts_at, b.ends_at, day);
+    if (span) blocks.push({from: span[0], to: span[1], node: bookingItem(b)});
+  }
+  for (const c of week.closures) {
+    const span = c.venue_id === venue && onDay(c.starts_at, c.ends_at, day);
+    if (span) blocks.push({from: span[0], to: span[1], node: closureItem(c)});
+  }
+  return blocks;
+}
+
+// the hours a venue is not open on a day, in minutes (from NAMES.hours)
+function closedHours(venue, i) {
+  const hours = (NAMES.hours || {})[venue];
+  if (!hours) return [];
+  const open = (hours[WEEKDAY_KEYS[i]] || []).map(([a, b]) => [minutesOf(`0000-00-00T${a}`), minutesOf(`0000-00-00T${b}`)]);
+  const closed = [];
+  let at = 0;
+  for (const [a, b] of open) { if (a > at) closed.push([at, a]); at = Math.max(at, b); }
+  if (at < 24 * 60 - 1) closed.push([at, 24 * 60]);
+  return closed;
+}
+
 function drawWeek() {
   const venue = document.getElementById("venue").value;
   document.getElementById("week-label").textContent = `${weekStart} 至 ${addDays(weekStart, 6)}`;
-  const grid = el("div", {class: "grid"});
-  for (let i = 0; i < 7; i++) {
-    const day = addDays(weekStart, i);
-    const column = el("div", {class: "day" + (day === today() ? " today" : ""), "data-day": day},
-      el("h3", {text: `${DAYS[i]} ${day.slice(5)}`}));
-    const items = [];
-    for (const a of week.activities) {
-      if (a.venue_id === venue && dayOf(a.starts_at) === day) items.push([a.starts_at, activityItem(a)]);
-    }
-    for (const b of week.bookings) {
-      if (b.venue_id === venue && dayOf(b.starts_at) === day) items.push([b.starts_at, bookingItem(b)]);
-    }
-    for (const c of week.closures) {
-      if (c.venue_id === venue && dayOf(c.starts_at) <= day && day <= dayOf(c.ends_at)) items.push([c.starts_at, closureItem(c)]);
-    }
-    items.sort((x, y) => (x[0] < y[0] ? -1 : 1));
-    if (!items.length) column.append(el("p", {class: "empty", text: "—"}));
-    for (const [, node] of items) column.append(node);
-    grid.append(column);
+  const days = Array.from({length: 7}, (_, i) => addDays(weekStart, i));
+  const perDay = days.map((day) => layOut(weekBlocks(venue, day)));
+  let first = FIRST_HOUR * 60, last = LAST_HOUR * 60;
+  for (const blocks of perDay) {
+    for (const b of blocks) { first = Math.min(first, b.from); last = Math.max(last, b.to); }
   }
-  document.getElementById("week").replaceChildren(grid);
+  const firstHour = Math.floor(first / 60), lastHour = Math.ceil(last / 60);
+  const y = (min) => ((min - firstHour * 60) / 60) * HOUR_PX;
+  const height = (lastHour - firstHour) * HOUR_PX;
+
+  const head = el("div", {class: "cal-head"}, el("div", {class: "corner"}));
+  const body = el("div", {class: "cal-body", style: `height: ${height}px`});
+  const ruler = el("div", {class: "hours"});
+  for (let h = firstHour; h < lastHour; h++) ruler.append(el("div", {class: "hour", style: `top: ${y(h * 60)}px`, text: clock(h * 60)}));
+  body.append(ruler);
+  const now = new Date(Date.now() + 8 * 3600e3).toISOString();
+  days.forEach((day, i) => {
+    const isToday = day === today();
+    head.append(el("div", {class: "day-head" + (isToday ? " today" : ""), text: `${DAYS[i]} ${day.slice(5)}`}));
+    const column = el("div", {class: "day" + (isToday ? " today" : ""), "data-day": day});
+    for (const [a, b] of closedHours(venue, i)) {
+      const from = Math.max(a, firstHour * 60), to = Math.min(b, lastHour * 60);
+      if (to > from) column.append(el("div", {class: "off", style: `top: ${y(from)}px; height: ${y(to) - y(from)}px`, title: "非开放时间"}));
+    }
+    for (const b of perDay[i]) {
+      const top = y(b.from), tall = Math.max(y(b.to) - top, 16);
+      b.node.style.cssText = `top: ${top}px; height: ${tall}px; left: calc(${(100 * b.lane) / b.lanes}% + 1px); width: calc(${100 / b.lanes}% - 2px);`;
+      b.node.dataset.from = clock(b.from);
+      b.node.dataset.to = clock(Math.min(b.to, 24 * 60 - 1));
+      if (tall < 34) b.node.classList.add("short");
+      column.append(b.node);
+    }
+    if (isToday) {
+      const min = minutesOf(now);
+      if (min >= firstHour * 60 && min <= lastHour * 60) column.append(el("div", {class: "now", style: `top: ${y(min)}px`, title: `现在 ${clock(min)}`}));
+    }
+    body.append(column);
+  });
+  document.getElementById("week").replaceChildren(el("div", {class: "cal"}, head, body));
 }
 
 function activityItem(a) {
@@ -381,7 +467,7 @@ function bookingItem(b) {
 
 function closureItem(c) {
   const item = el("div", {class: "item closure", "data-id": c.closure_id, title: `闭馆：${c.reason}（${dayOf(c.starts_at)} ${hhmm(c.starts_at)} 至 ${dayOf(c.ends_at)} ${hhmm(c.ends_at)}）`},
-    el("b", {text: `${hhmm(c.starts_at)}–${hhmm(c.ends_at)}`}), ` 闭馆：${c.reason}`);
+    el("b", {text: "闭馆"}), ` ${c.reason}`);
   if (MAY.has("venue.lift_closure")) {
     const lift = el("button", {type: "button", class: "secondary", text: "解除", "data-lift": c.closure_id});
     lift.onclick = async () => {
