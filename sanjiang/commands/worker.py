@@ -57,7 +57,7 @@ from sanjiang.commands.context import Reference
 from sanjiang.commands.decider import handle
 from sanjiang.commands.decision import Answer
 from sanjiang.commands.model import COMMAND, Command
-from sanjiang.commands.records import read_record, station_record
+from sanjiang.commands.records import MAX_RECORD_BYTES, read_record, station_record
 from sanjiang.commands.replay import Replay, Through
 from sanjiang.commands.schedule import due_commands
 from sanjiang.commands.state import FACT_TYPES, StationState, evolve, folds
@@ -271,7 +271,17 @@ class Deciders:
         for partition in sorted(self.dirty & set(self.through)):
             through = self.through[partition]
             for station_id in self.stations.get(partition, []):
-                record = station_record(self.state(station_id), through).decode()
+                encoded = station_record(self.state(station_id), through)
+                if len(encoded) > MAX_RECORD_BYTES:  # over the broker's limit: the log holds it
+                    log.warning(
+                        "the snapshot of %s is %s bytes (over %s): not written; a takeover "
+                        "replays its log from the previous one",
+                        station_id,
+                        len(encoded),
+                        MAX_RECORD_BYTES,
+                    )
+                    continue
+                record = encoded.decode()
                 self.table.data[station_id] = record
                 self.table.send_changelog(partition, station_id, record)
                 written += 1

@@ -809,6 +809,24 @@ def test_the_state_survives_its_station_record() -> None:
     assert list(kept.decided) == newest
 
 
+def test_a_station_record_is_compressed_text_and_one_written_before_still_reads() -> None:
+    """The record is compressed text (a busy station's JSON passed the broker's 1 MB limit);
+    a record of the JSON itself, as written before, reads the same."""
+    import msgspec
+
+    from sanjiang.commands.records import COMPRESSED, StationRecord, read_record, station_record
+    from sanjiang.commands.replay import Through
+
+    desk = _busy_desk()
+    through = Through(decided=41, facts=40, commands=7)
+    record = station_record(desk.state, through)
+    plain = msgspec.json.encode(StationRecord(desk.state, through))
+    assert record.startswith(COMPRESSED) and record.isascii()
+    assert len(record) < len(plain)
+    assert read_record(STATION, record.decode()) == (desk.state, through)  # as the table has it
+    assert read_record(STATION, plain.decode()) == (desk.state, through)
+
+
 def _replayed(log: list[Event], state: StationState | None = None, **through: int) -> StationState:
     from sanjiang.commands.replay import Replay, Through
 
