@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from projections.demands import DEMAND_TYPES, STATUS_LABELS, raw_event
 from projections.history import HEAT_HORIZON
-from projections.order import VERSION
+from projections.order import REPLAY_ORDER, VERSION
 from projections.warehouse import Warehouse, ch_datetime
 from sanjiang.commands.state import Activity, Booking, StationState, evolve
 from sanjiang.events import EventError, from_raw
@@ -89,7 +89,7 @@ def _fold(
     rows = warehouse.query(
         f"SELECT {_EVENT_COLUMNS} FROM {warehouse.database}.events "
         f"WHERE station_id = {{station:String}} {bound}AND ({where}) "
-        f"ORDER BY {VERSION} LIMIT {MAX_EVENTS}",
+        f"ORDER BY {REPLAY_ORDER} LIMIT {MAX_EVENTS}",
         {
             "station": station_id,
             **params,
@@ -357,7 +357,7 @@ def activity_titles(
         return {}
     rows = warehouse.query(
         "SELECT activity_id, argMax(JSONExtractString(payload, 'title'), "
-        "(occurred_at, toString(event_id))) AS title "
+        f"{VERSION}) AS title "
         f"FROM {warehouse.database}.events "
         "WHERE type IN ('activity.designed', 'activity.published', 'activity.updated') "
         "AND station_id = {station:String} AND activity_id IN {ids:Array(String)} "

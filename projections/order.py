@@ -22,6 +22,12 @@ from __future__ import annotations
 VERSION_ITEMS = "occurred_at_us, toString(event_id)"
 #: (occurred_at to the microsecond, event_id as canonical text): "latest" is its max
 VERSION = f"({VERSION_ITEMS})"
+#: The order a replay of one station's events follows (the console folds the deciders'
+#: ``evolve`` over them): time to the microsecond, then the log's order (a station's events are
+#: in one partition; -1 for rows loaded from a file), then the id. Events of one instant (an
+#: activity designed and published at once) are applied as the deciders applied them: by
+#: ``VERSION`` alone, a publish whose id ranks first came before its design and was lost.
+REPLAY_ORDER = "occurred_at_us, kafka_offset, toString(event_id)"
 #: What an event that does not set a value contributes in place of ``VERSION_ITEMS``: smaller
 #: than any real event's (the state tables' "nothing yet")
 NO_VERSION_ITEMS = "toDateTime64('1900-01-01', 6, 'UTC'), ''"

@@ -164,6 +164,22 @@ def test_a_stations_week(warehouse: ChdbWarehouse) -> None:
     )
 
 
+def test_an_activity_designed_and_published_in_one_instant_is_published(
+    warehouse: ChdbWarehouse,
+) -> None:
+    """The two events of one instant are replayed in the log's order, whichever id ranks
+    first (the simulated history designs and publishes at once)."""
+    first, second = designed("T1", at(9), at(10)), publish("T1", at(9), at(10))
+    second = second.model_copy(update={"occurred_at": first.occurred_at})
+    ids = sorted([first.event_id, second.event_id], key=str)
+    first = first.model_copy(update={"event_id": ids[1]})  # the design's id ranks last
+    second = second.model_copy(update={"event_id": ids[0]})
+    EventWriter(warehouse).write([Positioned(first, 0, 10), Positioned(second, 0, 11)])
+    week = station_week(warehouse, TZ, STATION, MONDAY)
+    (activity,) = [a for a in week["activities"] if a["activity_id"] == "T1"]
+    assert activity["status_label"] == "已发布"
+
+
 def test_requests_board_and_registrations(warehouse: ChdbWarehouse) -> None:
     EventWriter(warehouse).write([Positioned(e) for e in events()])
     requests = booking_requests(warehouse, TZ, STATION, at(6))
