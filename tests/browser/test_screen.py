@@ -131,7 +131,11 @@ def log_in(driver: WebDriver, screen: Screen) -> None:
 
 
 def test_the_screen_follows_events_and_drills_down(screen: Screen, browser: WebDriver) -> None:
-    browser.set_window_size(1920, 1080)
+    # the page's viewport itself at 1920×1080 (a window of that size has a smaller one)
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False},
+    )
     log_in(browser, screen)
     wait = WebDriverWait(browser, 90)
     wait.until(lambda d: "实时" in d.find_element(By.ID, "status").text)  # a live view came
@@ -179,8 +183,15 @@ def test_the_screen_follows_events_and_drills_down(screen: Screen, browser: WebD
         assert browser.find_element(By.ID, panel).text.strip(), f"panel {panel} is empty"
     assert "离线" in browser.find_element(By.ID, "kiosks").text
     assert "已处理事件" in browser.find_element(By.ID, "health").text
-    # no scrolling at 1920×1080
+    # no scrolling at 1920×1080, and every venue's name whole beside its bar
+    assert js(browser, "return [window.innerWidth, window.innerHeight]") == [1920, 1080]
     assert js(browser, "return document.documentElement.scrollHeight <= window.innerHeight + 1")
+    label = js(
+        browser,
+        "const c = echarts.getInstanceByDom(document.getElementById('occupancy'));"
+        "return [c.getOption().grid[0].left, c.getOption().yAxis[0].axisLabel.width]",
+    )
+    assert label[0] > label[1]  # the names' band is wider than a name may be drawn
 
     # drill-down: click the station's point on the map, then one of its venues
     x, y = js(

@@ -193,7 +193,9 @@ function renderOccupancy() {
     .map(([v, n]) => [NAMES.venues[v].name, n, NAMES.venues[v].capacity])
     .sort((a, b) => b[1] / (b[2] || 1) - a[1] / (a[2] || 1)).slice(0, 8).reverse();
   occupancyChart.setOption({
-    ...TEXT, animation: false, grid: {left: 4, right: 40, top: 4, bottom: 4, containLabel: true},
+    // the names get a fixed band on the left, as wide as they may be (truncated): with
+    // containLabel the band was measured before the webfont drew them wider, and cut them
+    ...TEXT, animation: false, grid: {left: 120, right: 40, top: 4, bottom: 4},
     xAxis: {type: "value", show: false, max: (v) => Math.max(v.max, 1)},
     yAxis: {type: "category", data: rows.map((r) => r[0]), axisLabel: {color: "#cfe3ff", width: 110, overflow: "truncate"}},
     series: [
