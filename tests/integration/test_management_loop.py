@@ -6,8 +6,9 @@ then the warehouse's KPIs and heat show the activity, the resident follows the d
 new deciders' worker without snapshots rebuilds its state from offset 0 of the log.
 
 The venue is open around the clock in a network file of the test's own (the deciders check
-opening hours, and the test may run at any hour), and the activity starts a minute after it is
-designed, its places released at once (``release_after_min`` 0)."""
+opening hours, and the test may run at any hour), and the activity starts soon after it is
+designed, its places released at once (``release_after_min`` 0): after a margin for what must
+land before the start (``_margin``), measured on the round trips that came before."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ STATION, ROOM, KIOSK = "WS-G1", "WS-G1-ACT", "WS-G1-K9"
 NETWORK = load_network()
 RESIDENTS = [f"{i:032x}" for i in range(1, 7)]
 T = TypeVar("T")
+#: the least time between the design and the start, however quick the round trips were
+MARGIN_FLOOR_S = 20.0
+#: the margin per second the four demand commands before the design took: thirteen round trips
+#: (design to check-ins) must land before the start, about three times as many as those four
+MARGIN_PER_MEASURED_S = 20.0
+#: the most (the activity, 10 minutes from its start, must end before midnight: see the test)
+MARGIN_CEILING_S = 180.0
 
 
 def _network_open_around_the_clock(folder: Path) -> Path:
@@ -119,6 +127,17 @@ def _answered(loop: Loop, worker: Any) -> bool:
     return response.status_code == 404
 
 
+def _margin(measured_s: float) -> timedelta:
+    """How long before the start to design the activity, given how long the four demand
+    commands before the design took: what follows it (publish, link, answer, five
+    registrations, a cancellation, three check-ins folded into the deciders' states) is the
+    same kind of round trip, and must be decided before the start (a registration after it is
+    refused, a check-in after the scheduler's release comes too late). A slow machine gets a
+    long margin, a quick one waits less; the floor covers a stall the measure did not see."""
+    seconds = max(MARGIN_FLOOR_S, MARGIN_PER_MEASURED_S * measured_s)
+    return timedelta(seconds=min(seconds, MARGIN_CEILING_S))
+
+
 def _until(condition: Callable[[], T | None], what: str, timeout_s: float = 180) -> T:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -161,7 +180,8 @@ def test_the_management_loop_closes_through_the_front_door(loop: Loop) -> None:
     if (local + timedelta(minutes=15)).date() != local.date():
         _until(lambda: datetime.now(NETWORK.tz).date() != local.date(), "midnight", 16 * 60)
 
-    # a resident's demand, voted for, handled by the manager
+    # a resident's demand, voted for, handled by the manager (timed: see ``_margin``)
+    began = time.monotonic()
     demand = {"kind": "demand.submit", "demand_id": "d-loop", "category": "handcraft"}
     assert loop.ask(demand | {"resident": RESIDENTS[0]}, kiosk=True)["status"] == "accepted"
     vote = {"kind": "demand.vote", "demand_id": "d-loop", "resident": RESIDENTS[1]}
@@ -171,8 +191,9 @@ def test_the_management_loop_closes_through_the_front_door(loop: Loop) -> None:
     dispatch = {"dispatch_id": "x1", "unit": "街道文化站", "due_at": due}
     loop.ask({"kind": "demand.dispatch", "demand_id": "d-loop"} | dispatch)
 
-    # an activity for it: starts in a minute, 3 places, a no-show's place released at once
-    start = (datetime.now(UTC) + timedelta(seconds=75)).replace(microsecond=0)
+    # an activity for it: starts after the margin, 3 places, a no-show's place released at once
+    margin = _margin(time.monotonic() - began)
+    start = (datetime.now(UTC) + margin).replace(microsecond=0)
     design = {
         "kind": "activity.design",
         "activity_id": "a-loop",
@@ -228,7 +249,7 @@ def test_the_management_loop_closes_through_the_front_door(loop: Loop) -> None:
         )
         return events if done else None
 
-    events = _until(released, "release of the no-shows' places")
+    events = _until(released, "release of the no-shows' places", margin.total_seconds() + 180)
     placed = [
         e.payload.registration_id
         for e in events
