@@ -28,6 +28,7 @@ from api.routes import (
     kiosk,
     kpis,
     live,
+    metrics,
     pages,
     reconcile,
     screen,
@@ -37,6 +38,7 @@ from api.schemas import ErrorResponse
 from api.services import Services
 from sanjiang import __version__
 from sanjiang.events import ANY_EVENT
+from sanjiang.metrics import expose as expose_metrics
 from sanjiang.network import Network, load_network
 from sanjiang.settings import Settings, load_settings
 from sanjiang.taxonomy import load_taxonomy
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
     settings = settings or load_settings()
     network = network or load_network(settings.network_file)
     taxonomy = load_taxonomy()
+    expose_metrics("api")  # on GET /metrics (the sink's too when this process hosts it)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None, network: Network | None = None)
         "/static", StaticFiles(directory=str(resources.files("api") / "static")), name="static"
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(ingest.router)
     app.include_router(commands.router)

@@ -17,6 +17,7 @@ import orjson
 
 from api.dedup import RecentIds
 from api.keys import Principal
+from sanjiang import metrics
 from sanjiang.events import Event, EventError, from_raw
 from sanjiang.events.catalog import AUDIT_TYPES, DECIDED_TYPES
 from sanjiang.kafka.publisher import EventPublisher
@@ -190,6 +191,7 @@ class Ingestor:
                 )
             except Exception:  # each rejected item is answered with its reason all the same
                 log.exception("dead letters of %d rejected items not written", len(rejected))
+        metrics.count_ingest((r.status, r.reason) for r in results)
         return results
 
 

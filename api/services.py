@@ -24,6 +24,7 @@ from api.keys import KeyStore
 from api.live import LiveViews
 from api.ratelimit import RateLimiter
 from projections.warehouse import Warehouse
+from sanjiang import metrics
 from sanjiang.kafka.publisher import EventPublisher
 from sanjiang.keyfile import load_or_create_key
 from sanjiang.network import Network
@@ -97,12 +98,15 @@ class Services:
         if self.settings.clickhouse_url is None and self.settings.api_hosts_sink:
             # embedded: this process owns chDB, so it runs the sink
             from projections.ops_sink import OpsSink
-            from projections.sink import WarehouseSink
+            from projections.sink import WarehouseSink, backlog_sampler
 
             sink = WarehouseSink(self.settings, self.warehouse, report=log.info)
             self._tasks.append(asyncio.create_task(sink.run(self._stop)))
             ops = OpsSink(self.settings, self.warehouse, report=log.info)
             self._tasks.append(asyncio.create_task(ops.run(self._stop)))
+            metrics.expose("sink")  # on this process's /metrics
+            backlog = backlog_sampler(self.settings, sink.group_id, sink.topics.events)
+            self._tasks.append(asyncio.create_task(backlog.follow(self._stop)))
         self._tasks.append(asyncio.create_task(self.live.run(self._stop)))
         logs = self.settings.var_dir / "logs"
         self._tasks.append(asyncio.create_task(self.live.follow_processes(logs, self._stop)))

@@ -66,6 +66,7 @@ from aiokafka.errors import KafkaError
 from projections.rows import event_row, signed_row
 from projections.warehouse import Warehouse, WarehouseError
 from projections.writer import EventWriter, WriteResult
+from sanjiang import metrics
 from sanjiang.events.codec import EventError, decode_event, from_raw, is_current, parse_raw
 from sanjiang.kafka.client import make_consumer
 from sanjiang.kafka.publisher import EventPublisher
@@ -211,6 +212,13 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._sink._report(f"warehouse sink: assigned {len(assigned)} partition(s)")
+
+
+def backlog_sampler(settings: Settings, group_id: str, topic: str) -> metrics.GroupLag:
+    """The sampler of the warehouse sink's backlog (its group's lag on the event topic)."""
+    return metrics.GroupLag(
+        settings, "warehouse-sink", group_id, [topic], on_sample=metrics.sink_backlog
+    )
 
 
 class WarehouseSink:
@@ -417,6 +425,7 @@ class WarehouseSink:
         next batch keeps filling meanwhile, then fetching pauses: ``_finish``)."""
         delay = BACKOFF_FIRST_S
         self._writing = batch
+        started = time.monotonic()
         while self._valid(batch):
             try:
                 async with self._flush_lock:
@@ -426,9 +435,12 @@ class WarehouseSink:
                     self._after_write(batch)
                     await self._commit(consumer, batch)
                     self._last_record = time.monotonic()  # idleness counts from here
+                    metrics.SINK_BATCH_RECORDS.observe(batch.records)
+                    metrics.SINK_WRITE_SECONDS.observe(self._last_record - started)
                     return
             except (WarehouseError, KafkaError) as exc:
                 self.stats.write_failures += 1
+                metrics.SINK_WRITE_FAILURES.inc()
                 self._report(
                     f"warehouse sink: writing {batch.records} record(s) failed "
                     f"({type(exc).__name__}: {str(exc)[:200]}); nothing committed, "
@@ -450,11 +462,14 @@ class WarehouseSink:
                 batch.counted = True
                 self.stats.events_written += batch.result.written
                 self.stats.duplicates += batch.result.duplicates
+                metrics.SINK_EVENTS.labels("written").inc(batch.result.written)
+                metrics.SINK_EVENTS.labels("duplicate").inc(batch.result.duplicates)
         while batch.poison:
             poison = batch.poison[0]
             await publisher.dead_letter(poison.raw, poison.reason, poison.detail, origin=ORIGIN)
             batch.poison.pop(0)
             self.stats.dead_lettered += 1
+            metrics.SINK_EVENTS.labels("dead_lettered").inc()
         self.stats.batches += 1
         self.stats.last_write_at = datetime.now(UTC)
 

@@ -69,9 +69,10 @@ FOLD_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
     registry=None,
 )
-CHECKPOINT_PAUSE = Histogram(
-    "sanjiang_checkpoint_pause_seconds",
-    "Time a checkpoint held the fold: cutting the snapshot of the state, between two batches.",
+CHECKPOINT_CUT = Histogram(
+    "sanjiang_checkpoint_cut_seconds",
+    "Time to cut a checkpoint: the state serialized, as it was between two batches (the fold "
+    "waits for it unless it is cut off the fold's path).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
     registry=None,
 )
@@ -230,7 +231,7 @@ ROLES: dict[str, tuple[Collector, ...]] = {
         FOLD_APPLIED,
         FOLD_INVALID,
         FOLD_SECONDS,
-        CHECKPOINT_PAUSE,
+        CHECKPOINT_CUT,
         CHECKPOINT_WRITE,
         CHECKPOINT_BYTES,
         LAG,

@@ -6,14 +6,17 @@ import math
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 
 from api.access.deps import DeviceDep
 from api.deps import ServicesDep
 from api.errors import api_error
 from api.ingest import FORBIDDEN_REASONS, ItemResult, PartlyStoredError
+from api.keys import Principal
 from api.schemas import ErrorResponse, IngestResponse
+from api.services import Services
+from sanjiang import metrics
 from sanjiang.events import EventError
 
 router = APIRouter(tags=["ingest"])
@@ -133,6 +136,17 @@ def parse_items(body: bytes, content_type: str) -> tuple[list[Any], bool]:
     openapi_extra=INGEST_OPENAPI,
 )
 async def post_events(request: Request, principal: DeviceDep, services: ServicesDep) -> Response:
+    try:
+        answer = await _post_events(request, principal, services)
+    except HTTPException as exc:
+        error = exc.detail.get("error", "") if isinstance(exc.detail, dict) else ""
+        metrics.INGEST_REQUESTS.labels(str(exc.status_code), error).inc()
+        raise
+    metrics.INGEST_REQUESTS.labels(str(answer.status_code), "").inc()
+    return answer
+
+
+async def _post_events(request: Request, principal: Principal, services: Services) -> Response:
     settings = services.settings
     body = await read_body(request, settings.ingest_max_body_bytes)
     items, _single = parse_items(body, request.headers.get("content-type", "application/json"))

@@ -16,6 +16,7 @@ from api.deps import ServicesDep
 from api.errors import api_error
 from api.params import PROTECTED
 from api.schemas import ErrorResponse
+from sanjiang import metrics
 
 router = APIRouter(tags=["live"], responses=PROTECTED)
 VIEWS = ("network", "venues", "kiosks", "activities", "pipeline", "alerts", "processes")
@@ -147,12 +148,14 @@ async def live_stream(
             {"Retry-After": "5"},
         )
     open_streams[holder] = open_streams.get(holder, 0) + 1
+    metrics.SSE_CLIENTS.inc()
 
     async def events() -> AsyncIterator[bytes]:
         try:
             async for chunk in _changes(start):
                 yield chunk
         finally:  # the client went away or the server stops
+            metrics.SSE_CLIENTS.dec()
             open_streams[holder] -= 1
             if not open_streams[holder]:
                 del open_streams[holder]

@@ -276,7 +276,8 @@ def sink(ctx: typer.Context) -> None:
     import contextlib
 
     from projections.ops_sink import OpsSink
-    from projections.sink import WarehouseSink
+    from projections.sink import WarehouseSink, backlog_sampler
+    from sanjiang import metrics
 
     settings = settings_of(ctx)
     if settings.clickhouse_url is None:
@@ -288,10 +289,16 @@ def sink(ctx: typer.Context) -> None:
 
     async def both() -> None:
         stop = asyncio.Event()
+        sink = WarehouseSink(settings, warehouse, report=say)
+        backlog = backlog_sampler(settings, sink.group_id, sink.topics.events)
         await asyncio.gather(
-            WarehouseSink(settings, warehouse, report=say).run(stop),
+            sink.run(stop),
             OpsSink(settings, warehouse, report=say).run(stop),
+            backlog.follow(stop),
         )
+
+    metrics.expose("sink")
+    metrics.serve("sink", settings.metrics_host, settings.sink_metrics_port)
 
     try:
         with contextlib.suppress(KeyboardInterrupt):

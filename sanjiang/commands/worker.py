@@ -53,6 +53,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
+from sanjiang import metrics
 from sanjiang.commands.context import Reference
 from sanjiang.commands.decider import handle
 from sanjiang.commands.decision import Answer
@@ -342,6 +343,10 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
             return
         answer, written = handle(command, deciders.state(command.station_id), deciders.ref)
         batch.answers.append(answer)
+        if written:  # a new decision (a recorded one is answered with no events)
+            metrics.count_decision(command.kind, answer.accepted, answer.outcome, answer.reason)
+        else:
+            metrics.REPEATS.inc()
         for event in written:
             encoded = encode_event(event)
             batch.sent.setdefault(partition, []).append(
@@ -355,6 +360,10 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
         return {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
 
     async def decide_batch(records: list[Any]) -> None:
+        with metrics.DECIDE_SECONDS.time():
+            await _decide_batch(records)
+
+    async def _decide_batch(records: list[Any]) -> None:
         async with deciders.mutex:
             deciders.drop_stale()
             generation = deciders.generation
@@ -415,8 +424,11 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
                 await app.crash(exc)
                 raise
 
+    lag = metrics.GroupLag(settings, "deciders", app.conf.id, [topics.commands, topics.events])
+
     async def close_reader(sender: Any, *_: Any, signal: Any, **__: Any) -> None:
         await reader.stop()
+        await lag.close()
 
     app.on_before_shutdown.connect(close_reader)  # type: ignore[arg-type]  # mode's stub
 
@@ -457,6 +469,13 @@ def create_app(settings: Settings, ref: Reference | None = None) -> faust.App:
             gc.freeze()
         if written:
             log.debug("%s station snapshots written", written)
+
+    @app.timer(metrics.LAG_SAMPLE_S)  # type: ignore[untyped-decorator]
+    async def sample_lag() -> None:
+        """The group's lag per partition of the commands and events topics, for the metrics
+        (only where they are served: ``run_worker``)."""
+        if metrics.exposing("deciders"):
+            await lag.sample()
 
     scheduled: set[str] = set()  # what was asked for already (forgotten on a rebalance)
     app.on_partitions_assigned.connect(lambda *_, **__: scheduled.clear())
@@ -528,5 +547,7 @@ def run_worker(settings: Settings) -> None:
     """Run the deciders in this process until interrupted (``sanjiang deciders``)."""
     asyncio.run(ensure_topics(settings))  # before Faust subscribes to them
     app = create_app(settings)
+    metrics.expose("deciders")
+    metrics.serve("deciders", settings.metrics_host, settings.deciders_metrics_port)
     worker = faust.Worker(app, loglevel=settings.faust_log_level)
     worker.execute_from_commandline()

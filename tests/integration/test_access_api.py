@@ -76,6 +76,7 @@ PROTECTED: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/v1/live/kpis", {"station": "WS-R03"}, "station"),
     ("GET", "/v1/live/kpis", {"station": "WS-R07"}, "network"),
     ("GET", "/v1/live/stream", {}, "station"),
+    ("GET", "/metrics", {}, "network"),  # or the scrape token (test_up)
     ("POST", "/v1/sql", {"sql": "SELECT 1"}, "sql"),
     ("POST", "/v1/events", {}, "ingest"),
     (  # no deciders run here: who may ask waits for an answer (504), the rest get 403 at once
