@@ -2,12 +2,16 @@
 renders the dashboard JSON Grafana stores (schema version 41, Grafana 11.6+).
 
 Plain typed code rather than a builder library: the ClickHouse datasource has no query type in
-the builders, and every field written here is one the tests check."""
+the builders, and every field written here is one the tests check. Panels on the warehouse
+(``Panel``, ClickHouse SQL) and on the processes' metrics (``MetricPanel``, PromQL on the
+Prometheus datasource) are kept apart: everything that runs panel SQL reads ``panels``."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 SCHEMA_VERSION = 41
 GRID_COLUMNS = 24
@@ -24,8 +28,18 @@ PanelType = Literal[
 ]
 
 
+PROMETHEUS_TYPE = "prometheus"
+PROMETHEUS_UID = "sanjiang-prometheus"
+#: A metric name in PromQL: ours, and the client library's process metrics.
+METRIC_NAME = re.compile(r"\b(?:sanjiang|process)_[a-z0-9_]+\b")
+
+
 def datasource_ref() -> dict[str, str]:
     return {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
+
+
+def prometheus_ref() -> dict[str, str]:
+    return {"type": PROMETHEUS_TYPE, "uid": PROMETHEUS_UID}
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,31 @@ class Query:
             "format": self.format,
             "rawSql": self.sql.strip(),
         }
+
+
+@dataclass(frozen=True)
+class PromQuery:
+    """PromQL expressions on the Prometheus datasource, one target each, with their legends
+    (``{{label}}`` placeholders, or words)."""
+
+    exprs: tuple[tuple[str, str], ...]
+
+    def targets(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": prometheus_ref(),
+                "editorMode": "code",
+                "expr": expr,
+                "legendFormat": legend,
+                "range": True,
+            }
+            for i, (expr, legend) in enumerate(self.exprs)
+        ]
+
+    def metric_names(self) -> set[str]:
+        """The metric (or sample) names the expressions read."""
+        return {name for expr, _ in self.exprs for name in METRIC_NAME.findall(expr)}
 
 
 @dataclass(frozen=True)
@@ -115,6 +154,38 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class MetricPanel:
+    """A time series of the processes' metrics (PromQL), and its size on the grid."""
+
+    title: str
+    query: PromQuery
+    width: int
+    height: int
+    description: str = ""
+    unit: str | None = None
+    minimum: float | None = 0
+    type: PanelType = "timeseries"
+
+    def render(self, panel_id: int, x: int, y: int) -> dict[str, Any]:
+        defaults: dict[str, Any] = {}
+        if self.unit is not None:
+            defaults["unit"] = self.unit
+        if self.minimum is not None:
+            defaults["min"] = self.minimum
+        return {
+            "id": panel_id,
+            "type": self.type,
+            "title": self.title,
+            "description": self.description,
+            "datasource": prometheus_ref(),
+            "gridPos": {"x": x, "y": y, "w": self.width, "h": self.height},
+            "targets": self.query.targets(),
+            "fieldConfig": {"defaults": defaults, "overrides": []},
+            "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+        }
+
+
+@dataclass(frozen=True)
 class Variable:
     """A query variable over the warehouse (first column the value, second the label)."""
 
@@ -141,9 +212,23 @@ class Variable:
         }
 
 
-def layout(panels: list[Panel]) -> list[tuple[Panel, int, int]]:
+class _Placeable(Protocol):
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def title(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Placeable)
+
+
+def layout(panels: Sequence[P]) -> list[tuple[P, int, int]]:
     """Place panels left to right, wrapping at 24 columns; a row is as tall as its tallest."""
-    placed: list[tuple[Panel, int, int]] = []
+    placed: list[tuple[P, int, int]] = []
     x = y = row_height = 0
     for panel in panels:
         if not 0 < panel.width <= GRID_COLUMNS:
@@ -163,6 +248,8 @@ class Dashboard:
     description: str
     panels: list[Panel]
     variables: list[Variable] = field(default_factory=list)
+    #: panels on the processes' metrics, placed after ``panels``
+    metric_panels: list[MetricPanel] = field(default_factory=list)
     tags: tuple[str, ...] = ("sanjiang",)
     time_from: str = "now-7d"
     time_to: str = "now"
@@ -170,6 +257,7 @@ class Dashboard:
 
     def render(self) -> dict[str, Any]:
         """The dashboard JSON model (without ``id``: Grafana assigns it; ``uid`` is stable)."""
+        every: list[Panel | MetricPanel] = [*self.panels, *self.metric_panels]
         return {
             "uid": self.uid,
             "title": self.title,
@@ -184,7 +272,5 @@ class Dashboard:
             "time": {"from": self.time_from, "to": self.time_to},
             "templating": {"list": [v.render() for v in self.variables]},
             "annotations": {"list": []},
-            "panels": [
-                panel.render(i, x, y) for i, (panel, x, y) in enumerate(layout(self.panels), 1)
-            ],
+            "panels": [panel.render(i, x, y) for i, (panel, x, y) in enumerate(layout(every), 1)],
         }

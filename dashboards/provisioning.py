@@ -1,5 +1,6 @@
-"""Grafana provisioning for Sanjiang: the ClickHouse datasource (read-only user, fixed uid) and
-a file provider for the dashboards, plus `build` that writes them with the dashboard JSON."""
+"""Grafana provisioning for Sanjiang: the ClickHouse datasource (read-only user, fixed uid), the
+Prometheus datasource (the processes' metrics) and a file provider for the dashboards, plus
+`build` that writes them with the dashboard JSON."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ import orjson
 import yaml
 
 from dashboards.boards import all_dashboards
-from dashboards.model import DATASOURCE_TYPE, DATASOURCE_UID, Dashboard
+from dashboards.model import (
+    DATASOURCE_TYPE,
+    DATASOURCE_UID,
+    PROMETHEUS_TYPE,
+    PROMETHEUS_UID,
+    Dashboard,
+)
 from sanjiang.kafka.topics import Topics
 from sanjiang.settings import Settings
 
 DATASOURCE_NAME = "Sanjiang ClickHouse"
+PROMETHEUS_NAME = "Sanjiang Prometheus"
 FOLDER_UID = "sanjiang"
 FOLDER_TITLE = "三江驿"
 #: Where the compose stack mounts the dashboard files inside the Grafana container.
@@ -54,6 +62,27 @@ def datasource(settings: Settings, password: str | None = None) -> dict[str, Any
     return source
 
 
+def prometheus_datasource(settings: Settings) -> dict[str, Any]:
+    """Prometheus, which scrapes every process (``infra/prometheus/prometheus.yml``)."""
+    return {
+        "name": PROMETHEUS_NAME,
+        "type": PROMETHEUS_TYPE,
+        "uid": PROMETHEUS_UID,
+        "access": "proxy",
+        "url": settings.grafana_prometheus_url,
+        "isDefault": False,
+        "editable": False,
+        # the scrape interval: $__rate_interval is at least four of them
+        "jsonData": {"httpMethod": "POST", "timeInterval": "15s"},
+    }
+
+
+def datasources(settings: Settings, password: str | None = None) -> list[dict[str, Any]]:
+    """Every datasource the dashboards read: ClickHouse (``password`` as in ``datasource``)
+    and Prometheus."""
+    return [datasource(settings, password), prometheus_datasource(settings)]
+
+
 @dataclass(frozen=True)
 class BuildResult:
     dashboards: list[Path]
@@ -73,8 +102,10 @@ def build(settings: Settings, out: Path) -> BuildResult:
             + b"\n"
         )
         written.append(path)
-    source = datasource(settings, password="${" + PASSWORD_ENV + "}")
-    datasources = {"apiVersion": 1, "datasources": [source]}
+    sources = {
+        "apiVersion": 1,
+        "datasources": datasources(settings, password="${" + PASSWORD_ENV + "}"),
+    }
     providers = {
         "apiVersion": 1,
         "providers": [
@@ -92,7 +123,7 @@ def build(settings: Settings, out: Path) -> BuildResult:
         ],
     }
     files = []
-    for kind, document in (("datasources", datasources), ("dashboards", providers)):
+    for kind, document in (("datasources", sources), ("dashboards", providers)):
         path = out / "provisioning" / kind / "sanjiang.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         header = (

@@ -1,9 +1,9 @@
-"""Create or update the datasource, folder and dashboards in a running Grafana (grafana-client),
+"""Create or update the datasources, folder and dashboards in a running Grafana (grafana-client),
 idempotently: running it twice changes nothing the second time but the dashboards' versions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ class PushError(RuntimeError):
 
 @dataclass
 class PushReport:
-    datasource: str = ""
+    datasources: dict[str, str] = field(default_factory=dict)  #: uid -> created / updated
     folder: str = ""
     dashboards: list[str] = field(default_factory=list)
 
@@ -36,25 +36,26 @@ def connect(url: str, token: str | None = None, timeout_s: float = 10.0) -> Graf
 
 def push(
     api: GrafanaApi,
-    datasource: dict[str, Any],
+    datasources: Sequence[dict[str, Any]],
     dashboards: list[Dashboard],
     report: Callable[[str], None] = lambda _: None,
 ) -> PushReport:
-    """Upsert the datasource (by uid), the folder (by uid) and every dashboard (by uid)."""
+    """Upsert the datasources (by uid), the folder (by uid) and every dashboard (by uid)."""
     result = PushReport()
-    uid = datasource["uid"]
     try:
-        try:
-            api.datasource.get_datasource_by_uid(uid)
-        except GrafanaClientError as exc:
-            if not _missing(exc):
-                raise
-            api.datasource.create_datasource(datasource)
-            result.datasource = "created"
-        else:
-            api.datasource.update_datasource_by_uid(uid, datasource)
-            result.datasource = "updated"
-        report(f"datasource {uid}: {result.datasource}")
+        for datasource in datasources:
+            uid = datasource["uid"]
+            try:
+                api.datasource.get_datasource_by_uid(uid)
+            except GrafanaClientError as exc:
+                if not _missing(exc):
+                    raise
+                api.datasource.create_datasource(datasource)
+                result.datasources[uid] = "created"
+            else:
+                api.datasource.update_datasource_by_uid(uid, datasource)
+                result.datasources[uid] = "updated"
+            report(f"datasource {uid}: {result.datasources[uid]}")
 
         try:
             api.folder.get_folder(FOLDER_UID)

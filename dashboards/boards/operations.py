@@ -1,11 +1,20 @@
 """设备运行: kiosk health (heartbeats, offline kiosks), pipeline health (warehouse sink lag,
-dead letters, late events, the live worker) and the kiosk facts in conflict with the platform's
-decisions (``sanjiang.conflicts``)."""
+dead letters, late events, the live worker), the kiosk facts in conflict with the platform's
+decisions (``sanjiang.conflicts``), and the processes' own metrics (``sanjiang.metrics``, PromQL
+on the Prometheus datasource: rates, lag, durations, memory)."""
 
 from __future__ import annotations
 
 from dashboards.boards.common import COUNTS_STAT
-from dashboards.model import FORMAT_TIME_SERIES, Dashboard, Panel, Query, Threshold
+from dashboards.model import (
+    FORMAT_TIME_SERIES,
+    Dashboard,
+    MetricPanel,
+    Panel,
+    PromQuery,
+    Query,
+    Threshold,
+)
 from dashboards.sql import conflict_label, kpi_sql, live_view
 from projections.conflicts import CONFLICTS_BY_DAY
 from sanjiang.conflicts import KINDS, LABELS
@@ -37,6 +46,159 @@ def conflicts_panel(db: str) -> Panel:
         width=24,
         height=9,
     )
+
+
+RATE = "[$__rate_interval]"
+
+
+def p99(histogram: str) -> str:
+    """The 99th percentile of a histogram over the panel's interval, all processes together."""
+    return f"histogram_quantile(0.99, sum by (le) (rate({histogram}_bucket{RATE})))"
+
+
+def metric_panels() -> list[MetricPanel]:
+    """The processes' metrics (what each means: the README's "Metrics")."""
+    return [
+        MetricPanel(
+            title="实时处理速率",
+            description="实时流处理每秒读取的记录（按主题）与应用到状态的事件。",
+            query=PromQuery(
+                (
+                    (f"sum by (topic) (rate(sanjiang_fold_records_total{RATE}))", "读取 {{topic}}"),
+                    (f"sum(rate(sanjiang_fold_events_applied_total{RATE}))", "已应用事件"),
+                )
+            ),
+            unit="ops",
+            width=12,
+            height=8,
+        ),
+        MetricPanel(
+            title="消费积压（按分区）",
+            description=(
+                "各消费者在每个分区尚未处理的记录：实时流处理按自身读取位点，"
+                "仓库写入与决策器按消费组已提交位点（每 15 秒采样）。"
+            ),
+            query=PromQuery(
+                (
+                    (
+                        "max by (consumer, topic, partition) (sanjiang_consumer_lag_records)",
+                        "{{consumer}} {{topic}}/{{partition}}",
+                    ),
+                )
+            ),
+            unit="short",
+            width=12,
+            height=8,
+        ),
+        MetricPanel(
+            title="处理耗时（p99）",
+            description=(
+                "实时折叠一个批次、检查点切片与写入、决策器处理一批命令、"
+                "仓库写入一个批次的 99 分位耗时。"
+            ),
+            query=PromQuery(
+                (
+                    (p99("sanjiang_fold_batch_seconds"), "实时折叠批次"),
+                    (p99("sanjiang_checkpoint_cut_seconds"), "检查点切片"),
+                    (p99("sanjiang_checkpoint_write_seconds"), "检查点写入"),
+                    (p99("sanjiang_command_batch_seconds"), "命令决策批次"),
+                    (p99("sanjiang_sink_write_seconds"), "仓库写入批次"),
+                )
+            ),
+            unit="s",
+            width=12,
+            height=8,
+        ),
+        MetricPanel(
+            title="进程内存",
+            description="各进程的常驻内存（RSS）。",
+            query=PromQuery(
+                (
+                    (
+                        'process_resident_memory_bytes{job=~"sanjiang-.*"}',
+                        "{{job}} {{instance}}",
+                    ),
+                )
+            ),
+            unit="bytes",
+            width=12,
+            height=8,
+        ),
+        MetricPanel(
+            title="仓库写入（事件/秒）",
+            description="仓库写入每秒处理的事件：新写入、已存在而去重、转入死信；以及写入失败。",
+            query=PromQuery(
+                (
+                    (f"sum by (result) (rate(sanjiang_sink_events_total{RATE}))", "{{result}}"),
+                    (f"sum(rate(sanjiang_sink_write_failures_total{RATE}))", "写入失败（批次）"),
+                )
+            ),
+            unit="ops",
+            width=12,
+            height=8,
+        ),
+        MetricPanel(
+            title="仓库写入批次与积压",
+            description="事件主题中仓库写入尚未提交的事件（采样），与每批写入的平均行数。",
+            query=PromQuery(
+                (
+                    ("max(sanjiang_sink_backlog_records)", "积压事件"),
+                    (
+                        f"sum(rate(sanjiang_sink_batch_records_sum{RATE}))"
+                        f" / sum(rate(sanjiang_sink_batch_records_count{RATE}))",
+                        "平均批次行数",
+                    ),
+                )
+            ),
+            unit="short",
+            width=12,
+            height=8,
+        ),
+        MetricPanel(
+            title="接入应答（按状态与原因）",
+            description="终端发送的事件每秒所得应答（接受、重复、拒绝及原因），与被拒绝的请求。",
+            query=PromQuery(
+                (
+                    (
+                        f"sum by (status, reason) (rate(sanjiang_ingest_events_total{RATE}))",
+                        "{{status}} {{reason}}",
+                    ),
+                    (
+                        'sum by (code, error) (rate(sanjiang_ingest_requests_total{error!=""}'
+                        f"{RATE}))",
+                        "HTTP {{code}} {{error}}",
+                    ),
+                )
+            ),
+            unit="ops",
+            width=8,
+            height=8,
+        ),
+        MetricPanel(
+            title="命令决定（按结果）",
+            description="决策器每秒作出的决定：接受（完成、候补、待批）或拒绝（原因）；重复请求另计。",
+            query=PromQuery(
+                (
+                    (
+                        f"sum by (status, outcome) (rate(sanjiang_command_decisions_total{RATE}))",
+                        "{{status}} {{outcome}}",
+                    ),
+                    (f"sum(rate(sanjiang_command_repeats_total{RATE}))", "重复请求"),
+                )
+            ),
+            unit="ops",
+            width=8,
+            height=8,
+        ),
+        MetricPanel(
+            title="实时推送连接",
+            description="当前打开的实时推送（SSE）连接数。",
+            query=PromQuery((("sum(sanjiang_sse_clients)", "连接"),)),
+            unit="short",
+            width=8,
+            height=8,
+        ),
+    ]
 
 
 def operations(db: str, events_topic: str) -> Dashboard:
@@ -226,9 +388,10 @@ def operations(db: str, events_topic: str) -> Dashboard:
         title="设备运行",
         description=(
             "终端心跳与离线、数据管道（仓库写入积压、死信、迟到事件、实时处理），"
-            "以及与平台决定不符的终端事实（冲突）。"
+            "与平台决定不符的终端事实（冲突），以及各进程的运行指标（Prometheus）。"
         ),
         panels=panels,
+        metric_panels=metric_panels(),
         refresh="30s",
         time_from="now-24h",
     )

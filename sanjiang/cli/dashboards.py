@@ -30,8 +30,8 @@ def build(
 
 @dashboards_app.command("push")
 def push(ctx: typer.Context) -> None:
-    """Create or update the datasource, folder and dashboards in SANJIANG_GRAFANA_URL."""
-    from dashboards.provisioning import dashboards_for, datasource
+    """Create or update the datasources, folder and dashboards in SANJIANG_GRAFANA_URL."""
+    from dashboards.provisioning import dashboards_for, datasources
     from dashboards.push import PushError, connect
     from dashboards.push import push as push_all
 
@@ -49,7 +49,7 @@ def push(ctx: typer.Context) -> None:
     try:
         report = push_all(
             connect(settings.grafana_url, token),
-            datasource(settings, password),
+            datasources(settings, password),
             dashboards_for(settings),
             report=say,
         )

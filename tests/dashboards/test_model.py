@@ -9,9 +9,11 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
 from dashboards.model import FORMAT_TABLE, FORMAT_TIME_SERIES, SCHEMA_VERSION, Panel, Query, layout
-from dashboards.provisioning import build, dashboards_for, datasource
+from dashboards.provisioning import build, dashboards_for, datasource, prometheus_datasource
+from sanjiang.metrics import ROLES, expose
 from sanjiang.settings import load_settings
 
 SETTINGS = load_settings()
@@ -83,6 +85,8 @@ def test_layout_wraps_rows_and_refuses_impossible_widths() -> None:
 def test_every_target_uses_the_provisioned_datasource_and_a_numeric_format() -> None:
     uid = datasource(SETTINGS)["uid"]
     for board, p in panels():
+        if p["datasource"]["type"] == "prometheus":
+            continue  # the processes' metrics: test_metric_panels_read_prometheus
         assert p["datasource"]["uid"] == uid
         assert len(p["targets"]) == 1
         for target in p["targets"]:
@@ -94,6 +98,49 @@ def test_every_target_uses_the_provisioned_datasource_and_a_numeric_format() -> 
             if p["type"] == "timeseries":
                 assert target["format"] == FORMAT_TIME_SERIES
                 assert "AS time" in target["rawSql"], (board, p["title"])
+
+
+def test_metric_panels_read_prometheus() -> None:
+    uid = prometheus_datasource(SETTINGS)["uid"]
+    metric = [(board, p) for board, p in panels() if p["datasource"]["type"] == "prometheus"]
+    assert {board for board, _ in metric} == {"sanjiang-operations"}
+    assert len(metric) >= 8
+    for _, p in metric:
+        assert p["datasource"]["uid"] == uid and p["type"] == "timeseries", p["title"]
+        refs = [t["refId"] for t in p["targets"]]
+        assert len(set(refs)) == len(refs) and refs
+        for target in p["targets"]:
+            assert target["datasource"] == {"type": "prometheus", "uid": uid}
+            assert "rawSql" not in target and target["expr"].strip(), p["title"]
+            assert target["expr"].count("(") == target["expr"].count(")"), target["expr"]
+            assert target["legendFormat"], p["title"]
+
+
+def test_metric_panels_query_only_metrics_the_processes_define() -> None:
+    """Every name a PromQL panel reads is a metric of ``sanjiang.metrics`` (a counter's
+    ``_total``, a histogram's ``_bucket``, ``_sum`` or ``_count``) or the client library's
+    process metrics; the test of ``sanjiang up`` checks them against real scrapes."""
+    defined = exposed_names()
+    assert "sanjiang_fold_records_total" in defined
+    assert "sanjiang_fold_batch_seconds_bucket" in defined
+    for board in dashboards_for(SETTINGS):
+        for panel in board.metric_panels:
+            for name in panel.query.metric_names():
+                assert name in defined or name.startswith("process_"), (
+                    f"{board.uid} / {panel.title}: no metric {name}"
+                )
+
+
+def exposed_names() -> set[str]:
+    """The sample names the processes' metrics can have."""
+    registry = CollectorRegistry()
+    expose(*ROLES, registry=registry)
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    return {
+        family.name + suffix
+        for family in registry.collect()
+        for suffix in suffixes.get(family.type, ("",))
+    }
 
 
 def test_what_users_see_is_chinese() -> None:
@@ -109,7 +156,7 @@ def test_station_variable_is_multi_select_with_all_and_used_through_conditional_
     for d in RENDERED:
         variables = {v["name"]: v for v in d["templating"]["list"]}
         if "station" not in variables:
-            assert not any("$station" in p["targets"][0]["rawSql"] for p in d["panels"])
+            assert not any("$station" in orjson.dumps(p["targets"]).decode() for p in d["panels"])
             continue
         station = variables["station"]
         assert station["multi"] and station["includeAll"]
@@ -127,8 +174,10 @@ def test_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
     for path in result.dashboards:
         assert orjson.loads(path.read_bytes())["uid"] == path.stem
     sources = yaml.safe_load((tmp_path / "provisioning/datasources/sanjiang.yaml").read_text())
-    (source,) = sources["datasources"]
-    assert source["uid"] == "sanjiang-clickhouse"
+    source, prometheus = sources["datasources"]
+    assert prometheus["uid"] == "sanjiang-prometheus" and prometheus["type"] == "prometheus"
+    assert prometheus["url"] == SETTINGS.grafana_prometheus_url and not prometheus["isDefault"]
+    assert source["uid"] == "sanjiang-clickhouse" and source["isDefault"]
     assert source["type"] == "grafana-clickhouse-datasource"
     assert source["jsonData"]["username"] == "grafana_ro"  # the read-only user
     assert source["secureJsonData"]["password"] == "${SANJIANG_GRAFANA_CLICKHOUSE_PASSWORD}"

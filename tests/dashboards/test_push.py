@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dashboards.provisioning import FOLDER_UID, dashboards_for, datasource
+from dashboards.provisioning import FOLDER_UID, dashboards_for, datasources
 from dashboards.push import PushError, connect, push
 from sanjiang.settings import load_settings
 
@@ -107,16 +107,20 @@ def test_push_creates_then_updates_and_is_idempotent(
     url, handler = grafana
     host = url.removeprefix("http://")
     boards = dashboards_for(SETTINGS)
-    source = datasource(SETTINGS, password="pw")
-    first = push(connect(f"http://admin:secret@{host}"), source, boards)
-    assert (first.datasource, first.folder) == ("created", "created")
+    sources = datasources(SETTINGS, password="pw")
+    first = push(connect(f"http://admin:secret@{host}"), sources, boards)
+    uids = ("sanjiang-clickhouse", "sanjiang-prometheus")
+    assert first.datasources == dict.fromkeys(uids, "created")
+    assert first.folder == "created"
     assert first.dashboards == [b.uid for b in boards]
     assert handler.state["datasources"]["sanjiang-clickhouse"]["secureJsonData"] == {
         "password": "pw"
     }
     assert set(handler.state["folders"]) == {FOLDER_UID}
-    second = push(connect(f"http://admin:secret@{host}"), source, boards)
-    assert (second.datasource, second.folder) == ("updated", "exists")
+    assert handler.state["datasources"]["sanjiang-prometheus"]["url"] == "http://prometheus:9090"
+    second = push(connect(f"http://admin:secret@{host}"), sources, boards)
+    assert second.datasources == dict.fromkeys(uids, "updated")
+    assert second.folder == "exists"
     assert len(handler.state["dashboards"]) == len(boards)  # replaced by uid, not duplicated
     assert {d["version"] for d in handler.state["dashboards"].values()} == {2}
     assert all(d["id"] is None for d in handler.state["dashboards"].values())
@@ -126,9 +130,9 @@ def test_push_errors_are_named(grafana: tuple[str, type[FakeGrafana]]) -> None:
     url, _ = grafana
     host = url.removeprefix("http://")
     with pytest.raises(PushError, match="401"):
-        push(connect(f"http://admin:wrong@{host}"), datasource(SETTINGS), dashboards_for(SETTINGS))
+        push(connect(f"http://admin:wrong@{host}"), datasources(SETTINGS), dashboards_for(SETTINGS))
     with pytest.raises(PushError, match="cannot reach Grafana"):
-        push(connect("http://admin:secret@127.0.0.1:9", timeout_s=2), datasource(SETTINGS), [])
+        push(connect("http://admin:secret@127.0.0.1:9", timeout_s=2), datasources(SETTINGS), [])
 
 
 @pytest.mark.skipif(
@@ -138,8 +142,8 @@ def test_push_errors_are_named(grafana: tuple[str, type[FakeGrafana]]) -> None:
 def test_push_to_a_real_grafana() -> None:
     api = connect(os.environ["SANJIANG_TEST_GRAFANA_URL"])
     boards = dashboards_for(SETTINGS)
-    push(api, datasource(SETTINGS, password="unused"), boards)
-    push(api, datasource(SETTINGS, password="unused"), boards)  # again: updates in place
+    push(api, datasources(SETTINGS, password="unused"), boards)
+    push(api, datasources(SETTINGS, password="unused"), boards)  # again: updates in place
     for board in boards:
         stored = api.dashboard.get_dashboard(board.uid)  # type: ignore[no-untyped-call]
         assert stored["dashboard"]["title"] == board.title

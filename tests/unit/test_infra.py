@@ -34,7 +34,9 @@ DOCKERFILE = INFRA / "Dockerfile"
 ENV_EXAMPLE = INFRA / ".env.example"
 BUILT_DATASOURCE = INFRA / "grafana" / "provisioning" / "datasources" / "sanjiang.yaml"
 
-INFRA_SERVICES = {"kafka", "clickhouse", "grafana"}
+PROMETHEUS_YML = INFRA / "prometheus" / "prometheus.yml"
+
+INFRA_SERVICES = {"kafka", "clickhouse", "grafana", "prometheus"}
 APP_SERVICES = {"api", "sink", "streams", "migrate", "topics"}
 ONE_SHOTS = {"migrate", "topics", "kafka-acls"}
 #: The CLI command each Sanjiang service runs.
@@ -341,6 +343,52 @@ def test_grafana_installs_the_clickhouse_plugin() -> None:
     assert "grafana-clickhouse-datasource" in plugins.split(",")
 
 
+# --- metrics -------------------------------------------------------------------------------
+
+
+def test_prometheus_scrapes_every_long_running_process_where_it_serves_its_metrics() -> None:
+    services = _services()
+    defaults = Settings()
+    ports = {
+        "api": defaults.api_port,
+        "streams": defaults.streams_metrics_port,
+        "deciders": defaults.deciders_metrics_port,
+        "sink": defaults.sink_metrics_port,
+    }
+    config = yaml.safe_load(PROMETHEUS_YML.read_text("utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {f"sanjiang-{name}" for name in ports}
+    for name, port in ports.items():
+        job = jobs[f"sanjiang-{name}"]
+        (sd,) = job["dns_sd_configs"]  # every replica of the service
+        assert sd["names"] == [name] and sd["type"] == "A" and sd["port"] == port, name
+        env = {k: _interpolate(v) for k, v in _env(services[name]).items()}
+        if name != "api":  # the workers listen on the compose network, unpublished
+            assert env["SANJIANG_METRICS_HOST"] == "0.0.0.0", name
+            assert not any(str(port) in str(p) for p in services[name].get("ports", [])), name
+    prometheus = services["prometheus"]
+    assert ("./prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml") in _mounts(prometheus)
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    # the API's route takes the scrape token, which Prometheus reads from a compose secret
+    auth = jobs["sanjiang-api"]["authorization"]
+    assert auth["type"] == "Bearer"
+    (secret,) = prometheus["secrets"]
+    assert auth["credentials_file"] == f"/run/secrets/{secret}"
+    source = _compose()["secrets"][secret]["environment"]
+    assert _env(services["api"])["SANJIANG_METRICS_TOKEN"] == (
+        f"${{{source}:?set {source} in infra/.env}}"
+    )
+    grafana = _depends(services["grafana"])
+    assert grafana["prometheus"] == "service_healthy"
+
+
+def test_grafana_reaches_prometheus_where_compose_runs_it() -> None:
+    doc = yaml.safe_load(BUILT_DATASOURCE.read_text("utf-8"))
+    (source,) = (s for s in doc["datasources"] if s["type"] == "prometheus")
+    assert source["url"] == "http://prometheus:9090"
+    assert "prometheus" in _services()
+
+
 # --- secrets ---------------------------------------------------------------------------------
 
 
@@ -447,7 +495,7 @@ def test_grafana_query_timeout_fits_the_read_only_bound() -> None:
     # committed, and kept current by tests/dashboards/test_model.py
     assert BUILT_DATASOURCE.exists(), "run `sanjiang dashboards build --out infra/grafana`"
     doc = yaml.safe_load(BUILT_DATASOURCE.read_text("utf-8"))
-    (source,) = doc["datasources"]
+    (source,) = (s for s in doc["datasources"] if s["type"] == "grafana-clickhouse-datasource")
     data = source["jsonData"]
     assert int(data["queryTimeout"]) + CLICKHOUSE_GO_TIMEOUT_SLACK_S <= int(bound.text or 0)
     assert data["username"] == "grafana_ro"
