@@ -2,7 +2,11 @@
 ACLs (``sanjiang.kafka.security``), as the production stack runs it: a client without the
 credentials of a process cannot write events; each process can do its own work and no other's;
 and the whole pipeline (API → events → sink → warehouse, and the stream worker) runs with
-each process as its own user."""
+each process as its own user.
+
+One broker for the module, made by the compose stack's own scripts (infra/kafka/start.sh,
+then acls.sh: ``compose_broker``), which the tests check are written from
+``sanjiang.kafka.security``."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,29 +29,30 @@ from api.app import create_app
 from projections.sink import WarehouseSink
 from projections.warehouse import ChdbWarehouse
 from sanjiang.events import encode_event
-from sanjiang.kafka.broker import LocalKafka, find_kafka_home, new_cluster_id, probe
+from sanjiang.kafka.broker import find_kafka_home, new_cluster_id, probe
 from sanjiang.kafka.client import make_consumer, make_producer
 from sanjiang.kafka.security import (
     ADMIN_USER,
     API_USER,
     PASSWORD_VARIABLES,
-    PROCESS_USERS,
     SINK_USER,
     STREAMS_USER,
     WAREHOUSE_GROUP,
-    acl_commands,
     acls_script,
     broker_start_script,
 )
 from sanjiang.kafka.topics import Topics, ensure_topics
 from sanjiang.settings import Settings, load_settings
 from tests.access import bearer, device_key, staff_token
-from tests.conftest import free_port, local_kafka_settings
+from tests.conftest import free_port
 from tests.integration.test_ingest_api import checkin
 from tests.integration.test_live import start_worker, wait_for
 
 pytestmark = pytest.mark.integration
-PREFIX = "secure"
+PREFIX = "sanjiang"  #: the compose stack's topics (acls.sh names them)
+#: the short-lived tools' JVMs (the storage format, kafka-acls' seventeen runs) compile with
+#: C1 only; kafka-acls' runs after the first load their classes from the archive it left
+TOOL_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -74,27 +80,102 @@ class SecureCluster:
         )
 
 
+@dataclass
+class ComposeBroker:
+    """The compose stack's broker, made by its own scripts: what they printed, its ports."""
+
+    cluster: SecureCluster
+    acls: subprocess.CompletedProcess[str]
+    host_port: int
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureCluster]:
-    passwords = {user: secrets.token_urlsafe(18) for user in (ADMIN_USER, *PROCESS_USERS)}
-    settings = local_kafka_settings(
-        tmp_path_factory.mktemp("secure-kafka"),
+def compose_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeBroker]:
+    """start.sh and acls.sh as the compose stack runs them, on the Maven jars instead of the
+    image's (shims for its bin/ scripts), on 127.0.0.1: the one broker of the module."""
+    tmp_path = tmp_path_factory.mktemp("compose-kafka")
+    jars = find_kafka_home() / "target" / "dependency"
+    home = tmp_path / "kafka-home"
+    (home / "bin").mkdir(parents=True)
+    classes = tmp_path / "kafka-acls.jsa"  # a class-data archive, written by the first run
+    archive = (
+        f"if [ -f {classes} ]; then A=-XX:SharedArchiveFile={classes}; "
+        f"else A=-XX:ArchiveClassesAtExit={classes}; fi\n"
+    )
+    for script, main, flags, prelude in (
+        ("kafka-storage.sh", "kafka.tools.StorageTool", TOOL_FLAGS, ""),
+        ("kafka-server-start.sh", "kafka.Kafka", "", ""),
+        ("kafka-acls.sh", "org.apache.kafka.tools.AclCommand", f"{TOOL_FLAGS} $A", archive),
+    ):
+        shim = home / "bin" / script
+        java = f'exec java -Xmx384m {flags} -cp "{jars}/*" {main} "$@"\n'
+        shim.write_text(f"#!/bin/sh\n{prelude}{java}")
+        shim.chmod(0o755)
+    passwords = {user: secrets.token_hex(24) for user in PASSWORD_VARIABLES}
+    ports = {name: free_port() for name in ("INTERNAL", "CONTROLLER", "HOST")}
+    env = {
+        **os.environ,
+        **{PASSWORD_VARIABLES[user]: password for user, password in passwords.items()},
+        "CLUSTER_ID": new_cluster_id(),
+        "KAFKA_HOME": str(home),
+        "KAFKA_DATA": str(tmp_path / "data"),
+        "KAFKA_CONFIG_DIR": str(tmp_path),
+        "KAFKA_HOSTNAME": "127.0.0.1",
+        "KAFKA_LISTEN_HOST": "127.0.0.1",
+        "KAFKA_HOST_ADVERTISED": "127.0.0.1",
+        "KAFKA_INTERNAL_PORT": str(ports["INTERNAL"]),
+        "KAFKA_CONTROLLER_PORT": str(ports["CONTROLLER"]),
+        "KAFKA_HOST_PORT": str(ports["HOST"]),
+    }
+    log = (tmp_path / "broker.log").open("wb")
+    broker = subprocess.Popen(
+        ["sh", str(ROOT / "infra" / "kafka" / "start.sh")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    admin = load_settings(
+        var_dir=tmp_path,
+        kafka_bootstrap=f"127.0.0.1:{ports['INTERNAL']}",
         kafka_security_protocol="SASL_PLAINTEXT",
         kafka_username=ADMIN_USER,
         kafka_password=passwords[ADMIN_USER],
         topic_prefix=PREFIX,
         event_partitions=2,
     )
-    broker = LocalKafka(settings, scram=passwords)
-    broker.start()
     try:
-        admin = settings.model_copy(update={"kafka_bootstrap": settings.bootstrap_servers})
-        secure = SecureCluster(admin, passwords)
-        asyncio.run(ensure_topics(admin, secure.topics))
-        broker.apply_acls(acl_commands(secure.topics))
-        yield secure
+        deadline = time.monotonic() + 120
+        while True:
+            assert broker.poll() is None, (tmp_path / "broker.log").read_text()[-3000:]
+            try:
+                asyncio.run(probe(admin))
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "the broker never answered"
+                time.sleep(0.5)
+        cluster = SecureCluster(admin, passwords)
+        asyncio.run(ensure_topics(admin, cluster.topics))
+        acls = subprocess.run(
+            ["sh", str(ROOT / "infra" / "kafka" / "acls.sh")],
+            env={**env, "KAFKA_BOOTSTRAP": admin.bootstrap_servers},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        yield ComposeBroker(cluster, acls, ports["HOST"])
     finally:
-        broker.stop()
+        os.killpg(broker.pid, signal.SIGTERM)
+        broker.wait(60)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(compose_broker: ComposeBroker) -> SecureCluster:
+    """The compose stack's broker, its ACLs applied."""
+    acls = compose_broker.acls
+    assert acls.returncode == 0, acls.stdout + acls.stderr
+    return compose_broker.cluster
 
 
 async def can_produce(settings: Settings, topic: str) -> bool:
@@ -197,82 +278,18 @@ def test_the_compose_stacks_kafka_files_are_fresh() -> None:
 
 
 def test_the_compose_stacks_kafka_start_and_acl_scripts_secure_a_real_broker(
-    tmp_path: Path,
+    compose_broker: ComposeBroker,
 ) -> None:
-    """start.sh and acls.sh as the compose stack runs them, on the Maven jars instead of the
-    image's (shims for its bin/ scripts), on 127.0.0.1: the broker they make authenticates
-    every client and each process may only do its part."""
-    jars = find_kafka_home() / "target" / "dependency"
-    home = tmp_path / "kafka-home"
-    (home / "bin").mkdir(parents=True)
-    for script, main in (
-        ("kafka-storage.sh", "kafka.tools.StorageTool"),
-        ("kafka-server-start.sh", "kafka.Kafka"),
-        ("kafka-acls.sh", "org.apache.kafka.tools.AclCommand"),
-    ):
-        shim = home / "bin" / script
-        shim.write_text(f'#!/bin/sh\nexec java -Xmx384m -cp "{jars}/*" {main} "$@"\n')
-        shim.chmod(0o755)
-    passwords = {user: secrets.token_hex(24) for user in PASSWORD_VARIABLES}
-    ports = {name: free_port() for name in ("INTERNAL", "CONTROLLER", "HOST")}
-    env = {
-        **os.environ,
-        **{PASSWORD_VARIABLES[user]: password for user, password in passwords.items()},
-        "CLUSTER_ID": new_cluster_id(),
-        "KAFKA_HOME": str(home),
-        "KAFKA_DATA": str(tmp_path / "data"),
-        "KAFKA_CONFIG_DIR": str(tmp_path),
-        "KAFKA_HOSTNAME": "127.0.0.1",
-        "KAFKA_LISTEN_HOST": "127.0.0.1",
-        "KAFKA_HOST_ADVERTISED": "127.0.0.1",
-        "KAFKA_INTERNAL_PORT": str(ports["INTERNAL"]),
-        "KAFKA_CONTROLLER_PORT": str(ports["CONTROLLER"]),
-        "KAFKA_HOST_PORT": str(ports["HOST"]),
-    }
-    log = (tmp_path / "broker.log").open("wb")
-    broker = subprocess.Popen(
-        ["sh", str(ROOT / "infra" / "kafka" / "start.sh")],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    """start.sh and acls.sh as the compose stack runs them (``compose_broker``): the broker
+    they make authenticates every client and each process may only do its part, on the
+    internal listener and the operators' one."""
+    acls = compose_broker.acls
+    assert acls.returncode == 0, acls.stdout + acls.stderr
+    assert "kafka ACLs applied" in acls.stdout
+    cluster = compose_broker.cluster
+    assert_each_process_may_only_do_its_part(cluster)
+    on_host = cluster.user(API_USER).model_copy(
+        update={"kafka_bootstrap": f"127.0.0.1:{compose_broker.host_port}"}
     )
-    admin = load_settings(
-        var_dir=tmp_path,
-        kafka_bootstrap=f"127.0.0.1:{ports['INTERNAL']}",
-        kafka_security_protocol="SASL_PLAINTEXT",
-        kafka_username=ADMIN_USER,
-        kafka_password=passwords[ADMIN_USER],
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert broker.poll() is None, (tmp_path / "broker.log").read_text()[-3000:]
-            try:
-                asyncio.run(probe(admin))
-                break
-            except Exception:
-                assert time.monotonic() < deadline, "the broker never answered"
-                time.sleep(0.5)
-        topics = Topics("sanjiang", 2)
-        asyncio.run(ensure_topics(admin, topics))
-        acls = subprocess.run(
-            ["sh", str(ROOT / "infra" / "kafka" / "acls.sh")],
-            env={**env, "KAFKA_BOOTSTRAP": admin.bootstrap_servers},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert acls.returncode == 0, acls.stdout + acls.stderr
-        assert "kafka ACLs applied" in acls.stdout
-        cluster = SecureCluster(admin, passwords)
-        cluster.topics = topics
-        assert_each_process_may_only_do_its_part(cluster)
-        on_host = cluster.user(API_USER).model_copy(
-            update={"kafka_bootstrap": f"127.0.0.1:{ports['HOST']}"}
-        )
-        assert asyncio.run(can_produce(on_host, topics.events))  # the operators' listener
-    finally:
-        os.killpg(broker.pid, signal.SIGTERM)
-        broker.wait(60)
-        log.close()
+    assert asyncio.run(can_produce(on_host, cluster.topics.events))  # the operators' listener
+    assert not asyncio.run(can_produce(cluster.anonymous(), cluster.topics.events))
