@@ -25,6 +25,7 @@ from typing import Any
 
 import faust
 
+from sanjiang import metrics
 from sanjiang.kafka.deadletter import Rejection
 from sanjiang.kafka.faustapp import faust_app
 from sanjiang.kafka.topics import Topics, ensure_topics
@@ -114,6 +115,7 @@ def create_app(settings: Settings, network: Network | None = None) -> faust.App:
     async def checkpoint() -> None:
         await worker.checkpoint()
 
+    metrics.LAG.watch("streams", worker.partition_lag)
     app.live_worker = worker  # type: ignore[attr-defined]  # for tests and introspection
     return app
 
@@ -122,5 +124,7 @@ def run_worker(settings: Settings) -> None:
     """Run the worker in this process until interrupted (``sanjiang streams``)."""
     asyncio.run(ensure_topics(settings))  # before Faust subscribes to them
     app = create_app(settings)
+    metrics.expose("streams")
+    metrics.serve("streams", settings.metrics_host, settings.streams_metrics_port)
     worker = faust.Worker(app, loglevel=settings.faust_log_level)
     worker.execute_from_commandline()

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from sanjiang import metrics
 from sanjiang.events import EventError
 from sanjiang.kafka.client import make_producer
 from sanjiang.kafka.topics import Topics, partition_counts
@@ -121,6 +122,7 @@ class LiveWorker:
     _producer: AIOKafkaProducer | None = None
     _saved: tuple[Any, ...] | None = None
     _not_before: float = 0.0  #: monotonic time before which no checkpoint is cut
+    _meter: metrics.FoldMeter = field(default_factory=metrics.FoldMeter)
 
     def __post_init__(self) -> None:
         self.state = self.make_state()
@@ -185,12 +187,19 @@ class LiveWorker:
                 if not isinstance(frame, Batch):
                     continue
                 started, applied = time.perf_counter(), self.state.applied
-                self._fold(frame)
-                status = self.status
+                invalid = self._fold(frame)
+                status, ended = self.status, time.perf_counter()
                 if status.fold_started is None:
                     status.fold_started = started
-                status.fold_seconds = time.perf_counter() - status.fold_started
+                status.fold_seconds = ended - status.fold_started
                 status.fold_applied += self.state.applied - applied
+                self._meter.batch(
+                    frame.key,
+                    len(frame.values),
+                    self.state.applied - applied,
+                    invalid,
+                    ended - started,
+                )
                 # reading a frame already buffered does not suspend: yield, or the publish
                 # and checkpoint timers would starve until the fold caught up
                 await asyncio.sleep(0)
@@ -200,12 +209,19 @@ class LiveWorker:
             await reader.stop()
             await producer.stop()
 
-    def _fold(self, batch: Batch) -> None:
+    def _fold(self, batch: Batch) -> int:
         invalid, fact = fold_batch(self.state, batch)
         self.status.invalid += invalid
         self.offsets[batch.key] = batch.next_offset
         if fact is not None:
             self._last_arrival[batch.key] = fact.arrived_at
+        return invalid
+
+    def partition_lag(self) -> metrics.LagValues:
+        """Records not read yet, per partition (for the metrics, read at each scrape)."""
+        if not self.ready.is_set():
+            return {}
+        return metrics.partition_lag(self._highwaters, self.offsets)
 
     def horizon(self) -> datetime | None:
         """An arrival time every unread record comes after (within ``PRUNE_MARGIN``): the
@@ -274,13 +290,16 @@ class LiveWorker:
         started, cut_at = time.monotonic(), datetime.now(UTC)
         offsets = dict(self.offsets)
         data = await self._dump(offsets, extra)
+        metrics.CHECKPOINT_CUT.observe(time.monotonic() - started)
+        metrics.CHECKPOINT_BYTES.set(len(data))
         # The state is long-lived: keep what exists now out of every later collection, else
         # each full collection walks it all (~0.2 s pauses at 100k events of state).
         gc.freeze()
         # at most CHECKPOINT_PACE times as often as a dump lasts: off the fold's path, it
         # still costs a core that long
         self._not_before = started + CHECKPOINT_PACE * (time.monotonic() - started)
-        generation = await self.store.save(producer, data)
+        with metrics.CHECKPOINT_WRITE.time():
+            generation = await self.store.save(producer, data)
         self._saved = fingerprint
         self.status.checkpoint_generation = generation
         self.status.checkpoint_at = cut_at.isoformat()  # the instant the state is of

@@ -124,6 +124,7 @@ def deciders_process(
         "SANJIANG_VAR_DIR": str(settings.var_dir),
         "SANJIANG_EVENT_PARTITIONS": str(settings.event_partitions),
         "SANJIANG_FAUST_LOG_LEVEL": "INFO",
+        "SANJIANG_DECIDERS_METRICS_PORT": "0",  # several at once: no fixed port (test_up)
         **({"SANJIANG_NETWORK_FILE": str(settings.network_file)} if settings.network_file else {}),
     }
     log = settings.var_dir / f"{name}.log"

@@ -79,6 +79,8 @@ def _banner(
         f"  staff token          POST {base}/v1/auth/token  (OAuth2 password flow)",
         f"  warehouse (chDB)     {settings.warehouse_dir.resolve()}  (hosted by the API)",
         f"  health               {base}/healthz",
+        f"  metrics (Prometheus) {base}/metrics (SANJIANG_METRICS_TOKEN, or a staff token that "
+        "sees the network); " + _worker_metrics(settings),
         f"  Kafka bootstrap      {settings.bootstrap_servers}",
         f"  topics               {topics}",
         f"  logs                 {supervisor.logs_dir}",
@@ -92,6 +94,16 @@ def _banner(
         lines.append("  waiting for real kiosks (add --simulate to feed simulated stations)")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
+
+
+def _worker_metrics(settings: Settings) -> str:
+    ports = {"streams": settings.streams_metrics_port, "deciders": settings.deciders_metrics_port}
+    served = [
+        f"{name} http://{settings.metrics_host}:{port}/metrics"
+        for name, port in ports.items()
+        if port
+    ]
+    return ", ".join(served) or "the workers' are off"
 
 
 def _needs_history(settings: Settings) -> bool:

@@ -96,6 +96,7 @@ def start_worker(settings: Settings, **extra_env: str) -> subprocess.Popen[bytes
         "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
         "SANJIANG_TOPIC_PREFIX": settings.topic_prefix,
         "SANJIANG_VAR_DIR": str(settings.var_dir),
+        "SANJIANG_STREAMS_METRICS_PORT": "0",  # no fixed port in tests (test_up scrapes)
         **extra_env,
     }
     return subprocess.Popen(

@@ -1,5 +1,6 @@
 """``sanjiang up --simulate`` as a newcomer runs it, in its own folder and ports: a first run
-has history; the warehouse commands work while it runs (through its API); a broker killed
+has history; the warehouse commands work while it runs (through its API); every process
+exposes its metrics, and every metric the dashboards chart is among them; a broker killed
 with SIGKILL comes back by itself and nothing accepted is lost; a double SIGTERM leaves no
 process behind. Every wait is for a condition."""
 
@@ -20,7 +21,9 @@ from typing import Any
 
 import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from dashboards.provisioning import dashboards_for
 from sanjiang.events import encode_event
 from sanjiang.network import load_network
 from sanjiang.settings import Settings, load_settings
@@ -33,12 +36,16 @@ ROOT = Path(__file__).resolve().parents[2]
 NETWORK = load_network()
 HISTORY_DAYS = 2
 UP = (sys.executable, "-m", "sanjiang", "up", "--simulate")
+SCRAPE_TOKEN = uuid.uuid4().hex + uuid.uuid4().hex
 
 
 class Up:
     def __init__(self, var: Path) -> None:
         self.var = var
-        self.ports = {name: free_port() for name in ("kafka", "controller", "api")}
+        self.ports = {
+            name: free_port()
+            for name in ("kafka", "controller", "api", "streams_metrics", "deciders_metrics")
+        }
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("SANJIANG_")},
             "SANJIANG_VAR_DIR": str(var),
@@ -46,6 +53,10 @@ class Up:
             "SANJIANG_KAFKA_CONTROLLER_PORT": str(self.ports["controller"]),
             "SANJIANG_KAFKA_HEAP": "384m",
             "SANJIANG_API_PORT": str(self.ports["api"]),
+            "SANJIANG_STREAMS_METRICS_PORT": str(self.ports["streams_metrics"]),
+            "SANJIANG_DECIDERS_METRICS_PORT": str(self.ports["deciders_metrics"]),
+            "SANJIANG_SINK_METRICS_PORT": "0",  # the API hosts the sink: its /metrics has it
+            "SANJIANG_METRICS_TOKEN": SCRAPE_TOKEN,
         }
         self.settings: Settings = load_settings(
             var_dir=var,
@@ -181,6 +192,123 @@ def test_warehouse_commands_work_while_it_runs(up: Up, tmp_path: Path) -> None:
     assert count_in_warehouse(up, analyst_token(up, env), ids) == len(ids)  # once each
     nobody = up.cli("kpi", "--from", str(closed), "--to", str(closed))  # no credentials
     assert nobody.returncode != 0 and "SANJIANG_API_USER" in nobody.stderr
+
+
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
+    """Every sample of a real scrape, by name (the text exposition parsed)."""
+    answer = httpx2.get(url, headers=headers or {}, timeout=10)
+    assert answer.status_code == 200, (url, answer.status_code, answer.text[:200])
+    samples: Samples = {}
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    return sum(
+        v for have, v in samples.get(name, []) if all(have.get(k) == w for k, w in labels.items())
+    )
+
+
+def test_every_process_exposes_its_metrics_and_the_dashboards_read_only_those(up: Up) -> None:
+    scraped: dict[str, Samples] = {}
+    api = up.base + "/metrics"
+    token = bearer(SCRAPE_TOKEN)
+    workers = {
+        name: f"http://127.0.0.1:{up.ports[name + '_metrics']}/metrics"
+        for name in ("streams", "deciders")
+    }
+    # the API's route takes the scrape token or a credential that sees the network, no other
+    assert httpx2.get(api).status_code == 401
+    assert httpx2.get(api, headers=bearer("x" * 64)).status_code == 401
+    kiosk = device_key(up.settings, "WS-R03-KM", "WS-R03", "kiosk")
+    assert httpx2.get(api, headers=bearer(kiosk)).status_code == 403
+    assert httpx2.get(api, headers=analyst_token(up, analyst(up))).status_code == 200
+    # a decision of our own (the simulator's come at its pace), and a live stream held open
+    asked = httpx2.post(
+        up.base + "/v1/commands",
+        json={
+            "station_id": "WS-R03",
+            "command": {
+                "kind": "demand.submit",
+                "demand_id": f"dm-{uuid.uuid4().hex[:8]}",
+                "category": "handcraft",
+                "resident": "0" * 32,
+            },
+        },
+        headers=bearer(kiosk),
+        timeout=60,
+    )
+    assert asked.status_code in (200, 202, 409), asked.text
+    viewer = analyst_token(up, analyst(up))
+    with httpx2.stream("GET", up.base + "/v1/live/stream", headers=viewer, timeout=60) as sse:
+        assert sse.status_code == 200
+        lines = sse.iter_lines()  # kept: a discarded iterator closes the stream
+        next(lines)
+
+        missing: list[str] = []
+
+        def seen() -> bool:
+            scraped["api"] = scrape(api, token)
+            scraped.update({name: scrape(url) for name, url in workers.items()})
+            a, s, d = scraped["api"], scraped["streams"], scraped["deciders"]
+            lag = "sanjiang_consumer_lag_records"
+            checks = {
+                "api: an open stream": total(a, "sanjiang_sse_clients") >= 1,
+                "api: accepted events": total(a, "sanjiang_ingest_events_total", status="accepted")
+                > 0,
+                "api: 202 answers": total(a, "sanjiang_ingest_requests_total", code="202") > 0,
+                "api: sink batches": total(a, "sanjiang_sink_batch_records_count") > 0,
+                "api: events written": total(a, "sanjiang_sink_events_total", result="written") > 0,
+                "api: sink backlog": bool(a.get("sanjiang_sink_backlog_records")),
+                "api: the sink's lag": any(
+                    labels["consumer"] == "warehouse-sink" for labels, _ in a.get(lag, [])
+                ),
+                "streams: records": total(s, "sanjiang_fold_records_total") > 0,
+                "streams: applied": total(s, "sanjiang_fold_events_applied_total") > 0,
+                "streams: batches": total(s, "sanjiang_fold_batch_seconds_count") > 0,
+                "streams: checkpoint cut": total(s, "sanjiang_checkpoint_cut_seconds_count") > 0,
+                "streams: checkpoint written": total(s, "sanjiang_checkpoint_write_seconds_count")
+                > 0,
+                "deciders: decisions": total(d, "sanjiang_command_decisions_total") > 0,
+                "deciders: batches": total(d, "sanjiang_command_batch_seconds_count") > 0,
+                "deciders: lag": any(
+                    labels["consumer"] == "deciders" for labels, _ in d.get(lag, [])
+                ),
+            }
+            missing[:] = [what for what, ok in checks.items() if not ok]
+            return not missing
+
+        deadline = time.monotonic() + 120
+        while not seen():
+            assert time.monotonic() < deadline, f"never seen: {missing}"
+            time.sleep(1)
+    # lag per partition of every partition the fold reads
+    streams_lag = [labels for labels, _ in scraped["streams"]["sanjiang_consumer_lag_records"]]
+    events = {
+        labels["partition"]
+        for labels in streams_lag
+        if labels["topic"] == f"{up.settings.topic_prefix}.events"
+    }
+    assert events == {str(p) for p in range(up.settings.event_partitions)}
+    # each process shows its own work only
+    assert not any(name.startswith("sanjiang_fold") for name in scraped["api"])
+    assert not any(name.startswith("sanjiang_ingest") for name in scraped["streams"])
+    assert not any(name.startswith("sanjiang_sink") for name in scraped["deciders"])
+    # every metric a dashboard panel reads is one these processes expose: a renamed metric
+    # fails here
+    exposed = {name for samples in scraped.values() for name in samples}
+    read = {
+        name
+        for board in dashboards_for(up.settings)
+        for panel in board.metric_panels
+        for name in panel.query.metric_names()
+    }
+    assert read and not read - exposed, f"panels read metrics no process exposes: {read - exposed}"
 
 
 def test_a_broker_killed_comes_back_by_itself_and_nothing_accepted_is_lost(up: Up) -> None:
