@@ -2,6 +2,9 @@
 merges the suites run into bench/reports/latest.{json,md} (``--out`` another folder): their
 figures replace those of the same suites, other suites' stay with the run they came from.
 
+``--suite soak`` (``make soak``) runs the city-scale soak alone: ten minutes or more with the
+machine's cores busy, so ``all`` leaves it out.
+
 Starts a private local broker under var/bench (or uses SANJIANG_KAFKA_BOOTSTRAP) when a suite
 first needs it, and stops it at the end. The warehouse suite needs Kafka only for its sink
 figure: its bulk-load and query parts run without a broker.
@@ -15,12 +18,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from bench import commands, ingest, kafka_produce, streams, warehouse
+from bench import commands, ingest, kafka_produce, soak, streams, warehouse
 from bench.report import SUITES, Report
 from sanjiang.kafka.broker import LocalKafka
 from sanjiang.settings import Settings, load_settings
 
 REPORTS = Path(__file__).parent / "reports"
+#: What ``--suite all`` runs: every suite but the soak (``--suite soak``)
+ALL = tuple(s for s in SUITES if s != "soak")
 
 
 class Broker:
@@ -77,9 +82,18 @@ def main() -> None:
     parser.add_argument(
         "--saturation-commands", type=int, default=20_000, help="commands for decisions/s"
     )
+    parser.add_argument("--minutes", type=float, default=10.0, help="soak: how long the load runs")
+    parser.add_argument("--rate", type=float, default=10_000, help="soak: events/s offered")
+    parser.add_argument("--stations", type=int, default=6000, help="soak: stations, a kiosk each")
+    parser.add_argument(
+        "--flush-seconds",
+        type=float,
+        default=10.0,
+        help="soak: how often each kiosk sends its queued events (one request)",
+    )
     parser.add_argument("--out", type=Path, default=REPORTS, help="report folder")
     args = parser.parse_args()
-    suites = SUITES if args.suite == "all" else (args.suite,)
+    suites = ALL if args.suite == "all" else (args.suite,)
 
     settings = load_settings()
     if not settings.kafka_external:
@@ -120,6 +134,24 @@ def main() -> None:
                 print("commands: round trip at 200/s, decisions at saturation:", flush=True)
                 asyncio.run(
                     commands.run(broker.ensure(), report, args.commands, args.saturation_commands)
+                )
+        if "soak" in suites:
+            with report.suite("soak"):
+                print(
+                    f"soak: {args.stations:,} stations, {args.rate:,.0f} events/s for "
+                    f"{args.minutes:g} min through HTTP ingest:",
+                    flush=True,
+                )
+                asyncio.run(
+                    soak.run(
+                        broker.ensure(),
+                        report,
+                        minutes=args.minutes,
+                        rate=args.rate,
+                        stations=args.stations,
+                        flush_s=args.flush_seconds,
+                        out=args.out,
+                    )
                 )
     finally:
         broker.stop()

@@ -21,7 +21,7 @@ from typing import Any
 from bench.machine import describe
 
 FORMAT = 2
-SUITES = ("kafka", "ingest", "warehouse", "streams", "commands")
+SUITES = ("kafka", "ingest", "warehouse", "streams", "commands", "soak")
 OTHER = "other"  # figures added outside any suite
 TITLES = {
     "kafka": "producer throughput",
@@ -29,6 +29,7 @@ TITLES = {
     "warehouse": "sink and bulk load, queries, panels, rollups",
     "streams": "stream processing and event-to-SSE latency",
     "commands": "round trip and decisions",
+    "soak": "a city-scale network through the kiosk path, sampled every 10 s",
     OTHER: "figures of no suite",
 }
 
