@@ -9,13 +9,13 @@ peak rate, 10,000 events/s, for 10 minutes, through the path a kiosk fleet uses.
   folder, reading the generated network (``SANJIANG_NETWORK_FILE``): ``sanjiang api`` hosting
   the warehouse sink (chDB), as the embedded profile (``make up``) runs it, and the stream
   worker ``sanjiang streams``. The deciders are left out: no command is on a kiosk's path.
-- Every 10 s: accepted events/s (the ingest's answers), the stream worker's lag (its
-  ``pipeline`` view, its own positions against the partitions' ends: it has no consumer
-  group), the warehouse sink's backlog (its group's uncommitted records, through
-  ``sanjiang.kafka.lag``; the sink commits after its write, so that is what the warehouse does
-  not hold yet; the sink's own ``sanjiang_sink_backlog_records`` gauge is sampled every 15 s,
-  too seldom here), event-to-SSE latency p50 and p99 of the window (an SSE client of the
-  network's live stream, as the command center's screen has, matched by count as
+- Every 10 s: accepted events/s (the ingest's answers), the stream worker's lag (its own
+  positions against the partitions' ends, ``sanjiang_consumer_lag_records`` on its metrics
+  port: it has no consumer group), the warehouse sink's backlog (its group's uncommitted
+  records, through ``sanjiang.kafka.lag``; the sink commits after its write, so that is what
+  the warehouse does not hold yet; the sink's own ``sanjiang_sink_backlog_records`` gauge is
+  sampled every 15 s, too seldom here), event-to-SSE latency p50 and p99 of the window (an SSE
+  client of the network's live stream, as the command center's screen has, matched by count as
   ``bench.soak_stats`` says), and the resident memory (VmRSS) and CPU time of every process
   (/proc). After the load stops, how long the lag and the backlog take to drain.
 - Figures: achieved rate, lag and backlog (max after the warm-up, last), memory growth of each
@@ -63,6 +63,7 @@ from bench.soak_stats import (
     cpu_seconds,
     machine_cpu,
     main_thread_cpu_seconds,
+    metric_sum,
     rss_kib,
     summarize,
     warm_up,
@@ -272,7 +273,7 @@ async def run(
     await ensure_topics(settings, topics)
     kiosks = make_keys(settings, data["stations"])
     headers = viewer_headers(settings, seconds + DRAIN_S + 3600)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
         "SANJIANG_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
@@ -283,7 +284,7 @@ async def run(
         "SANJIANG_API_PORT": str(port),
         # the embedded profile, as `make up` runs it: the API hosts the warehouse sink (chDB)
         "SANJIANG_API_HOSTS_SINK": "true",
-        "SANJIANG_STREAMS_METRICS_PORT": str(free_port()),
+        "SANJIANG_STREAMS_METRICS_PORT": str(metrics_port),
     }
     base = f"http://127.0.0.1:{port}"
     api = _start(env, "api", var_dir / "api.log")
@@ -325,12 +326,15 @@ async def run(
             "stream worker; sampling every 10 s",
             flush=True,
         )
-        samples = await _sample(seconds, processes, probe, topics, live, state, api, worker)
+        worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        samples = await _sample(
+            seconds, processes, probe, topics, live, state, worker_metrics, api, worker
+        )
         with contextlib.suppress(TimeoutError):  # its requests in flight are answered
             await asyncio.wait_for(load.wait(), 90)
         if load.returncode:
             raise RuntimeError(f"the load generator exited with {load.returncode}")
-        drained = await _drain(probe, topics, live, state)
+        drained = await _drain(probe, topics, state, worker_metrics)
     finally:
         for task in tasks:
             task.cancel()
@@ -392,6 +396,7 @@ async def _sample(
     topics: Topics,
     live: Live,
     state: dict[str, Progress],
+    worker_metrics: str,
     *platform: subprocess.Popen[bytes],
 ) -> list[Sample]:
     """A sample every SAMPLE_S while the load runs (``seconds``)."""
@@ -411,22 +416,20 @@ async def _sample(
         progress = state.get("last", Progress())
         rss, cores = processes.sample(window)
         busy = machine_cpu()[0]
-        backlog = None
-        with contextlib.suppress(Exception):
-            backlog = sum((await probe.lag(WAREHOUSE_GROUP, [topics.events])).values())
+        backlog = await _backlog(probe, topics)
+        lag, applied = await _worker(worker_metrics)
         latencies = live.matcher.take(now)
         p50 = weighted_percentile(latencies, 50)
         p99 = weighted_percentile(latencies, 99)
         answers, live.answers = live.answers, []
         ingest_p99 = weighted_percentile(((a, 1) for a in answers), 99)
-        pipeline = live.pipeline
         sample = Sample(
             t=round(now - started, 2),
             accepted=progress.accepted,
             rate=(progress.accepted - previous.accepted) / window,
             offered=(progress.made - previous.made) / window,
-            worker_lag=pipeline.get("lag"),
-            applied=pipeline.get("applied"),
+            worker_lag=lag,
+            applied=applied,
             sink_backlog=backlog,
             sse_p50_ms=None if p50 is None else p50 * 1000,
             sse_p99_ms=None if p99 is None else p99 * 1000,
@@ -455,6 +458,31 @@ async def _sample(
     return samples
 
 
+async def _backlog(probe: LagProbe, topics: Topics) -> int | None:
+    """The warehouse sink's backlog: its group's records not committed (None if unknown)."""
+    try:
+        return sum((await probe.lag(WAREHOUSE_GROUP, [topics.events])).values())
+    except Exception:  # a sample missed, not the run
+        return None
+
+
+async def _worker(url: str) -> tuple[int | None, int | None]:
+    """(lag, events applied) from the stream worker's own metrics: its lag from its positions
+    against the partitions' ends (``sanjiang_consumer_lag_records``, read at the scrape; the
+    pipeline view says the same, but reaches the SSE client only as fast as the API sends)."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            text = await response.text()
+    except (aiohttp.ClientError, TimeoutError):
+        return None, None
+    lag = metric_sum(text, "sanjiang_consumer_lag_records", consumer="streams")
+    applied = metric_sum(text, "sanjiang_fold_events_applied_total")
+    return (
+        None if lag is None else int(lag),
+        None if applied is None else int(applied),
+    )
+
+
 def _n(value: float | int | None) -> str:
     return "?" if value is None else f"{value:,.0f}"
 
@@ -474,27 +502,25 @@ class Drained:
 
 
 async def _drain(
-    probe: LagProbe, topics: Topics, live: Live, state: dict[str, Progress]
+    probe: LagProbe, topics: Topics, state: dict[str, Progress], worker_metrics: str
 ) -> Drained:
     drained = Drained()
+    accepted = state["last"].accepted
     started = time.monotonic()
     while time.monotonic() - started < DRAIN_S:
         elapsed = time.monotonic() - started
-        if drained.worker_s is None and live.pipeline.get("lag") == 0:
-            accepted = state.get("last", Progress()).accepted
-            if int(live.pipeline.get("applied", 0)) >= accepted:
-                drained.worker_s = elapsed
-        if drained.sink_s is None:
-            with contextlib.suppress(Exception):
-                if sum((await probe.lag(WAREHOUSE_GROUP, [topics.events])).values()) == 0:
-                    drained.sink_s = elapsed
+        lag, drained.applied = await _worker(worker_metrics)
+        if drained.worker_s is None and lag == 0 and (drained.applied or 0) >= accepted:
+            drained.worker_s = elapsed
+        if drained.sink_s is None and await _backlog(probe, topics) == 0:
+            drained.sink_s = elapsed
         if drained.worker_s is not None and drained.sink_s is not None:
             break
         await asyncio.sleep(1.0)
-    drained.applied = live.pipeline.get("applied")
     print(
         f"  after the load: worker lag 0 after {_seconds(drained.worker_s)}, sink backlog 0 "
-        f"after {_seconds(drained.sink_s)}; worker applied {_n(drained.applied)} events",
+        f"after {_seconds(drained.sink_s)}; worker applied {_n(drained.applied)} events of "
+        f"{accepted:,} accepted",
         flush=True,
     )
     return drained
@@ -574,6 +600,8 @@ def _figures(
             "accepted events/s",
             summary.accepted_rate,
             "events/s",
+            f"from minute {since / 60:g} to the end (the kiosks' first sends ramp up over "
+            f"their first {flush_s:g} s; over the whole run {summary.accepted_rate_all:,.0f}/s); "
             f"{load}; {last.accepted:,} accepted, {last.rejected:,} rejected, "
             f"{last.duplicates:,} duplicates",
             baseline="offered",
@@ -587,7 +615,7 @@ def _figures(
             "stream worker lag, max",
             summary.worker_lag_max or 0.0,
             "records",
-            f"records not read yet (its pipeline view), sampled every 10 s; last "
+            f"records not read yet (its metrics), sampled every 10 s; last "
             f"{_n(summary.worker_lag_last)}; 0 again {_seconds(drained.worker_s)} after the "
             "load stopped",
             target=bound,
@@ -629,7 +657,8 @@ def _figures(
             "every accepted event), as the load generator saw it",
         )
     )
-    for name, (start, end, grown) in summary.memory.items():
+    memory = sorted(summary.memory.items(), key=lambda kv: (kv[0] not in PLATFORM, kv[0]))
+    for name, (start, end, grown) in memory:
         judged = name in PLATFORM
         report.add(
             Figure(

@@ -93,6 +93,23 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def metric_sum(text: str, name: str, **labels: str) -> float | None:
+    """The sum of the samples of metric ``name`` whose labels include ``labels``, in
+    Prometheus's text format; None if there is none."""
+    total, found = 0.0, False
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        metric, _, label_text = head.partition("{")
+        if metric != name or not all(w in label_text for w in wanted):
+            continue
+        total += float(value)
+        found = True
+    return total if found else None
+
+
 def weighted_percentile(values: Iterable[tuple[float, int]], q: float) -> float | None:
     """The ``q``-th percentile (0-100) of values each counted ``weight`` times: the smallest
     value at or below which at least q % of the weight lies. None if there is no weight."""
@@ -164,8 +181,8 @@ class Sample:
     accepted: int  #: events accepted so far (the ingest's answers)
     rate: float  #: events accepted per second since the last sample
     offered: float  #: events the fleet made per second since the last sample
-    worker_lag: int | None  #: records the stream worker has not read (its pipeline view)
-    applied: int | None  #: events the stream worker has applied (its pipeline view)
+    worker_lag: int | None  #: records the stream worker has not read (its metrics)
+    applied: int | None  #: events the stream worker has applied (its metrics)
     sink_backlog: int | None  #: records the warehouse sink's group has not committed
     sse_p50_ms: float | None  #: of the events whose SSE message came in this window
     sse_p99_ms: float | None
@@ -227,8 +244,9 @@ class Summary:
     """The soak's figures and judgement."""
 
     seconds: float
-    accepted_rate: float
-    offered_rate: float
+    accepted_rate: float  #: events/s accepted after the warm-up (the kiosks' first sends ramp)
+    offered_rate: float  #: events/s the fleet made over the same span
+    accepted_rate_all: float  #: events/s accepted over the whole run
     worker_lag_max: float | None
     worker_lag_last: float | None
     sink_backlog_max: float | None
@@ -284,13 +302,21 @@ def summarize(
         if name in judged
     }
     p99s = sorted(s.sse_p99_ms for s in steady if s.sse_p99_ms is not None)
-    accepted_rate = samples[-1].accepted / seconds
     windows = [s.t - (samples[i - 1].t if i else 0.0) for i, s in enumerate(samples)]
-    offered_rate = sum(s.offered * w for s, w in zip(samples, windows, strict=True)) / seconds
+    # the rate after the warm-up: from the last sample at or before it to the end
+    base = max((i for i, s in enumerate(samples) if s.t <= since), default=-1)
+    if base == len(samples) - 1:
+        base = -1
+    base_t, base_accepted = (samples[base].t, samples[base].accepted) if base >= 0 else (0, 0)
+    span = samples[-1].t - base_t
+    accepted_rate = (samples[-1].accepted - base_accepted) / span
+    offered_rate = sum(samples[i].offered * windows[i] for i in range(base + 1, len(samples)))
+    offered_rate /= span
     summary = Summary(
         seconds=seconds,
         accepted_rate=accepted_rate,
         offered_rate=offered_rate,
+        accepted_rate_all=samples[-1].accepted / seconds,
         worker_lag_max=lag_max,
         worker_lag_last=_last(s.worker_lag for s in samples),
         sink_backlog_max=backlog_max,
