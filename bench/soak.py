@@ -9,7 +9,9 @@ peak rate, 10,000 events/s, for 10 minutes, through the path a kiosk fleet uses.
   folder, reading the generated network (``SANJIANG_NETWORK_FILE``): ``sanjiang api`` hosting
   the warehouse sink (chDB), as the embedded profile (``make up``) runs it, and the stream
   worker ``sanjiang streams``. The deciders are left out: no command is on a kiosk's path.
-- Every 10 s: accepted events/s (the ingest's answers), the stream worker's lag (its own
+- Every 10 s: accepted events/s (the API's own count, ``sanjiang_ingest_events_total`` on its
+  ``/metrics``: the fleet's count misses answers that come after it gave up on a request,
+  though the events were stored), the stream worker's lag (its own
   positions against the partitions' ends, ``sanjiang_consumer_lag_records`` on its metrics
   port: it has no consumer group), the warehouse sink's backlog (its group's uncommitted
   records, through ``sanjiang.kafka.lag``; the sink commits after its write, so that is what
@@ -211,10 +213,13 @@ class Processes:
                 self.pids["streams reader"] = found
         rss: dict[str, float] = {}
         cores: dict[str, float] = {}
+        reader = self.pids.get("streams reader")
         for name, pid in self.pids.items():
             kib, cpu = rss_kib(pid), cpu_seconds(pid)
             if kib is None or cpu is None:
                 continue
+            if name == "streams":  # its forked checkpoint writers (reaped, in its cutime)
+                cpu += sum(cpu_seconds(c) or 0.0 for c in children(pid) if c != reader)
             rss[name] = kib / 1024
             self.first_cpu.setdefault(name, cpu)
             if name in self.last_cpu and seconds > 0:
@@ -327,14 +332,15 @@ async def run(
             flush=True,
         )
         worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        api_metrics = Scrape(base + "/metrics", headers)
         samples = await _sample(
-            seconds, processes, probe, topics, live, state, worker_metrics, api, worker
+            seconds, processes, probe, topics, live, state, worker_metrics, api_metrics, api, worker
         )
         with contextlib.suppress(TimeoutError):  # its requests in flight are answered
             await asyncio.wait_for(load.wait(), 90)
         if load.returncode:
             raise RuntimeError(f"the load generator exited with {load.returncode}")
-        drained = await _drain(probe, topics, state, worker_metrics)
+        drained = await _drain(probe, topics, worker_metrics, api_metrics)
     finally:
         for task in tasks:
             task.cancel()
@@ -360,9 +366,9 @@ async def run(
         PLATFORM,
         processes.loop_totals(),
     )
-    last = state["last"]
-    _write(out, samples, summary, targets, last, drained, live, len(kiosks), flush_s, minutes)
-    _figures(report, summary, targets, last, drained, live, len(kiosks), flush_s, minutes)
+    fleet = load_document(state["last"], len(kiosks), flush_s, minutes, live)
+    write(out, samples, summary, targets, fleet, drained)
+    figures(report, summary, targets, fleet, drained, drained.accepted or samples[-1].accepted)
 
 
 async def _wait_ready(
@@ -397,13 +403,14 @@ async def _sample(
     live: Live,
     state: dict[str, Progress],
     worker_metrics: str,
+    api_metrics: Scrape,
     *platform: subprocess.Popen[bytes],
 ) -> list[Sample]:
     """A sample every SAMPLE_S while the load runs (``seconds``)."""
     samples: list[Sample] = []
     started = state["last"].t  # the load's own start (one monotonic clock for the host)
     processes.sample(0)
-    previous = Progress()
+    previous, previous_accepted = Progress(), 0
     previous_t, previous_pipelines = started, 0
     previous_machine = machine_cpu()[0]
     for tick in range(1, math.floor(seconds / SAMPLE_S + 1e-9) + 1):
@@ -418,6 +425,9 @@ async def _sample(
         busy = machine_cpu()[0]
         backlog = await _backlog(probe, topics)
         lag, applied = await _worker(worker_metrics)
+        accepted = await api_metrics.accepted()
+        if accepted is None:  # the API did not answer its scrape: the fleet's own count
+            accepted = max(progress.accepted, previous_accepted)
         latencies = live.matcher.take(now)
         p50 = weighted_percentile(latencies, 50)
         p99 = weighted_percentile(latencies, 99)
@@ -425,8 +435,8 @@ async def _sample(
         ingest_p99 = weighted_percentile(((a, 1) for a in answers), 99)
         sample = Sample(
             t=round(now - started, 2),
-            accepted=progress.accepted,
-            rate=(progress.accepted - previous.accepted) / window,
+            accepted=accepted,
+            rate=(accepted - previous_accepted) / window,
             offered=(progress.made - previous.made) / window,
             worker_lag=lag,
             applied=applied,
@@ -441,9 +451,10 @@ async def _sample(
             ingest_p99_ms=ingest_p99,
             view_updates=(live.pipelines - previous_pipelines) / window,
             machine_cores=(busy - previous_machine) / window,
+            answered=progress.accepted,
         )
         samples.append(sample)
-        previous, previous_t = progress, now
+        previous, previous_t, previous_accepted = progress, now, accepted
         previous_pipelines, previous_machine = live.pipelines, busy
         memory = " ".join(f"{name} {mib:,.0f}" for name, mib in rss.items())
         cpu = " ".join(f"{name} {c:.2f}" for name, c in cores.items())
@@ -456,6 +467,31 @@ async def _sample(
             flush=True,
         )
     return samples
+
+
+@dataclass
+class Scrape:
+    """The API's own metrics (``GET /metrics``, with a credential that sees the network)."""
+
+    url: str
+    headers: dict[str, str]
+
+    async def accepted(self) -> int | None:
+        """Events the ingest accepted so far (``sanjiang_ingest_events_total``), as the API
+        counts them: the fleet's own count misses answers that come after it gave up."""
+        try:
+            timeout = aiohttp.ClientTimeout(total=20)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(self.url, headers=self.headers) as response,
+            ):
+                if response.status != 200:
+                    return None
+                text = await response.text()
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        value = metric_sum(text, "sanjiang_ingest_events_total", status="accepted")
+        return None if value is None else int(value)
 
 
 async def _backlog(probe: LagProbe, topics: Topics) -> int | None:
@@ -499,18 +535,20 @@ class Drained:
     worker_s: float | None = None
     sink_s: float | None = None
     applied: int | None = None
+    accepted: int | None = None  #: by the API's count, the in-flight requests answered
 
 
 async def _drain(
-    probe: LagProbe, topics: Topics, state: dict[str, Progress], worker_metrics: str
+    probe: LagProbe, topics: Topics, worker_metrics: str, api_metrics: Scrape
 ) -> Drained:
     drained = Drained()
-    accepted = state["last"].accepted
     started = time.monotonic()
     while time.monotonic() - started < DRAIN_S:
         elapsed = time.monotonic() - started
         lag, drained.applied = await _worker(worker_metrics)
-        if drained.worker_s is None and lag == 0 and (drained.applied or 0) >= accepted:
+        drained.accepted = await api_metrics.accepted() or drained.accepted
+        caught_up = (drained.applied or 0) >= (drained.accepted or 0)
+        if drained.worker_s is None and lag == 0 and caught_up:
             drained.worker_s = elapsed
         if drained.sink_s is None and await _backlog(probe, topics) == 0:
             drained.sink_s = elapsed
@@ -520,7 +558,7 @@ async def _drain(
     print(
         f"  after the load: worker lag 0 after {_seconds(drained.worker_s)}, sink backlog 0 "
         f"after {_seconds(drained.sink_s)}; worker applied {_n(drained.applied)} events of "
-        f"{accepted:,} accepted",
+        f"{_n(drained.accepted)} accepted",
         flush=True,
     )
     return drained
@@ -530,68 +568,75 @@ def _seconds(value: float | None) -> str:
     return f"more than {DRAIN_S:.0f} s" if value is None else f"{value:.0f} s"
 
 
-def _load_detail(kiosks: int, flush_s: float, minutes: float, last: Progress) -> str:
-    requests = last.requests / (minutes * 60) if minutes else 0.0
+def load_document(
+    last: Progress, kiosks: int, flush_s: float, minutes: float, live: Live
+) -> dict[str, Any]:
+    """What the fleet did, as ``soak.json`` keeps it."""
+    return {
+        "kiosks": kiosks,
+        "flush_s": flush_s,
+        "minutes": minutes,
+        "made": last.made,
+        "answered": last.accepted,
+        "duplicates": last.duplicates,
+        "rejected": last.rejected,
+        "requests": last.requests,
+        "failed": last.failed,
+        "first_error": last.first_error,
+        "sse_messages": live.messages,
+        "sse_bytes": live.bytes,
+    }
+
+
+def _load_detail(load: dict[str, Any]) -> str:
+    minutes = float(load["minutes"])
+    requests = load["requests"] / (minutes * 60) if minutes else 0.0
     return (
-        f"{kiosks:,} kiosks (one per station) sending NDJSON batches of their queue every "
-        f"{flush_s:g} s to POST /v1/events with their own keys ({requests:,.0f} requests/s, "
-        f"{last.failed:,} failed and sent again), {minutes:g} min"
+        f"{load['kiosks']:,} kiosks (one per station) sending NDJSON batches of their queue "
+        f"every {load['flush_s']:g} s to POST /v1/events with their own keys ({requests:,.0f} "
+        f"requests/s, {load['failed']:,} failed and sent again), {minutes:g} min"
     )
 
 
-def _write(
+def write(
     out: Path,
     samples: list[Sample],
     summary: Summary,
     targets: Targets,
-    last: Progress,
+    load: dict[str, Any],
     drained: Drained,
-    live: Live,
-    kiosks: int,
-    flush_s: float,
-    minutes: float,
 ) -> None:
+    """The samples and summary into ``soak.json``, the plot into ``soak.png``."""
     out.mkdir(parents=True, exist_ok=True)
     document = {
         "targets": asdict(targets),
-        "load": {
-            "kiosks": kiosks,
-            "flush_s": flush_s,
-            "minutes": minutes,
-            "made": last.made,
-            "accepted": last.accepted,
-            "duplicates": last.duplicates,
-            "rejected": last.rejected,
-            "requests": last.requests,
-            "failed": last.failed,
-            "first_error": last.first_error,
-        },
-        "sse": {"messages": live.messages, "bytes": live.bytes},
+        "load": load,
         "drained": asdict(drained),
         "summary": asdict(summary),
         "samples": [asdict(s) for s in samples],
     }
     (out / "soak.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     title = (
-        f"soak: {kiosks:,} stations, {targets.rate:,.0f} events/s offered, {minutes:g} min "
-        f"({summary.accepted_rate:,.0f}/s accepted); API hosting the sink, stream worker, "
-        f"broker, load generator on {os.cpu_count()} cores"
+        f"soak: {load['kiosks']:,} stations, {targets.rate:,.0f} events/s offered, "
+        f"{load['minutes']:g} min ({summary.accepted_rate:,.0f}/s accepted from minute "
+        f"{warm_up(summary.seconds) / 60:g}); API hosting the sink, stream worker, broker, "
+        f"load generator on {os.cpu_count()} cores"
     )
     plot(samples, targets, out / "soak.png", title)
 
 
-def _figures(
+def figures(
     report: Report,
     summary: Summary,
     targets: Targets,
-    last: Progress,
+    load: dict[str, Any],
     drained: Drained,
-    live: Live,
-    kiosks: int,
-    flush_s: float,
-    minutes: float,
+    accepted: int,
 ) -> None:
-    load = _load_detail(kiosks, flush_s, minutes, last)
+    """The soak's figures and notes into ``report`` (``accepted``: events the ingest accepted
+    in all, by the API's count)."""
+    detail = _load_detail(load)
+    flush_s = load["flush_s"]
     since = warm_up(summary.seconds)
     bound = f"<= {targets.max_lag:,.0f} ({targets.lag_seconds:.0f} s of input) from minute "
     bound += f"{since / 60:g} on"
@@ -600,10 +645,11 @@ def _figures(
             "accepted events/s",
             summary.accepted_rate,
             "events/s",
-            f"from minute {since / 60:g} to the end (the kiosks' first sends ramp up over "
-            f"their first {flush_s:g} s; over the whole run {summary.accepted_rate_all:,.0f}/s); "
-            f"{load}; {last.accepted:,} accepted, {last.rejected:,} rejected, "
-            f"{last.duplicates:,} duplicates",
+            f"by the API's count, from minute {since / 60:g} to the end (the kiosks' first "
+            f"sends ramp up over their first {flush_s:g} s; over the whole run "
+            f"{summary.accepted_rate_all:,.0f}/s); {detail}; {accepted:,} accepted in all "
+            f"({load['answered']:,} answered to the fleet within its timeout), "
+            f"{load['rejected']:,} rejected, {load['duplicates']:,} duplicates",
             baseline="offered",
             baseline_value=summary.offered_rate,
             target=f">= {targets.rate_share:.0%} of {targets.rate:,.0f}/s",
@@ -640,8 +686,8 @@ def _figures(
             summary.sse_p99_max_ms or 0.0,
             "ms",
             f"from a request's send to the SSE message (network live stream, "
-            f"{live.messages:,} messages, {live.bytes / 2**20:,.0f} MiB) whose applied count "
-            f"includes its events; median of the windows' p99 "
+            f"{load['sse_messages']:,} messages, {load['sse_bytes'] / 2**20:,.0f} MiB) whose "
+            f"applied count includes its events; median of the windows' p99 "
             f"{_ms(summary.sse_p99_median_ms)}; the worker's pipeline view came "
             f"{summary.view_updates:.1f} times a second (it publishes at most 10)",
             target=f"<= {targets.sse_p99_ms:,.0f} ms (the streams suite's)",
@@ -653,8 +699,9 @@ def _figures(
             "ingest answer p99, worst 10-s window",
             summary.ingest_p99_max_ms or 0.0,
             "ms",
-            "POST /v1/events of a kiosk's batch, from its send to the answer (Kafka acknowledged "
-            "every accepted event), as the load generator saw it",
+            "POST /v1/events of a kiosk's batch, from its send (waiting for one of the fleet's "
+            "connections included) to the answer (Kafka acknowledged every accepted event), "
+            "as the load generator saw it",
         )
     )
     memory = sorted(summary.memory.items(), key=lambda kv: (kv[0] not in PLATFORM, kv[0]))
@@ -675,6 +722,6 @@ def _figures(
             )
         )
     report.notes.append(
-        "The soak's samples, every 10 s: ![soak](soak.png) (data in `soak.json`). " + load + "."
+        "The soak's samples, every 10 s: ![soak](soak.png) (data in `soak.json`). " + detail + "."
     )
     report.notes.append(f"Rate: {summary.limit}")

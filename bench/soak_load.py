@@ -60,6 +60,8 @@ OPEN_VISITS = 100
 #: Seconds the fleet keeps an idle connection: under the API's (uvicorn's 5 s), so the server
 #: never closes one the client is about to reuse (aiohttp keeps them 15 s by default)
 KEEPALIVE_S = 2.0
+#: The SDK's request timeout (``producers.transport.HttpTransport``)
+REQUEST_TIMEOUT_S = 30.0
 AGE_BANDS = ("18-34", "35-59", "60-69", "60-69", "70-79", "70-79", "80+")
 RATINGS = (5, 5, 5, 4, 4, 4, 3, 2, 1)
 ACTIVITIES = 4  #: activity ids a station's kiosk names
@@ -250,7 +252,7 @@ class Progress:
     t: float = 0.0  #: time.monotonic() when printed (one clock for every process of the host)
     made: int = 0  #: events made (the offered load)
     sent: int = 0  #: events sent at least once
-    accepted: int = 0
+    accepted: int = 0  #: as the answers the fleet received say
     duplicates: int = 0
     rejected: int = 0
     requests: int = 0
@@ -345,7 +347,12 @@ async def run(plan: Plan, out: Any = sys.stdout.buffer) -> Progress:
         task.add_done_callback(tasks.discard)
 
     connector = aiohttp.TCPConnector(limit=CONNECTIONS, keepalive_timeout=KEEPALIVE_S)
-    timeout = aiohttp.ClientTimeout(total=60)
+    # the SDK's 30 s (``HttpTransport``) for connecting and for each read; no bound on the wait
+    # for one of the shared connections, which a kiosk with its own connection never has (a
+    # total bound counted that wait, and requests timed out unsent, or stored but answered late)
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=None, sock_connect=REQUEST_TIMEOUT_S, sock_read=REQUEST_TIMEOUT_S
+    )
     session = aiohttp.ClientSession(plan.base_url, connector=connector, timeout=timeout)
     async with session:
         started = time.monotonic()

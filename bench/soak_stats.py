@@ -178,7 +178,7 @@ class Sample:
     """One 10-second sample of the soak (``t``: seconds since the load started)."""
 
     t: float
-    accepted: int  #: events accepted so far (the ingest's answers)
+    accepted: int  #: events the ingest accepted so far (the API's count)
     rate: float  #: events accepted per second since the last sample
     offered: float  #: events the fleet made per second since the last sample
     worker_lag: int | None  #: records the stream worker has not read (its metrics)
@@ -194,6 +194,7 @@ class Sample:
     ingest_p99_ms: float | None = None  #: of the requests answered in the window
     view_updates: float = 0.0  #: pipeline view messages per second (the worker publishes 10)
     machine_cores: float = 0.0  #: busy cores of the whole machine, ours and others' work
+    answered: int | None = None  #: accepted events as the fleet's answers say so far
 
 
 def nearest(samples: Sequence[Sample], t: float) -> Sample:
