@@ -190,4 +190,5 @@ def test_the_committed_report_is_its_own_rendering() -> None:
         "warehouse",
         "streams",
         "commands",
+        "soak",
     }
