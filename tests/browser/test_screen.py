@@ -231,9 +231,66 @@ def test_the_screen_follows_events_and_drills_down(screen: Screen, browser: WebD
     warm = heap_after_updates(browser, 1000)
     after = heap_after_updates(browser, 3000)
     assert after - warm < 2_000_000, f"heap grew {warm} -> {after} bytes over 3,000 updates"
+    # readable on a laptop's 1366×768 and on a 4K TV (whose browser lays out 1920×1080 CSS
+    # pixels at a device pixel ratio of 2): every panel on the screen, no scrolling, no text
+    # under 11 px, the charts drawn at the screen's own resolution
+    small = fit(browser, 1366, 768)
+    assert small["scrolls"] is False and small["hidden"] == [], small
+    assert small["smallest"] >= 11, small
+    large = fit(browser, 1920, 1080, scale=2)
+    assert large["scrolls"] is False and large["hidden"] == [], large
+    assert large["canvas_ratio"] == 2, large
     # ... and it rolls over at local midnight by itself, without a reload
     roll_over_at_midnight(browser, screen)
     assert severe_console_messages(browser) == []
+
+
+#: How the page fits its viewport: whether it scrolls, the panels not wholly inside it, the
+#: smallest font size of any text shown, and the hourly chart's canvas pixels per CSS pixel
+FIT = """
+const w = window.innerWidth, h = window.innerHeight, doc = document.documentElement;
+const hidden = [...document.querySelectorAll("main > section")].filter((e) => {
+  const r = e.getBoundingClientRect();
+  return r.height < 20 || r.left < 0 || r.top < 0 || r.right > w + 1 || r.bottom > h + 1;
+}).map((e) => e.id || e.className);
+let smallest = 1000;
+for (const e of document.querySelectorAll("body *")) {
+  const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (own && e.getClientRects().length) {
+    smallest = Math.min(smallest, parseFloat(getComputedStyle(e).fontSize));
+  }
+}
+const canvas = document.querySelector("#hourly canvas");
+return {scrolls: doc.scrollHeight > h + 1 || doc.scrollWidth > w + 1, hidden, smallest,
+  canvas_ratio: Math.round(canvas.width / canvas.getBoundingClientRect().width)};
+"""
+
+
+def fit(driver: WebDriver, width: int, height: int, scale: int = 1) -> dict[str, Any]:
+    """The page at a viewport of ``width``×``height`` CSS pixels and ``scale`` device pixels
+    to one (loaded again when the scale changes: the charts take it when they start)."""
+    was = js(driver, "return window.devicePixelRatio")
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
+    )
+    if was != scale:
+        driver.refresh()
+    wait = WebDriverWait(driver, 120)
+    wait.until(lambda d: js(d, "return [window.innerWidth, window.innerHeight]") == [width, height])
+    wait.until(lambda d: "实时" in d.find_element(By.ID, "status").text)
+    wait.until(lambda d: js(d, "return document.querySelectorAll('.kpi').length") == 4)
+    # the charts follow a resize on the next frame
+    wait.until(
+        lambda d: js(
+            d,
+            "const c = document.querySelector('#hourly canvas');"
+            "return Math.abs(c.getBoundingClientRect().width"
+            " - document.getElementById('hourly').clientWidth) < 2",
+        )
+    )
+    result: dict[str, Any] = js(driver, FIT)
+    return result
 
 
 #: Feeds the page's own renderers (those the stream calls) with ``arguments[0]`` updates of every
