@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,13 +107,8 @@ class Run:
 
     def without(self, suites: set[str]) -> Run:
         """This run less the figures and notes of ``suites``."""
-        return Run(
-            started_at=self.started_at,
-            machine=self.machine,
-            ended_at=self.ended_at,
-            command=self.command,
-            load_at_start=self.load_at_start,
-            load_at_end=self.load_at_end,
+        return replace(
+            self,
             suites={s: span for s, span in self.suites.items() if s not in suites},
             figures=[f for f in self.figures if f.suite not in suites],
             notes=[n for n in self.notes if n.suite not in suites],

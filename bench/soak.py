@@ -35,7 +35,6 @@ import json
 import math
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -75,6 +74,7 @@ from sanjiang.kafka.broker import LocalKafka
 from sanjiang.kafka.lag import LagProbe
 from sanjiang.kafka.security import WAREHOUSE_GROUP
 from sanjiang.kafka.topics import Topics, ensure_topics
+from sanjiang.ports import free_port
 from sanjiang.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,13 +83,6 @@ SAMPLE_S = 10.0
 DRAIN_S = 180.0
 #: Processes whose memory must stay flat (the load generator and the bench are the harness)
 PLATFORM = ("api", "streams", "streams reader", "kafka")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def make_keys(settings: Settings, stations: list[dict[str, Any]]) -> tuple[Kiosk, ...]:

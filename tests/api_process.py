@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sanjiang.kafka.topics import Topics, ensure_topics
+from sanjiang.ports import free_port
 from sanjiang.settings import Settings
-from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

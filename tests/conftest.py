@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,19 +15,8 @@ import pytest
 
 from sanjiang.kafka.broker import LocalKafka
 from sanjiang.kafka.topics import Topics, ensure_topics
+from sanjiang.ports import free_port
 from sanjiang.settings import Settings, load_settings
-
-
-def free_port() -> int:
-    """A free port below the ephemeral range, so no client socket can be handed it meanwhile."""
-    while True:
-        port = random.randint(20_000, 32_000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 def local_kafka_settings(var_dir: Path, **overrides: object) -> Settings:

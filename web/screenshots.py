@@ -22,12 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import secrets
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -55,6 +53,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from producers.simulator.kiosks import kiosks
 from sanjiang.kafka.broker import LocalKafka
 from sanjiang.network import load_network
+from sanjiang.ports import free_port
 from sanjiang.settings import ENV_PREFIX, Settings
 from sanjiang.supervisor import read_status
 
@@ -90,18 +89,6 @@ _started = time.monotonic()
 def say(message: str) -> None:
     elapsed = int(time.monotonic() - _started)
     print(f"[{elapsed // 60:2d}:{elapsed % 60:02d}] {message}", flush=True)
-
-
-def free_port() -> int:
-    """A free port below the ephemeral range (as the tests pick theirs)."""
-    while True:
-        port = random.randint(20_000, 32_000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 # --- HTTP to the platform's API (127.0.0.1 only, never through a proxy) -----------------------

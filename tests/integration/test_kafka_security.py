@@ -42,9 +42,9 @@ from sanjiang.kafka.security import (
     broker_start_script,
 )
 from sanjiang.kafka.topics import Topics, ensure_topics
+from sanjiang.ports import free_port
 from sanjiang.settings import Settings, load_settings
 from tests.access import bearer, device_key, staff_token
-from tests.conftest import free_port
 from tests.integration.test_ingest_api import checkin
 from tests.integration.test_live import start_worker, wait_for
 

@@ -24,9 +24,10 @@ from producers.transport import HttpTransport, KafkaTransport
 from sanjiang.events import decode_event
 from sanjiang.kafka.broker import LocalKafka
 from sanjiang.kafka.topics import Topics, ensure_topics
+from sanjiang.ports import free_port
 from sanjiang.pseudonym import Pseudonymizer
 from sanjiang.settings import Settings
-from tests.conftest import free_port, local_kafka_settings
+from tests.conftest import local_kafka_settings
 from tests.integration.kafka_helpers import consume
 
 pytestmark = pytest.mark.integration

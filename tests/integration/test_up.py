@@ -26,9 +26,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from dashboards.provisioning import dashboards_for
 from sanjiang.events import encode_event
 from sanjiang.network import load_network
+from sanjiang.ports import free_port
 from sanjiang.settings import Settings, load_settings
 from tests.access import PASSWORD, add_user, bearer, device_key
-from tests.conftest import free_port
 from tests.integration.test_ingest_api import checkin
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sanjiang import metrics
-from tests.conftest import free_port
+from sanjiang.ports import free_port
 
 
 def names(registry: CollectorRegistry) -> set[str]:
